@@ -1,0 +1,1 @@
+"""agent-runtime: a validated tool-calling agent runtime for open models served by vLLM."""
