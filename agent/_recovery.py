@@ -1,0 +1,59 @@
+"""Recover tool calls that a model wrote as text instead of as ``tool_calls``.
+
+Small models under ``tool_choice=auto`` often put the call in ``content``: bare JSON, a fenced
+```json block, or Hermes-style ``<tool_call>...</tool_call>`` tags. A text counts as a call only
+when it parses to an object (or list of objects) naming a *known* tool, so ordinary answers that
+happen to contain JSON are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Container
+from typing import Any
+
+from langchain_core.messages.tool import ToolCall
+
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def recover_tool_calls(content: str, known_tools: Container[str]) -> list[ToolCall]:
+    """The tool calls written in ``content``, or ``[]`` if it holds none for a known tool."""
+    text = content.strip()
+    if not text:
+        return []
+    candidates = _TAGGED.findall(text) or _FENCED.findall(text) or [text]
+    calls: list[ToolCall] = []
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except json.JSONDecodeError:
+            return []
+        for item in value if isinstance(value, list) else [value]:
+            call = _as_call(item, known_tools)
+            if call is None:
+                return []
+            calls.append(call)
+    return calls
+
+
+def _as_call(item: Any, known_tools: Container[str]) -> ToolCall | None:
+    if not isinstance(item, dict):
+        return None
+    if isinstance(item.get("function"), dict):  # {"type": "function", "function": {...}}
+        item = item["function"]
+    name = item.get("name")
+    if not isinstance(name, str) or name not in known_tools:
+        return None
+    args = item.get("arguments", item.get("parameters", {}))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except json.JSONDecodeError:
+            return None
+    if not isinstance(args, dict):
+        return None
+    return ToolCall(type="tool_call", id=f"call_{uuid.uuid4().hex[:12]}", name=name, args=args)

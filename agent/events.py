@@ -1,0 +1,123 @@
+"""What a run produces: streamed events and the final ``RunResult``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.messages import BaseMessage
+
+from agent.errors import AgentError
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Tokens summed over every LLM call of one run."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One tool call the model made in a run, and what came back."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any] | str
+    content: str
+    is_error: bool
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    answer: str
+    thread_id: str
+    steps: int
+    usage: Usage
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    messages: list[BaseMessage] = field(default_factory=list, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenEvent:
+    """A piece of the answer text, as the server streams it."""
+
+    text: str
+    kind: Literal["token"] = "token"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEvent:
+    """The model asked for a tool call (emitted before validation and execution)."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any] | str
+    kind: Literal["tool_call"] = "tool_call"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultEvent:
+    """A tool call finished; ``is_error`` when it went back to the model as an error."""
+
+    call_id: str
+    name: str
+    content: str
+    is_error: bool
+    duration_s: float
+    kind: Literal["tool_result"] = "tool_result"
+
+
+@dataclass(frozen=True, slots=True)
+class FinalEvent:
+    result: RunResult
+    kind: Literal["final"] = "final"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """The run stopped with an error; it is the last event of the stream."""
+
+    error: AgentError
+    kind: Literal["error"] = "error"
+
+
+AgentEvent = TokenEvent | ToolCallEvent | ToolResultEvent | FinalEvent | ErrorEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRequest:
+    """A validated call about to run, as shown to a human approver."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """An approver's decision: run the call, refuse it (the reason goes to the model), or run it
+    with edited arguments (validated again)."""
+
+    approved: bool
+    reason: str = ""
+    arguments: dict[str, Any] | None = None
+
+    @classmethod
+    def approve(cls) -> Approval:
+        return cls(True)
+
+    @classmethod
+    def refuse(cls, reason: str = "the user refused this call") -> Approval:
+        return cls(False, reason)
+
+    @classmethod
+    def edit(cls, arguments: dict[str, Any]) -> Approval:
+        return cls(True, arguments=arguments)
+
+
+ApproveHook = Callable[[ToolCallRequest], Awaitable[Approval]]

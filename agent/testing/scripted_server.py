@@ -1,0 +1,393 @@
+"""A scripted OpenAI-compatible server on loopback: the only fake LLM our tests use.
+
+It speaks real HTTP (``/v1/chat/completions`` streaming and not, with ``tool_calls`` and
+``usage``; ``/v1/models``), replays a script of responses in order, records every request body,
+and fails loudly on an unexpected extra call or on leftover steps (``assert_done``)::
+
+    with ScriptedServer([call("calculator", expression="2+2"), reply("4")]) as llm:
+        agent = Agent(Settings.load(llm_base_url=llm.url), ...)
+        agent.run("What is 2+2?")
+        llm.assert_done()
+        llm.requests[1]["messages"][-1]  # the tool message the model saw
+
+Instead of a script, a ``responder(request_body) -> Response`` can answer each request from
+its content (benchmarks use one, since concurrent runs interleave). ``python -m
+agent.testing.scripted_server --loop-steps 5`` serves such a responder for the benchmarks, in a
+separate process so its CPU is not counted against the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Response:
+    """One scripted reply. ``status`` other than 200 sends an OpenAI-style error body."""
+
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    status: int = 200
+    error: str = ""
+    delay_s: float = 0.0
+    usage: dict[str, int] | None = None
+
+
+def reply(text: str, **kw: Any) -> Response:
+    """The model answers with text."""
+    return Response(content=text, **kw)
+
+
+def call(name: str, arguments: dict[str, Any] | str | None = None, /, **kwargs: Any) -> Response:
+    """The model calls one tool; ``arguments`` may be a raw string (e.g. malformed JSON)."""
+    return calls((name, arguments if arguments is not None else kwargs))
+
+
+def calls(*items: tuple[str, dict[str, Any] | str]) -> Response:
+    """The model calls several tools in one step (parallel calls)."""
+    return Response(tool_calls=[{"name": n, "arguments": a} for n, a in items])
+
+
+def error(status: int, message: str = "scripted error") -> Response:
+    return Response(status=status, error=message)
+
+
+Responder = Callable[[dict[str, Any]], Response]
+
+
+class ScriptedServer:
+    """Serves a script on 127.0.0.1 from a background thread."""
+
+    def __init__(
+        self,
+        script: Sequence[Response] = (),
+        *,
+        responder: Responder | None = None,
+        model: str = "scripted-model",
+        port: int = 0,
+    ) -> None:
+        self._script = list(script)
+        self._responder = responder
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self.failures: list[str] = []
+        self._port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.Server | None = None
+        self._lock = threading.Lock()
+        self._ids = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> ScriptedServer:
+        ready = threading.Event()
+        loop = asyncio.new_event_loop()
+
+        async def boot() -> None:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self._port)
+            ready.set()
+
+        def run() -> None:
+            loop.run_until_complete(boot())
+            loop.run_forever()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="scripted-llm", daemon=True)
+        self._thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("scripted server did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        loop, server = self._loop, self._server
+
+        async def shutdown() -> None:
+            if server is not None:
+                server.close()
+                for w in list(self._writers):  # ends each handler's read cleanly
+                    w.close()
+                await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(10)
+        loop.close()
+        self._loop = self._thread = None
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- script ------------------------------------------------------------------------------
+
+    def push(self, *responses: Response) -> None:
+        with self._lock:
+            self._script.extend(responses)
+
+    @property
+    def remaining(self) -> int:
+        return len(self._script)
+
+    def assert_done(self) -> None:
+        """Fail if a request found no scripted step, or if scripted steps were never used."""
+        problems = list(self.failures)
+        if self._script:
+            problems.append(f"{len(self._script)} scripted response(s) never requested")
+        if problems:
+            raise AssertionError("scripted LLM server: " + "; ".join(problems))
+
+    def _next(self, body: dict[str, Any]) -> Response:
+        with self._lock:
+            self.requests.append(body)
+            if self._responder is not None:
+                return self._responder(body)
+            if not self._script:
+                msg = f"unexpected extra call #{len(self.requests)}: the script is exhausted"
+                self.failures.append(msg)
+                return error(400, f"scripted server: {msg}")
+            return self._script.pop(0)
+
+    # ---- HTTP --------------------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, v in (ln.split(":", 1) for ln in lines[1:] if ":" in ln)
+                }
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                await self._route(method, path, body, writer)
+                if headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _route(
+        self, method: str, path: str, raw: bytes, writer: asyncio.StreamWriter
+    ) -> None:
+        path = path.split("?", 1)[0].rstrip("/")
+        if method == "GET" and path.endswith("/models"):
+            data = {
+                "object": "list",
+                "data": [{"id": self.model, "object": "model", "owned_by": "scripted"}],
+            }
+            return await _send_json(writer, 200, data)
+        if method != "POST" or not path.endswith("/chat/completions"):
+            return await _send_json(writer, 404, _err(f"no route {method} {path}"))
+        try:
+            body = json.loads(raw)
+        except json.JSONDecodeError:
+            return await _send_json(writer, 400, _err("request body is not JSON"))
+        resp = self._next(body)
+        if resp.delay_s:
+            await asyncio.sleep(resp.delay_s)
+        if resp.status != 200:
+            return await _send_json(writer, resp.status, _err(resp.error))
+        self._ids += 1
+        cid = f"chatcmpl-{self._ids}"
+        tool_calls = [
+            {
+                "id": tc.get("id") or f"call_{self._ids}_{i}",
+                "type": "function",
+                "function": {
+                    "name": tc["name"],
+                    "arguments": tc["arguments"]
+                    if isinstance(tc["arguments"], str)
+                    else json.dumps(tc["arguments"]),
+                },
+            }
+            for i, tc in enumerate(resp.tool_calls)
+        ]
+        usage = resp.usage or {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
+        finish = "tool_calls" if tool_calls else "stop"
+        if body.get("stream"):
+            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return await self._stream(
+                writer, cid, resp.content, tool_calls, finish, usage if include_usage else None
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": resp.content}
+        if tool_calls:
+            message["tool_calls"] = tool_calls
+        await _send_json(
+            writer,
+            200,
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": self.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                "usage": usage,
+            },
+        )
+
+    async def _stream(
+        self,
+        writer: asyncio.StreamWriter,
+        cid: str,
+        content: str | None,
+        tool_calls: list[dict[str, Any]],
+        finish: str,
+        usage: dict[str, int] | None,
+    ) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n"
+        )
+
+        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+            return {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": self.model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+
+        events: list[dict[str, Any]] = [chunk({"role": "assistant", "content": ""})]
+        for piece in _pieces(content or ""):
+            events.append(chunk({"content": piece}))
+        for i, tc in enumerate(tool_calls):
+            args = tc["function"]["arguments"]
+            half = len(args) // 2
+            events.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": i,
+                                "id": tc["id"],
+                                "type": "function",
+                                "function": {
+                                    "name": tc["function"]["name"],
+                                    "arguments": args[:half],
+                                },
+                            }
+                        ]
+                    }
+                )
+            )
+            events.append(
+                chunk({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]})
+            )
+        events.append(chunk({}, finish))
+        if usage is not None:
+            events.append(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "model": self.model,
+                    "created": int(time.time()),
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
+        for event in events:
+            await _write_chunk(writer, f"data: {json.dumps(event)}\n\n".encode())
+        await _write_chunk(writer, b"data: [DONE]\n\n")
+        await _write_chunk(writer, b"")
+
+
+def _pieces(text: str) -> list[str]:
+    """Split text into word-sized stream deltas, keeping the spaces."""
+    out: list[str] = []
+    start = 0
+    for i, ch in enumerate(text):
+        if ch == " " and i > start:
+            out.append(text[start:i])
+            start = i
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def _err(message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "scripted_error"}}
+
+
+async def _send_json(writer: asyncio.StreamWriter, status: int, data: Any) -> None:
+    payload = json.dumps(data).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
+    writer.write(
+        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(payload)}\r\n\r\n".encode()
+        + payload
+    )
+    await writer.drain()
+
+
+async def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
+    writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+    await writer.drain()
+
+
+def loop_responder(
+    steps: int, tool: str = "calculator", arguments: dict[str, Any] | None = None
+) -> Responder:
+    """Answer ``steps`` tool calls per conversation, then the final answer (a ``final_answer``
+    call when the request says tool_choice=required). Stateless, so runs may interleave."""
+    args = arguments or {"expression": "1 + 1"}
+
+    def respond(body: dict[str, Any]) -> Response:
+        done = sum(1 for m in body.get("messages", ()) if m.get("role") == "tool")
+        if done < steps:
+            return call(
+                tool, dict(args, expression=f"{done} + 1") if tool == "calculator" else args
+            )
+        if body.get("tool_choice") == "required":
+            return call("final_answer", answer="done")
+        return reply("done")
+
+    return respond
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--loop-steps",
+        type=int,
+        default=5,
+        help="tool calls per conversation before the final answer",
+    )
+    ns = parser.parse_args()
+    server = ScriptedServer(responder=loop_responder(ns.loop_steps), port=ns.port).start()
+    print(f"READY {server.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
