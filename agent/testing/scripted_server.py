@@ -72,6 +72,7 @@ class ScriptedServer:
         responder: Responder | None = None,
         model: str = "scripted-model",
         port: int = 0,
+        record: bool = True,
     ) -> None:
         self._script = list(script)
         self._responder = responder
@@ -79,6 +80,7 @@ class ScriptedServer:
         self.requests: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self._port = port
+        self._record = record  # off for long benchmark runs, where requests would pile up
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
@@ -160,7 +162,8 @@ class ScriptedServer:
 
     def _next(self, body: dict[str, Any]) -> Response:
         with self._lock:
-            self.requests.append(body)
+            if self._record:
+                self.requests.append(body)
             if self._responder is not None:
                 return self._responder(body)
             if not self._script:
@@ -381,7 +384,9 @@ def main() -> None:
         help="tool calls per conversation before the final answer",
     )
     ns = parser.parse_args()
-    server = ScriptedServer(responder=loop_responder(ns.loop_steps), port=ns.port).start()
+    server = ScriptedServer(
+        responder=loop_responder(ns.loop_steps), port=ns.port, record=False
+    ).start()
     print(f"READY {server.url}", flush=True)
     try:
         threading.Event().wait()

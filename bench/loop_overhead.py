@@ -1,0 +1,227 @@
+"""Client-side cost of the agent loop, against a zero-latency scripted server.
+
+Each run is 5 calculator tool steps plus a final answer (6 LLM calls). The scripted server runs
+in its own process, so ``time.process_time()`` here counts only the client. Variants, interleaved
+round by round so machine noise hits them alike; medians over rounds:
+
+  raw       a plain AsyncOpenAI ``while finish_reason == "tool_calls"`` loop (the baseline)
+  agent     our Agent, no checkpointer
+  agent+db  our Agent with the SQLite checkpointer
+  prebuilt  LangGraph's prebuilt create_react_agent with ChatOpenAI
+
+    python bench/loop_overhead.py [--rounds 5] [--runs 20] [--concurrent-runs 128]
+
+Prints a table, ratios to ``raw``, and a final JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+STEPS = 5
+CALLS_PER_RUN = STEPS + 1
+CONCURRENCY = 64
+
+RunFn = Callable[[], Awaitable[str]]
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.testing.scripted_server", "--loop-steps", str(STEPS)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise SystemExit(f"scripted server did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
+
+
+async def make_variants(url: str, db_dir: Path) -> tuple[dict[str, RunFn], Callable[[], Any]]:
+    import openai
+    from langchain_core.tools import StructuredTool
+    from langchain_openai import ChatOpenAI
+
+    from agent.api import Agent
+    from agent.settings import Settings
+    from tools.calculator import CalculatorArgs, make_calculator_tool
+
+    calc = make_calculator_tool()
+    settings = Settings.load(
+        llm_base_url=url,
+        llm_model="scripted-model",
+        tool_call_mode="native",
+        data_dir=db_dir,
+        max_steps=20,
+        max_identical_calls=20,
+    )
+    agent_plain = Agent(settings, tools=[calc], persistence="none")
+    agent_db = Agent(settings, tools=[calc], persistence="sqlite")
+
+    client = openai.AsyncOpenAI(base_url=url, api_key="x")
+    specs = [calc.openai_spec()]
+
+    async def raw() -> str:
+        messages: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
+        resp = await client.chat.completions.create(
+            model="scripted-model", messages=messages, tools=specs
+        )  # type: ignore[arg-type]
+        while resp.choices[0].finish_reason == "tool_calls":
+            msg = resp.choices[0].message
+            messages.append(msg.model_dump(exclude_none=True))
+            for tc in msg.tool_calls or ():
+                args = json.loads(tc.function.arguments)  # type: ignore[union-attr]
+                out = await calc.ainvoke(calc.validate(args))
+                messages.append({"role": "tool", "tool_call_id": tc.id, "content": str(out)})
+            resp = await client.chat.completions.create(
+                model="scripted-model", messages=messages, tools=specs
+            )  # type: ignore[arg-type]
+        return resp.choices[0].message.content or ""
+
+    async def ours_plain() -> str:
+        return (await agent_plain.arun("go")).answer
+
+    async def ours_db() -> str:
+        return (await agent_db.arun("go")).answer
+
+    async def calc_fn(expression: str) -> str:
+        return str(await calc.ainvoke(calc.validate({"expression": expression})))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from langgraph.prebuilt import create_react_agent
+
+        lc_tool = StructuredTool.from_function(
+            coroutine=calc_fn,
+            name="calculator",
+            description=calc.description,
+            args_schema=CalculatorArgs,
+        )
+        prebuilt_graph = create_react_agent(
+            ChatOpenAI(model="scripted-model", base_url=url, api_key="x"),  # type: ignore[arg-type]
+            [lc_tool],
+        )
+
+    async def prebuilt() -> str:
+        state = await prebuilt_graph.ainvoke(
+            {"messages": [("user", "go")]}, {"recursion_limit": 100}
+        )
+        return str(state["messages"][-1].content)
+
+    async def close() -> None:
+        await agent_plain.aclose()
+        await agent_db.aclose()
+        await client.close()
+
+    return ({"raw": raw, "agent": ours_plain, "agent+db": ours_db, "prebuilt": prebuilt}, close)
+
+
+async def measure(fn: RunFn, runs: int, concurrent_runs: int) -> dict[str, float]:
+    answer = await fn()  # warm-up (and correctness check)
+    assert answer == "done", f"unexpected answer {answer!r}"
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for _ in range(runs):
+        await fn()
+    cpu_seq = time.process_time() - cpu0
+    wall_seq = time.perf_counter() - wall0
+
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def bounded() -> str:
+        async with sem:
+            return await fn()
+
+    wall0 = time.perf_counter()
+    await asyncio.gather(*(bounded() for _ in range(concurrent_runs)))
+    wall_conc = time.perf_counter() - wall0
+    return {
+        "cpu_ms_per_call": 1000 * cpu_seq / (runs * CALLS_PER_RUN),
+        "runs_per_s_seq": runs / wall_seq,
+        "runs_per_s_64": concurrent_runs / wall_conc,
+    }
+
+
+async def main_async(ns: argparse.Namespace) -> dict[str, Any]:
+    proc, url = start_server()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            variants, close = await make_variants(url, Path(tmp))
+            samples: dict[str, list[dict[str, float]]] = {k: [] for k in variants}
+            for r in range(ns.rounds):
+                order = list(variants) if r % 2 == 0 else list(reversed(variants))
+                for name in order:
+                    samples[name].append(await measure(variants[name], ns.runs, ns.concurrent_runs))
+                print(f"round {r + 1}/{ns.rounds} done", file=sys.stderr)
+            await close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return {
+        name: {k: statistics.median(s[k] for s in rows) for k in rows[0]}
+        for name, rows in samples.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20, help="sequential runs per round")
+    parser.add_argument(
+        "--concurrent-runs",
+        type=int,
+        default=128,
+        help=f"runs per round at {CONCURRENCY} in flight",
+    )
+    ns = parser.parse_args()
+    result = asyncio.run(main_async(ns))
+    base = result["raw"]
+    print(
+        f"\nloop overhead: {STEPS} tool steps + final answer per run, {ns.rounds} rounds "
+        f"(medians), {os.cpu_count()} cores, zero-latency scripted server in its own process"
+    )
+    header = (
+        f"{'variant':<10} {'CPU ms/call':>12} {'x raw':>7} {'runs/s seq':>11} "
+        f"{'runs/s @64':>11} {'x raw':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, m in result.items():
+        print(
+            f"{name:<10} {m['cpu_ms_per_call']:>12.2f} "
+            f"{m['cpu_ms_per_call'] / base['cpu_ms_per_call']:>7.2f} "
+            f"{m['runs_per_s_seq']:>11.1f} {m['runs_per_s_64']:>11.1f} "
+            f"{m['runs_per_s_64'] / base['runs_per_s_64']:>7.2f}"
+        )
+    agent, prebuilt = result["agent"], result["prebuilt"]
+    summary = {
+        "bench": "loop_overhead",
+        "rounds": ns.rounds,
+        "results": result,
+        "cpu_ratio_agent_vs_raw": agent["cpu_ms_per_call"] / base["cpu_ms_per_call"],
+        "cpu_ratio_agent_vs_prebuilt": agent["cpu_ms_per_call"] / prebuilt["cpu_ms_per_call"],
+        "conc_ratio_agent_vs_raw": agent["runs_per_s_64"] / base["runs_per_s_64"],
+    }
+    summary["targets_met"] = (
+        summary["cpu_ratio_agent_vs_raw"] <= 1.3
+        and summary["cpu_ratio_agent_vs_prebuilt"] <= 0.7
+        and summary["conc_ratio_agent_vs_raw"] >= 0.8
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
