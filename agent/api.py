@@ -26,6 +26,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import aiosqlite
@@ -51,6 +52,7 @@ from agent.prompts import system_prompt_for
 from agent.settings import Settings
 from agent.tool import Tool, ToolRegistry
 from graphs.agent_graph import AgentState, build_agent_graph, current_run, make_context
+from tools.final_answer import FINAL_ANSWER
 
 T = TypeVar("T")
 Persistence = Literal["sqlite", "memory", "none"]
@@ -63,6 +65,16 @@ class _LoopResources:
     llm: LLMClient
     graph: Any  # CompiledStateGraph; Any keeps mypy from chasing langgraph's generics
     conn: aiosqlite.Connection | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """A saved conversation, as ``threads()`` lists it."""
+
+    thread_id: str
+    first_question: str
+    updated_at: datetime | None
+    messages: int
 
 
 class Agent:
@@ -233,6 +245,32 @@ class Agent:
         snapshot = await res.graph.aget_state(self._config(thread_id))
         return list(snapshot.values.get("messages", []))
 
+    async def athreads(self, limit: int | None = 20) -> list[ThreadInfo]:
+        """Saved threads, most recently updated first, each with its first question."""
+        res = await self._resources()
+        if res.conn is not None:
+            # Checkpoint ids are time-ordered uuid6 strings: a thread's largest is its newest.
+            sql = (
+                "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
+                "GROUP BY thread_id ORDER BY MAX(checkpoint_id) DESC LIMIT ?"
+            )
+            async with res.conn.execute(sql, (-1 if limit is None else limit,)) as cursor:
+                ids = [str(row[0]) for row in await cursor.fetchall()]
+        elif self._memory is not None:
+            ids = list(self._memory.storage)
+        else:
+            return []
+        infos = [await self._thread_info(res, thread_id) for thread_id in ids]
+        infos.sort(key=lambda t: t.updated_at or datetime.min.replace(tzinfo=UTC), reverse=True)
+        return infos if limit is None else infos[:limit]
+
+    async def _thread_info(self, res: _LoopResources, thread_id: str) -> ThreadInfo:
+        snapshot = await res.graph.aget_state(self._config(thread_id))
+        messages: list[AnyMessage] = snapshot.values.get("messages", [])
+        first = next((m.text for m in messages if isinstance(m, HumanMessage)), "")
+        updated = datetime.fromisoformat(snapshot.created_at) if snapshot.created_at else None
+        return ThreadInfo(thread_id, first, updated, len(messages))
+
     # ---- sync wrappers -----------------------------------------------------------------------
 
     def _loop(self) -> asyncio.AbstractEventLoop:
@@ -256,6 +294,9 @@ class Agent:
 
     def history(self, thread_id: str) -> list[AnyMessage]:
         return self._call(self.ahistory(thread_id))
+
+    def threads(self, limit: int | None = 20) -> list[ThreadInfo]:
+        return self._call(self.athreads(limit))
 
     def stream(
         self, question: str, *, thread_id: str | None = None, approve: ApproveHook | None = None
@@ -327,6 +368,8 @@ def _result(state: AgentState | dict[str, Any], thread_id: str) -> RunResult:
         ]
         calls += [(c["id"] or "", c["name"] or "", c["args"] or "") for c in m.invalid_tool_calls]
         for call_id, name, args in calls:
+            if name == FINAL_ANSWER:  # how the run ended, reported as the answer instead
+                continue
             tm = results.get(call_id)
             records.append(
                 ToolCallRecord(

@@ -36,6 +36,8 @@ from agent.errors import LLMResponseError, LLMUnavailableError
 from agent.settings import Settings
 
 TokenCallback = Callable[[str], None]
+# (index of the call in the reply, tool name so far, new piece of the JSON arguments)
+ToolArgsCallback = Callable[[int, str | None, str], None]
 
 # The SDK needs this option to attach the bearer token to a low-level post.
 _REQUEST_OPTIONS: Any = {"security": {"bearer_auth": True}}
@@ -169,12 +171,14 @@ class LLMClient:
         tools: list[dict[str, Any]],
         tool_choice: str | dict[str, Any] | None = None,
         on_token: TokenCallback | None = None,
+        on_tool_args: ToolArgsCallback | None = None,
     ) -> AIMessage:
-        """One chat completion. With ``on_token`` the reply is streamed and each text delta
-        is passed to it as it arrives."""
-        body = self._payload(messages, tools, tool_choice, stream=on_token is not None)
+        """One chat completion. With a callback the reply is streamed: each text delta goes to
+        ``on_token``, each piece of tool-call arguments to ``on_tool_args``, as they arrive."""
+        streaming = on_token is not None or on_tool_args is not None
+        body = self._payload(messages, tools, tool_choice, stream=streaming)
         try:
-            if on_token is None:
+            if not streaming:
                 completion = await self._client.post(
                     "/chat/completions",
                     cast_to=ChatCompletion,
@@ -190,7 +194,7 @@ class LLMClient:
                 stream=True,
                 stream_cls=openai.AsyncStream[ChatCompletionChunk],
             )
-            return await self._from_stream(stream, on_token)
+            return await self._from_stream(stream, on_token, on_tool_args)
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise LLMUnavailableError(
                 f"cannot reach the LLM server at {self.base_url} ({exc.__class__.__name__}: "
@@ -230,7 +234,10 @@ class LLMClient:
         )
 
     async def _from_stream(
-        self, stream: openai.AsyncStream[ChatCompletionChunk], on_token: TokenCallback
+        self,
+        stream: openai.AsyncStream[ChatCompletionChunk],
+        on_token: TokenCallback | None,
+        on_tool_args: ToolArgsCallback | None,
     ) -> AIMessage:
         text: list[str] = []
         calls: dict[int, list[str | None]] = {}
@@ -248,7 +255,8 @@ class LLMClient:
             delta = choice.delta
             if delta.content:
                 text.append(delta.content)
-                on_token(delta.content)
+                if on_token is not None:
+                    on_token(delta.content)
             for tc in delta.tool_calls or ():
                 slot = calls.setdefault(tc.index, [None, None, ""])
                 if tc.id:
@@ -258,6 +266,8 @@ class LLMClient:
                         slot[1] = (slot[1] or "") + tc.function.name
                     if tc.function.arguments:
                         slot[2] = (slot[2] or "") + tc.function.arguments
+                        if on_tool_args is not None:
+                            on_tool_args(tc.index, slot[1], tc.function.arguments)
         good, bad = _parse_tool_calls([(c[0], c[1], c[2]) for _, c in sorted(calls.items())])
         return AIMessage(
             content="".join(text),

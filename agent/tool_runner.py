@@ -71,7 +71,10 @@ async def run_tool_calls(
     async def one(
         call_id: str, name: str, raw_args: dict[str, Any] | str | None, parse_error: str | None
     ) -> _Outcome:
-        emit(ToolCallEvent(call_id, name, raw_args if raw_args is not None else {}))
+        # final_answer is how the run ends, not a tool the user asked about: no events for it
+        visible = not (name == FINAL_ANSWER and mode == "required")
+        if visible:
+            emit(ToolCallEvent(call_id, name, raw_args if raw_args is not None else {}))
         started = time.perf_counter()
         outcome = await _execute(
             call_id,
@@ -86,7 +89,12 @@ async def run_tool_calls(
         )
         elapsed = time.perf_counter() - started
         outcome.message.response_metadata["duration_s"] = elapsed
-        emit(ToolResultEvent(call_id, name, str(outcome.message.content), outcome.failed, elapsed))
+        if visible:
+            emit(
+                ToolResultEvent(
+                    call_id, name, str(outcome.message.content), outcome.failed, elapsed
+                )
+            )
         return outcome
 
     jobs = [one(c["id"] or "", c["name"], c["args"], None) for c in ai.tool_calls]

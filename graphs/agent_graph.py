@@ -19,6 +19,7 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
+from agent._answer_stream import AnswerStream
 from agent._recovery import recover_tool_calls
 from agent.errors import RepairBudgetExceededError, StepBudgetExceededError
 from agent.events import ApproveHook, TokenEvent
@@ -90,12 +91,22 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
             "the model kept calling tools",
             transcript=state["messages"],
         )
-    on_token = None
-    if ctx.stream_tokens and ctx.mode == "native":
+    on_token, on_tool_args = None, None
+    if ctx.stream_tokens:
         writer = runtime.stream_writer
+        if ctx.mode == "native":
 
-        def on_token(text: str) -> None:
-            writer(TokenEvent(text))
+            def on_token(text: str) -> None:
+                writer(TokenEvent(text))
+
+        else:  # the answer arrives as final_answer's argument: stream it from there
+            answers: dict[int, AnswerStream] = {}
+
+            def on_tool_args(index: int, name: str | None, piece: str) -> None:
+                if name == FINAL_ANSWER:
+                    text = answers.setdefault(index, AnswerStream()).feed(piece)
+                    if text:
+                        writer(TokenEvent(text))
 
     messages: list[BaseMessage] = [SystemMessage(ctx.system_prompt), *state["messages"]]
     ai = await ctx.llm.complete(
@@ -103,6 +114,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         tools=ctx.tool_specs,
         tool_choice="required" if ctx.mode == "required" else "auto",
         on_token=on_token,
+        on_tool_args=on_tool_args,
     )
     if not ai.tool_calls and not ai.invalid_tool_calls and isinstance(ai.content, str):
         names = {*ctx.tools.names, FINAL_ANSWER} if ctx.mode == "required" else ctx.tools.names

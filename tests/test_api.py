@@ -245,6 +245,7 @@ def test_required_mode_ends_with_final_answer(
         result = agent.run("What is (1234 + 5678) / 2?")
     scripted_llm.assert_done()
     assert result.answer == "3456"
+    assert [c.name for c in result.tool_calls] == ["calculator"]
     first = scripted_llm.requests[0]
     assert first["tool_choice"] == "required"
     assert "final_answer" in {t["function"]["name"] for t in first["tools"]}
@@ -416,3 +417,17 @@ def test_tool_error_class_is_not_an_agent_error() -> None:
     from agent.errors import AgentError
 
     assert not issubclass(ToolError, AgentError)
+
+
+def test_required_mode_streams_the_final_answer(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"tool_call_mode": "required"})
+    scripted_llm.push(call("add", a=1, b=2), call("final_answer", answer="The sum is 3."))
+    with Agent(settings, tools=make_tools()) as agent:
+        events = list(agent.stream("1+2"))
+    tokens = [e.text for e in events if isinstance(e, TokenEvent)]
+    assert "".join(tokens) == "The sum is 3." and len(tokens) >= 2
+    assert [e.kind for e in events][:2] == ["tool_call", "tool_result"]
+    final = events[-1]
+    assert isinstance(final, FinalEvent) and final.result.answer == "The sum is 3."
