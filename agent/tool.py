@@ -11,8 +11,11 @@ into a tool message listing each offending field by path, so the model can repai
 
 Coercion policy (the same for both kinds): arguments may arrive as a JSON object or as a string
 holding one (decoded once); a number or integer field accepts a string that spells a number
-(``"3"`` for an integer, ``"2.5"`` for a number), never the reverse; nothing else is coerced, and
-keys the schema does not declare are rejected.
+(``"3"`` for an integer, ``"2.5"`` for a number), never the reverse; an integer field also takes a
+number with no fractional part (``3.0`` -> ``3``, as JSON Schema counts it an integer); nothing else
+is coerced (not ``"true"`` to a boolean, not ``true`` to a number), and keys the schema does not
+declare are rejected. Both kinds apply it through ``agent._coercion`` (pydantic validates in strict
+mode after it), and send the LLM ``agent.strict_schema.strict_schema`` of their schema.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from agent._coercion import coerce_numbers, new_validator
 from agent.errors import ConfigError
+from agent.strict_schema import strict_schema
 
 ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
@@ -76,8 +81,11 @@ def decode_arguments(tool_name: str, raw: str | Mapping[str, Any] | None) -> dic
     except json.JSONDecodeError as exc:
         raise ToolArgumentsError(
             tool_name,
-            [FieldError("", f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): "
-                            f"{_clip(raw)}")],
+            [
+                FieldError(
+                    "", f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {_clip(raw)}"
+                )
+            ],
         ) from None
     if isinstance(value, str):  # JSON inside a JSON string, as some models send
         return decode_arguments(tool_name, value)
@@ -172,14 +180,17 @@ class FunctionTool(Tool, Generic[ArgsT]):
         self.name = name
         self.description = description
         self.timeout_s = timeout_s
-        self._schema = args_model.model_json_schema()
+        schema = args_model.model_json_schema()
+        self._schema = strict_schema(schema)
+        self._coercer = new_validator(schema)
 
     def parameters_schema(self) -> dict[str, Any]:
         return self._schema
 
     def validate(self, arguments: dict[str, Any]) -> ArgsT:
-        try:
-            return self.args_model.model_validate(arguments)
+        arguments = coerce_numbers(self._coercer, arguments)
+        try:  # strict JSON mode: the coercion policy, not pydantic's lax mode, decides
+            return self.args_model.model_validate_json(json.dumps(arguments), strict=True)
         except ValidationError as exc:
             raise ToolArgumentsError(self.name, pydantic_field_errors(exc)) from None
 
