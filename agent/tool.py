@@ -170,9 +170,11 @@ class FunctionTool(Tool, Generic[ArgsT]):
         description: str,
         timeout_s: float | None = 30.0,
     ) -> None:
-        if args_model.model_config.get("extra") != "forbid":
+        schema = args_model.model_json_schema()
+        open_models = _models_allowing_extra(schema)
+        if open_models:
             raise ConfigError(
-                f"tool '{name}': {args_model.__name__} must set "
+                f"tool '{name}': {', '.join(open_models)} must set "
                 "model_config = ConfigDict(extra='forbid') so unexpected keys are rejected"
             )
         self.fn = fn
@@ -180,7 +182,6 @@ class FunctionTool(Tool, Generic[ArgsT]):
         self.name = name
         self.description = description
         self.timeout_s = timeout_s
-        schema = args_model.model_json_schema()
         self._schema = strict_schema(schema)
         self._coercer = new_validator(schema)
 
@@ -196,6 +197,24 @@ class FunctionTool(Tool, Generic[ArgsT]):
 
     async def ainvoke(self, validated: ArgsT) -> ToolOutput:
         return await self.fn(validated)
+
+
+def _models_allowing_extra(schema: dict[str, Any]) -> list[str]:
+    """Titles of the object schemas (root and nested models) that do not forbid extra keys."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and node.get("additionalProperties") is not False:
+                found.append(str(node.get("title", "a nested model")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
 
 
 class ToolRegistry:

@@ -45,6 +45,21 @@ def test_args_model_must_forbid_extra_keys() -> None:
         FunctionTool(lax, LaxArgs, name="lax", description="d")
 
 
+def test_nested_models_must_forbid_extra_keys_too() -> None:
+    class LaxInner(BaseModel):
+        op: str
+
+    class Outer(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        filters: list[LaxInner]
+
+    async def outer(args: Outer) -> str:
+        return ""
+
+    with pytest.raises(ConfigError, match="LaxInner must set"):
+        FunctionTool(outer, Outer, name="outer", description="d")
+
+
 def test_nested_error_is_named_by_path() -> None:
     tool = FunctionTool(noop, Args, name="t", description="d")
     with pytest.raises(ToolArgumentsError) as info:
