@@ -258,6 +258,9 @@ def subschemas(node: dict[str, Any]) -> list[Any]:
 def _relax(node: Any) -> None:
     if not isinstance(node, dict):
         return
+    # pydantic's automatic titles ("Expression") are noise to the model: measured on the local
+    # 0.5B model, it copied "title"/"type" from the schema into its arguments.
+    node.pop("title", None)
     node.pop("discriminator", None)
     node.pop("multipleOf", None)
     for key in ("uniqueItems", "contains", "minContains", "maxContains"):

@@ -148,12 +148,16 @@ class Tool(ABC):
         """Run the tool on validated arguments. Raise ``ToolError`` for input it refuses."""
 
     def openai_spec(self) -> dict[str, Any]:
+        # strict: vLLM's structural-tag tool calling pins the arguments to the schema only for
+        # tools marked strict; without it, measured on the local model, guided decoding let the
+        # model add keys copied from the schema ("type": "string") to its arguments.
         return {
             "type": "function",
             "function": {
                 "name": self.name,
                 "description": self.description,
                 "parameters": self.parameters_schema(),
+                "strict": True,
             },
         }
 

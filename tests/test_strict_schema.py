@@ -340,7 +340,8 @@ def test_remote_refs_are_a_config_error() -> None:
 # ----------------------------------------------------------------------------- pydantic tools
 
 
-class Inner(BaseModel):  # deliberately without extra="forbid": the strict schema closes it
+class Inner(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # FunctionTool requires it on nested models too
     depth: int = Field(default=1, ge=0, multiple_of=1)
 
 

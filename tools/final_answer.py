@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.strict_schema import strict_schema
+
 FINAL_ANSWER = "final_answer"
 
 
@@ -30,6 +32,7 @@ def final_answer_spec() -> dict[str, Any]:
                 "Give the final answer to the user. Call this once you know the answer; "
                 "it ends the conversation turn."
             ),
-            "parameters": FinalAnswerArgs.model_json_schema(),
+            "parameters": strict_schema(FinalAnswerArgs.model_json_schema()),
+            "strict": True,
         },
     }
