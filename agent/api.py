@@ -164,7 +164,8 @@ class Agent:
         new: list[AnyMessage] = []
         if self.persistence != "none":
             snapshot = await res.graph.aget_state(self._config(thread_id))
-            new = _close_interrupted_calls(snapshot.values.get("messages", []))
+            new = _uncommitted_messages(snapshot.tasks)
+            new += _close_interrupted_calls(snapshot.values.get("messages", []))
         new.append(HumanMessage(question))
         return {"messages": new, "steps": 0, "repairs": 0, "usage": {}, "answer": None}
 
@@ -336,6 +337,19 @@ class _tag_thread:  # noqa: N801 - used as a context manager, reads as a stateme
     def __exit__(self, _t: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, RunError) and exc.thread_id is None:
             exc.thread_id = self.thread_id
+
+
+def _uncommitted_messages(tasks: Sequence[Any]) -> list[AnyMessage]:
+    """Messages of steps that finished in a run cut short (cancelled) before its commit.
+
+    The state snapshot shows them, but a new input starts from the last commit and would drop
+    them, leaving the tool calls they answer unanswered: carry them into the new input.
+    """
+    out: list[AnyMessage] = []
+    for task in tasks:
+        if isinstance(task.result, dict) and isinstance(task.result.get("messages"), list):
+            out.extend(task.result["messages"])
+    return out
 
 
 def _close_interrupted_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:

@@ -1,0 +1,160 @@
+"""What ``agent ask`` and ``agent chat`` share: the settings flags and the error -> exit code map.
+
+Flags override ``AGENT_*`` environment variables, which override ``.env`` (``Settings.load``).
+Every ``AgentError`` leaving a command becomes one clear message on stderr and the exit code of
+its class, so scripts can tell "fix your config" from "the server is down".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from agent.errors import (
+    AgentError,
+    ConfigError,
+    LLMResponseError,
+    LLMUnavailableError,
+    RunError,
+    ThreadError,
+)
+from agent.settings import Settings
+
+# Most specific class first: the first match decides.
+EXIT_CODES: list[tuple[type[AgentError], int, str]] = [
+    (ConfigError, 2, "configuration or usage error (bad flag, bad AGENT_* variable)"),
+    (LLMUnavailableError, 3, "the LLM server cannot be reached"),
+    (RunError, 4, "the run stopped before an answer (step/repair budget, tool crash)"),
+    (LLMResponseError, 5, "the LLM server answered with an error"),
+    (ThreadError, 6, "the thread cannot be found or resumed"),
+    (AgentError, 1, "any other failure (vector store, MCP, ...)"),
+]
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 success; "
+    + "; ".join(f"{code} {text}" for _cls, code, text in sorted(EXIT_CODES, key=lambda e: e[1]))
+    + f"; {EXIT_INTERRUPTED} interrupted (Ctrl-C)."
+)
+
+PANEL = "LLM and loop settings (override AGENT_* variables)"
+
+
+class ModeChoice(StrEnum):
+    auto = "auto"
+    native = "native"
+    required = "required"
+
+
+BaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help="OpenAI-compatible server URL ending in /v1 (env AGENT_LLM_BASE_URL)",
+        rich_help_panel=PANEL,
+        show_default=False,
+    ),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="model name the server serves (env AGENT_LLM_MODEL)", rich_help_panel=PANEL
+    ),
+]
+ModeOption = Annotated[
+    ModeChoice | None,
+    typer.Option(
+        "--mode",
+        help=(
+            "how tools are called: native (tool_choice=auto), required (guided decoding plus a "
+            "final_answer tool; best for small models), auto (env AGENT_TOOL_CALL_MODE)"
+        ),
+        rich_help_panel=PANEL,
+        case_sensitive=False,
+    ),
+]
+MaxStepsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-steps", min=1, help="LLM calls per run (env AGENT_MAX_STEPS)", rich_help_panel=PANEL
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="where threads and chat history live (env AGENT_DATA_DIR)",
+        rich_help_panel=PANEL,
+        file_okay=False,
+    ),
+]
+
+
+def load_settings(
+    *,
+    base_url: str | None = None,
+    model: str | None = None,
+    mode: ModeChoice | None = None,
+    max_steps: int | None = None,
+    data_dir: Path | None = None,
+) -> Settings:
+    """``Settings.load`` with the flags that were given; raises ``ConfigError``."""
+    return Settings.load(
+        llm_base_url=base_url,
+        llm_model=model,
+        tool_call_mode=mode.value if mode is not None else None,
+        max_steps=max_steps,
+        data_dir=data_dir,
+    )
+
+
+def exit_code_for(exc: BaseException) -> int:
+    for cls, code, _text in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return 1
+
+
+def hint_for(exc: AgentError, settings: Settings | None = None) -> str:
+    """What to check next, for the failures people can fix themselves."""
+    if isinstance(exc, LLMUnavailableError):
+        return (
+            f"check: the server process is up and {exc.url} is its address (--base-url or "
+            "AGENT_LLM_BASE_URL); `agent doctor` probes the endpoint and tool calling."
+        )
+    if isinstance(exc, LLMResponseError):
+        model = settings.llm_model if settings is not None else "the model"
+        return (
+            f"check: does the server serve {model!r} (see its /v1/models; --model / "
+            "AGENT_LLM_MODEL) and was it started with tool calling enabled?"
+        )
+    if isinstance(exc, RunError) and exc.thread_id:
+        return f"the conversation is saved: continue it with `agent chat --thread {exc.thread_id}`"
+    return ""
+
+
+def print_error(console: Console, exc: AgentError, settings: Settings | None = None) -> None:
+    """One clear message: what failed (the class name), the message, and what to check."""
+    console.print(f"[bold red]error[/] ({type(exc).__name__}): {escape(str(exc))}")
+    hint = hint_for(exc, settings)
+    if hint:
+        console.print(f"[yellow]{escape(hint)}[/]")
+
+
+@contextmanager
+def exit_on_agent_error(console: Console | None = None) -> Iterator[None]:
+    """Turn an ``AgentError`` (or Ctrl-C) into a message on stderr and its exit code."""
+    try:
+        yield
+    except AgentError as exc:
+        print_error(console or Console(stderr=True, soft_wrap=True), exc)
+        raise typer.Exit(exit_code_for(exc)) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(EXIT_INTERRUPTED) from None

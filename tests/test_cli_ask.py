@@ -1,0 +1,207 @@
+"""``agent ask``: the JSON shape, the human output and the exit code of each failure class."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.cli._common import EXIT_CODES
+from agent.errors import LLMResponseError, LLMUnavailableError, RunError
+from agent.testing.scripted_server import Response, ScriptedServer, call, error, reply
+
+AGENT = str(Path(sys.executable).parent / "agent")
+
+
+@pytest.fixture
+def env(scripted_llm: ScriptedServer, tmp_path: Path) -> dict[str, str]:
+    return {
+        "AGENT_LLM_BASE_URL": scripted_llm.url,
+        "AGENT_LLM_MODEL": "scripted-model",
+        "AGENT_DATA_DIR": str(tmp_path / "data"),
+        "AGENT_TOOL_CALL_MODE": "native",
+        "AGENT_LLM_MAX_RETRIES": "0",
+    }
+
+
+def ask(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run ``agent ask`` in-process (stdout is not a terminal here, as in a pipe)."""
+    result = CliRunner().invoke(app, ["ask", *args], env=env)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def durations_masked(out: str) -> list[str]:
+    return re.sub(r"\(\d+\.\d\ds\)", "(N.NNs)", out).splitlines()
+
+
+def code_of(cls: type[Exception]) -> int:
+    return next(code for c, code, _ in EXIT_CODES if c is cls)
+
+
+def test_json_answer_has_the_documented_shape(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(call("calculator", expression="17 * 23"), reply("17 * 23 = 391"))
+    code, out, _err = ask(env, "--json", "What is 17 * 23?")
+    assert code == 0
+    assert out.count("\n") == 1  # one JSON document and nothing else
+    data: dict[str, Any] = json.loads(out)
+    assert set(data) == {"answer", "thread_id", "steps", "usage", "tool_calls"}
+    assert data["answer"] == "17 * 23 = 391" and data["steps"] == 2
+    assert data["usage"] == {"input_tokens": 40, "output_tokens": 10, "total_tokens": 50}
+    assert isinstance(data["thread_id"], str) and len(data["thread_id"]) == 32
+    [record] = data["tool_calls"]
+    assert set(record) == {"call_id", "name", "arguments", "content", "is_error", "duration_s"}
+    assert record["name"] == "calculator" and record["arguments"] == {"expression": "17 * 23"}
+    assert record["content"] == "391" and record["is_error"] is False
+    scripted_llm.assert_done()
+
+
+def test_required_mode_hides_the_final_answer_call(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(call("final_answer", answer="hi there"))
+    code, out, _err = ask(env, "--json", "--mode", "required", "say hi")
+    data = json.loads(out)
+    assert code == 0 and data["answer"] == "hi there" and data["tool_calls"] == []
+    assert scripted_llm.requests[0]["tool_choice"] == "required"
+
+
+def test_human_output_lists_tool_calls_then_the_answer(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(call("calculator", expression="2**10"), reply("It is **1024**."))
+    code, out, _err = ask(env, "What is 2**10?")
+    assert code == 0
+    lines = durations_masked(out)
+    assert lines[0] == '[tool ok] calculator(expression="2**10") -> 1024 (N.NNs)'
+    assert lines[1] == "It is **1024**."  # in a pipe the answer is printed as the model wrote it
+    assert lines[2].startswith("2 steps · 50 tokens (40 in, 10 out)")
+    assert "\x1b" not in out
+
+
+def test_text_written_before_a_tool_call_is_not_the_answer(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(
+        Response(
+            content="Let me compute that.",
+            tool_calls=[{"name": "calculator", "arguments": {"expression": "3*3"}}],
+        ),
+        reply("Nine."),
+    )
+    code, out, _err = ask(env, "3*3?")
+    assert code == 0
+    assert durations_masked(out)[:3] == [
+        "Let me compute that.",
+        '[tool ok] calculator(expression="3*3") -> 9 (N.NNs)',
+        "Nine.",
+    ]
+
+
+def test_thread_option_continues_a_conversation(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(reply("Noted."), reply("You said 7."))
+    assert ask(env, "--json", "--thread", "notes", "Remember 7.")[0] == 0
+    code, out, _err = ask(env, "--json", "--thread", "notes", "What did I say?")
+    assert code == 0 and json.loads(out)["thread_id"] == "notes"
+    sent = [m["content"] for m in scripted_llm.requests[1]["messages"][1:]]
+    assert sent == ["Remember 7.", "Noted.", "What did I say?"]
+
+
+def test_unreachable_server_exits_3(env: dict[str, str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**env, "AGENT_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+    code, out, err = ask(env, "--json", "hello")
+    assert code == code_of(LLMUnavailableError) == 3
+    data = json.loads(out)
+    assert data["error"]["type"] == "LLMUnavailableError" and data["error"]["exit_code"] == 3
+    assert (
+        f"127.0.0.1:{port}" in data["error"]["message"] and "agent doctor" in data["error"]["hint"]
+    )
+    assert isinstance(data["thread_id"], str)
+    assert "cannot reach the LLM server" in err  # the human message goes to stderr
+
+
+def test_run_error_exits_4_and_names_the_thread(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(call("calculator", expression="1+1"))
+    code, out, err = ask(env, "--json", "--max-steps", "1", "loop")
+    assert code == code_of(RunError) == 4
+    data = json.loads(out)
+    assert data["error"]["type"] == "StepBudgetExceededError"
+    assert f"agent chat --thread {data['thread_id']}" in data["error"]["hint"]
+    assert "AGENT_MAX_STEPS=1" in err
+
+
+def test_server_error_exits_5(scripted_llm: ScriptedServer, env: dict[str, str]) -> None:
+    scripted_llm.push(error(500, "model exploded"))
+    code, _out, err = ask(env, "hello")
+    assert code == code_of(LLMResponseError) == 5
+    assert "model exploded" in err and "LLMResponseError" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "extra_env", "message"),
+    [
+        (["--max-steps", "0", "q"], {}, "--max-steps"),  # rejected by the flag's own check
+        (["q"], {"AGENT_TEMPERATURE": "9"}, "AGENT_TEMPERATURE"),  # rejected by Settings
+        (["--base-url", "localhost:8000", "q"], {}, "http://"),
+    ],
+)
+def test_bad_configuration_exits_2(
+    env: dict[str, str], args: list[str], extra_env: dict[str, str], message: str
+) -> None:
+    code, out, err = ask({**env, **extra_env}, *args)
+    assert code == 2
+    assert message in out + err
+
+
+def test_help_teaches_usage_with_examples() -> None:
+    runner = CliRunner()
+    top = runner.invoke(app, ["--help"]).output
+    assert "agent ask" in top and "agent chat" in top
+    ask_help = " ".join(runner.invoke(app, ["ask", "--help"]).output.split())
+    assert "Examples" in ask_help and "--json" in ask_help
+    assert "Exit codes" in ask_help and "3 the LLM server cannot be reached" in ask_help
+    chat_help = runner.invoke(app, ["chat", "--help"]).output
+    assert "agent chat --thread" in chat_help and "Esc-Enter" in chat_help
+
+
+def test_installed_command_exit_code_and_plain_output(
+    scripted_llm: ScriptedServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The real entry point in a real pipe: no ANSI codes, the documented exit code."""
+    scripted_llm.push(reply("plain **text**"))
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
+    full_env.update(env, TERM="xterm-256color")
+    done = subprocess.run(
+        [AGENT, "ask", "hi"], env=full_env, cwd=tmp_path, capture_output=True, text=True, timeout=90
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("plain **text**\n") and "\x1b" not in done.stdout
+    done = subprocess.run(
+        [AGENT, "ask", "--json", "hi"],
+        env={**full_env, "AGENT_LLM_BASE_URL": "http://127.0.0.1:9/v1"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["error"]["type"] == "LLMUnavailableError"
