@@ -105,8 +105,8 @@ async def run_tool_calls(
             approve=approve,
             transcript=transcript,
         )
-        elapsed = time.perf_counter() - started
-        outcome.message.response_metadata["duration_s"] = elapsed
+        meta = outcome.message.response_metadata
+        elapsed = meta.setdefault("duration_s", time.perf_counter() - started)
         if visible:
             emit(
                 ToolResultEvent(
@@ -197,12 +197,17 @@ async def _execute(
     except ToolArgumentsError as exc:
         return _error(call_id, name, f"{exc}\n{_REPAIR_HINT} {call_shape(tool)}")
     timeout = tool.timeout_s if tool.timeout_s is not None else settings.tool_timeout_s
+    started = time.perf_counter()  # after approval: a human's thinking time is not the tool's
     try:
         output = await asyncio.wait_for(tool.ainvoke(validated), timeout)
+        outcome = _Outcome(
+            ToolMessage(render_output(output), tool_call_id=call_id, name=name, status="success"),
+            False,
+        )
     except ToolError as exc:
-        return _error(call_id, name, f"Tool '{name}' refused the call: {exc}")
+        outcome = _error(call_id, name, f"Tool '{name}' refused the call: {exc}")
     except TimeoutError:
-        return _error(
+        outcome = _error(
             call_id, name, f"Tool '{name}' timed out after {timeout:g} s. Try a smaller request."
         )
     except Exception as exc:
@@ -210,9 +215,8 @@ async def _execute(
             f"tool '{name}' failed unexpectedly: {type(exc).__name__}: {exc}",
             transcript=[*transcript],
         ) from exc
-    return _Outcome(
-        ToolMessage(render_output(output), tool_call_id=call_id, name=name, status="success"), False
-    )
+    outcome.message.response_metadata["duration_s"] = time.perf_counter() - started
+    return outcome
 
 
 def _final_answer(
