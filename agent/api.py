@@ -36,7 +36,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from agent.builtins import default_tools
+from agent.builtins import default_tools, default_toolset
 from agent.errors import AgentError, RunError, ThreadError
 from agent.events import (
     AgentEvent,
@@ -48,6 +48,7 @@ from agent.events import (
     Usage,
 )
 from agent.llm import LLMClient
+from agent.mcp_client import MCPToolset
 from agent.prompts import system_prompt_for
 from agent.settings import Settings
 from agent.tool import Tool, ToolRegistry
@@ -89,7 +90,17 @@ class Agent:
         system_prompt: str | None = None,
     ) -> None:
         self.settings = settings or Settings.load()
-        self.tools = ToolRegistry(default_tools(self.settings) if tools is None else tools)
+        self._toolset: MCPToolset | None = None
+        if tools is None:
+            tools = default_tools(self.settings)
+            self._toolset = default_toolset(self.settings)
+            if self._toolset is not None:
+                try:
+                    tools = [*tools, *self._toolset.tools()]
+                except BaseException:
+                    self._toolset.close()
+                    raise
+        self.tools = ToolRegistry(tools)
         self.persistence: Persistence = persistence
         self.system_prompt = system_prompt or system_prompt_for(
             self.settings.resolved_tool_call_mode()
@@ -134,6 +145,9 @@ class Agent:
             await res.llm.aclose()
             if res.conn is not None:
                 await res.conn.close()
+        if not self._per_loop and self._toolset is not None:  # the last loop closes the servers
+            toolset, self._toolset = self._toolset, None
+            await asyncio.to_thread(toolset.close)
 
     async def __aenter__(self) -> Agent:
         return self
@@ -148,6 +162,9 @@ class Agent:
             self._sync_thread.join()
             self._sync_loop.close()
             self._sync_loop = self._sync_thread = None
+        if self._toolset is not None:
+            toolset, self._toolset = self._toolset, None
+            toolset.close()
 
     def __enter__(self) -> Agent:
         return self

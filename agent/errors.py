@@ -20,6 +20,7 @@ Everything below is raised to *you*, with a message that says what to do::
     ├── StoreError                     the vector store failed
     │   ├── StoreLockedError           a Milvus Lite file is held by another process
     │   └── SchemaMismatchError        an existing collection does not match what we need
+    ├── EmbeddingError                 the embeddings endpoint failed or answered unusably
     ├── KnowledgeBaseError             a known-error KB file is invalid
     └── MCPError                       an MCP server could not be reached or misbehaved
 
@@ -119,6 +120,10 @@ class StoreLockedError(StoreError):
 
 class SchemaMismatchError(StoreError):
     """An existing collection's schema does not match what this code needs."""
+
+
+class EmbeddingError(AgentError):
+    """The embeddings endpoint could not be reached or returned something unusable."""
 
 
 class KnowledgeBaseError(AgentError):

@@ -74,6 +74,76 @@ class Settings(BaseSettings):
         None, description="SQLite file for threads (default: DATA_DIR/threads.sqlite)"
     )
 
+    # --- the embedded local model (`agent llm pull|serve`) ------------------------------------
+    local_model_dir: Path | None = Field(
+        None, description="bf16 model folder to serve (default: CACHE_DIR/models/<model>/bf16)"
+    )
+    vllm_kv_cache_gib: int = Field(
+        1, ge=1, le=64, description="vLLM CPU KV cache in GiB (1 GiB holds ~85k tokens here)"
+    )
+    vllm_max_model_len: int = Field(
+        8192, ge=512, description="context length the local vLLM server accepts"
+    )
+    vllm_start_timeout_s: float = Field(
+        900.0, gt=0, description="how long `agent llm serve` waits for the server to answer"
+    )
+
+    # --- vector store and RAG -------------------------------------------------------------
+    milvus_uri: str | None = Field(
+        None,
+        description=(
+            "Milvus: a local .db path is Milvus Lite (one process per file), http(s)://host:19530 "
+            "a server (default: DATA_DIR/milvus.db)"
+        ),
+    )
+    milvus_token: SecretStr | None = Field(None, description="Milvus server token (user:pass)")
+    milvus_timeout_s: float = Field(30.0, gt=0, description="timeout of one Milvus call")
+    rag_collection: str = Field("documents", description="Milvus collection of ingested docs")
+    rag_max_tokens: int = Field(
+        1500, ge=100, le=32000, description="token budget of one rag_search result"
+    )
+    chunk_size: int = Field(
+        1000, ge=200, le=16000, description="target chunk size in characters (MiniLM reads ~1000)"
+    )
+    chunk_overlap: int = Field(150, ge=0, le=4000, description="overlap between chunks (chars)")
+    embedding_backend: Literal["local", "openai"] = Field(
+        "local",
+        description=(
+            "local: all-MiniLM-L6-v2 on CPU, offline; openai: an OpenAI-compatible /v1/embeddings "
+            "endpoint (vLLM pooling models, TEI) at EMBEDDING_URL"
+        ),
+    )
+    embedding_url: str | None = Field(
+        None, description="base URL of the embeddings endpoint, ending in /v1"
+    )
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2", description="embedding model name (openai backend: as served)"
+    )
+    embedding_api_key: SecretStr = Field(SecretStr("EMPTY"), description="embeddings API key")
+    embedding_batch_size: int = Field(64, ge=1, le=4096, description="texts per embedding call")
+    embedding_timeout_s: float = Field(60.0, gt=0, description="timeout of one embedding call")
+
+    # --- known errors and MCP ---------------------------------------------------------------
+    errors_milvus_uri: str | None = Field(
+        None,
+        description=(
+            "Milvus URI of the known-error KB (collection mcp-errors); default: MILVUS_URI if it "
+            "is a server, else the Lite file DATA_DIR/errors.db (the MCP server process owns it)"
+        ),
+    )
+    mcp_servers: list[str] = Field(
+        default_factory=lambda: ["builtin:errors"],
+        description=(
+            "MCP servers whose tools the agent gets, as a JSON list: 'builtin:errors' (our "
+            "error-lookup server over stdio), an http(s):// streamable-HTTP URL, or a command "
+            "line started over stdio (e.g. 'npx -y @modelcontextprotocol/server-everything')"
+        ),
+    )
+    mcp_timeout_s: float = Field(60.0, gt=0, description="timeout of one MCP tool call")
+    mcp_connect_timeout_s: float = Field(
+        120.0, gt=0, description="time allowed to start and initialize an MCP server"
+    )
+
     @field_validator("llm_base_url")
     @classmethod
     def _url_shape(cls, value: str) -> str:
@@ -93,6 +163,20 @@ class Settings(BaseSettings):
                 env = f"AGENT_{field.upper()}"
                 problems.append(f"  {field} (env {env}): {err['msg']}; got {err.get('input')!r}")
             raise ConfigError("invalid settings:\n" + "\n".join(problems)) from None
+
+    @property
+    def store_uri(self) -> str:
+        """The Milvus URI to use: ``milvus_uri`` or the Lite file ``DATA_DIR/milvus.db``."""
+        return self.milvus_uri or str(self.data_dir / "milvus.db")
+
+    @property
+    def errors_store_uri(self) -> str:
+        """The known-error KB's Milvus URI: its own Lite file unless a server is configured."""
+        if self.errors_milvus_uri:
+            return self.errors_milvus_uri
+        if self.milvus_uri and self.milvus_uri.startswith(("http://", "https://")):
+            return self.milvus_uri
+        return str(self.data_dir / "errors.db")
 
     @property
     def threads_db(self) -> Path:

@@ -10,7 +10,7 @@ import pytest
 from agent.settings import Settings
 from agent.testing.scripted_server import ScriptedServer
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.milvus_fixtures"]
 
 
 @pytest.fixture
@@ -29,4 +29,5 @@ def settings(scripted_llm: ScriptedServer, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         cache_dir=tmp_path / "cache",
         llm_max_retries=0,
+        mcp_servers=[],
     )

@@ -30,6 +30,7 @@ def env(scripted_llm: ScriptedServer, tmp_path: Path) -> dict[str, str]:
         "AGENT_DATA_DIR": str(tmp_path / "data"),
         "AGENT_TOOL_CALL_MODE": "native",
         "AGENT_LLM_MAX_RETRIES": "0",
+        "AGENT_MCP_SERVERS": "[]",  # no error-lookup server process
     }
 
 

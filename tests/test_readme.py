@@ -34,6 +34,7 @@ def test_readme_block_runs(index: int, loop_llm: ScriptedServer, tmp_path: Path)
         "AGENT_LLM_BASE_URL": loop_llm.url,
         "AGENT_DATA_DIR": str(tmp_path / "data"),
         "AGENT_LLM_MAX_RETRIES": "0",
+        "AGENT_MCP_SERVERS": "[]",
         "PYTHONPATH": str(README.parent),
     }
     proc = subprocess.run(

@@ -46,6 +46,7 @@ def chat_env(url: str, data_dir: Path) -> dict[str, str]:
         AGENT_DATA_DIR=str(data_dir),
         AGENT_TOOL_CALL_MODE="native",
         AGENT_LLM_MAX_RETRIES="0",
+        AGENT_MCP_SERVERS="[]",  # no error-lookup server process: these tests are about the REPL
         PROMPT_TOOLKIT_NO_CPR="1",  # no cursor-position queries a pty would never answer
         TERM="xterm-256color",
     )

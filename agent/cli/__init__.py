@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import typer
 
+from agent.cli.ask import ASK_EPILOG, ask
+from agent.cli.chat import chat
+from agent.cli.doctor import doctor
+from agent.cli.errors_cmd import errors_app
+from agent.cli.kb import kb_app
+from agent.cli.llm import llm_app
+from agent.cli.mcp_cmd import mcp_app
+from agent.cli.triage import triage
+
 app = typer.Typer(
     name="agent",
     help=(
         "A tool-calling agent for open models served by vLLM.\n\n"
         "Examples:\n\n"
-        "  agent ask \"What is (1234 + 5678) / 2?\"\n\n"
+        '  agent ask "What is (1234 + 5678) / 2?"\n\n'
         "  agent chat\n\n"
         "Settings come from flags, AGENT_* environment variables, or a .env file "
         "(e.g. AGENT_LLM_BASE_URL=http://gpu-box:8000/v1)."
@@ -21,6 +30,14 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
+app.command(epilog=ASK_EPILOG)(ask)
+app.command()(chat)
+app.add_typer(llm_app)
+app.add_typer(kb_app)
+app.command()(doctor)
+app.add_typer(errors_app)
+app.add_typer(mcp_app)
+app.command()(triage)
 
 
 def main() -> None:

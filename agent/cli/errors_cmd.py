@@ -1,0 +1,136 @@
+"""``agent errors import|list|stats|show|remove``: the known-error KB (collection mcp-errors)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agent.cli._common import exit_on_agent_error
+from agent.error_lookup import ErrorIndex, stats
+from agent.kb import dump_kb_yaml
+from agent.kb_import import import_file
+from agent.settings import Settings
+
+errors_app = typer.Typer(
+    name="errors",
+    help=(
+        "The known-error KB that lookup_error, triage and the MCP server search (Milvus "
+        "collection mcp-errors at AGENT_ERRORS_MILVUS_URI, default DATA_DIR/errors.db). The "
+        "starter KB is loaded on first use.\n\n"
+        "  agent errors import team-errors.yaml\n\n"
+        "  agent errors import HDFS_2k.log_templates.csv --prefix hdfs\n\n"
+        "  agent errors list --tag vllm"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@errors_app.command("import")
+def import_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="a KB file (.yaml/.yml/.json) or templates CSV",
+        ),
+    ],
+    prefix: Annotated[
+        str | None,
+        typer.Option(help="id prefix for CSV templates (default: the file name up to its first _)"),
+    ] = None,
+    yaml_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--yaml", help="also write the entries as a KB YAML file (to review them in a PR)"
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="validate only; write nothing")] = False,
+) -> None:
+    """Validate FILE and add its entries (new ids are added, existing ids replaced)."""
+    with exit_on_agent_error(err):
+        entries = import_file(file, prefix=prefix)
+        if yaml_out is not None:
+            yaml_out.write_text(dump_kb_yaml(entries), encoding="utf-8")
+            out.print(f"wrote {len(entries)} entries to {yaml_out}")
+        if dry_run:
+            out.print(f"{file}: {len(entries)} valid entries (dry run: nothing imported)")
+            return
+        with ErrorIndex.open(Settings.load()) as index:
+            written = index.upsert(entries)
+            out.print(
+                f"imported {written} entries from {file} into {index.store.uri} "
+                f"({index.count()} known errors in total)"
+            )
+
+
+@errors_app.command("list")
+def list_cmd(
+    tag: Annotated[str | None, typer.Option(help="only entries with this tag")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one entry each")] = False,
+) -> None:
+    """List the known errors: id, title and tags."""
+    with exit_on_agent_error(err), ErrorIndex.open(Settings.load()) as index:
+        entries = [e for e in index.entries() if tag is None or tag in e.tags]
+        if as_json:
+            for entry in entries:
+                out.print(entry.model_dump_json(), markup=False, highlight=False)
+            return
+        table = Table("id", "title", "tags", box=None, pad_edge=False)
+        for entry in entries:
+            table.add_row(entry.id, escape(entry.title), ", ".join(entry.tags))
+        out.print(table)
+        out.print(f"{len(entries)} known errors")
+
+
+@errors_app.command("show")
+def show_cmd(entry_id: Annotated[str, typer.Argument(help="the entry id")]) -> None:
+    """Print one entry as KB YAML."""
+    with exit_on_agent_error(err), ErrorIndex.open(Settings.load()) as index:
+        entry = index.get(entry_id)
+        if entry is None:
+            err.print(f"[bold red]error:[/] no known error with id {escape(entry_id)!r}")
+            raise typer.Exit(1)
+        out.print(dump_kb_yaml([entry]), markup=False, highlight=False)
+
+
+@errors_app.command("stats")
+def stats_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """How many entries, with signatures, undocumented (imported), and per tag."""
+    with exit_on_agent_error(err), ErrorIndex.open(Settings.load()) as index:
+        info = stats(index)
+        if as_json:
+            out.print(json.dumps(info), markup=False, highlight=False)
+            return
+        out.print(
+            f"{info['entries']} known errors in {info['store']} ({info['engine']}, "
+            f"BM25 {'on' if info['bm25'] else 'off'}); {info['with_signature']} with a "
+            f"signature, {info['undocumented']} undocumented"
+        )
+        top = list(info["tags"].items())[:20]
+        out.print("tags: " + ", ".join(f"{t} {n}" for t, n in top))
+
+
+@errors_app.command("remove")
+def remove_cmd(ids: Annotated[list[str], typer.Argument(help="entry ids to delete")]) -> None:
+    """Delete entries by id (starter entries come back on the next start unless changed)."""
+    with exit_on_agent_error(err), ErrorIndex.open(Settings.load()) as index:
+        missing = [i for i in ids if index.get(i) is None]
+        if missing:
+            err.print(f"[bold red]error:[/] unknown ids: {escape(', '.join(missing))}")
+            raise typer.Exit(1)
+        index.delete(ids)
+        out.print(f"removed {len(ids)} entries")

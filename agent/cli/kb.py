@@ -1,0 +1,172 @@
+"""``agent kb add|list|stats|remove``: the document knowledge base that ``rag_search`` reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from agent.errors import AgentError
+from agent.ingest import KnowledgeBase
+from agent.settings import Settings
+
+kb_app = typer.Typer(
+    name="kb",
+    help=(
+        "The document knowledge base searched by the rag_search tool (Milvus: "
+        "AGENT_MILVUS_URI, default DATA_DIR/milvus.db).\n\n"
+        "  agent kb add docs/ notes.md --source handbook --tags ops\n\n"
+        "  agent kb list\n\n"
+        "  agent kb remove handbook"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+def _fail(exc: AgentError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.1f} chunks/s" if speed else "… chunks/s", style="cyan")
+
+
+@kb_app.command()
+def add(
+    paths: Annotated[
+        list[str], typer.Argument(help="files or directories (.md .txt .rst .html .pdf)")
+    ],
+    source: Annotated[
+        str | None, typer.Option(help="label for these documents (default: each file's path)")
+    ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option("--tags", help="tags, comma-separated or repeated (--tags ops,runbook)"),
+    ] = None,
+) -> None:
+    """Ingest documents: chunk, embed and store them; unchanged files are skipped."""
+    tag_list = [t.strip() for group in tags or [] for t in group.split(",") if t.strip()]
+    # skipped files are printed below; without a handler the library's warning prints too
+    logging.getLogger("agent.ingest").addHandler(logging.NullHandler())
+    try:
+        with (
+            KnowledgeBase.open(Settings.load()) as kb,
+            Progress(
+                TextColumn("[bold]ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _RateColumn(),
+                TimeElapsedColumn(),
+                console=err,
+                transient=False,
+            ) as progress,
+        ):
+            task = progress.add_task("ingest", total=None)
+
+            def on_progress(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            report = kb.ingest(paths, source=source, tags=tag_list, progress=on_progress)
+    except AgentError as exc:
+        raise _fail(exc) from None
+    for path, reason in report.skipped:
+        err.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
+    out.print(
+        f"{report.files_added} added, {report.files_replaced} replaced, "
+        f"{report.files_unchanged} unchanged, {len(report.skipped)} skipped; "
+        f"{report.chunks_added} chunks written, {report.chunks_removed} removed "
+        f"in {report.seconds:.1f} s ({report.chunks_per_s:.1f} chunks/s)"
+    )
+    if report.skipped and not (
+        report.files_added or report.files_replaced or report.files_unchanged
+    ):
+        raise typer.Exit(1)  # nothing usable among the paths given
+
+
+@kb_app.command("list")
+def list_() -> None:
+    """List the ingested documents."""
+    try:
+        with KnowledgeBase.open(Settings.load()) as kb:
+            infos = kb.sources()
+    except AgentError as exc:
+        raise _fail(exc) from None
+    if not infos:
+        out.print("The knowledge base is empty (add documents with `agent kb add PATH`).")
+        return
+    table = Table("source", "file", "title", "chunks", "ingested (UTC)")
+    for column in table.columns[:3]:
+        column.overflow = "fold"  # a path cut to "/home/…" is useless
+    for info in infos:
+        when = dt.datetime.fromtimestamp(info.ingested_at, dt.UTC).strftime("%Y-%m-%d %H:%M")
+        file = "" if info.path.endswith(info.source) else info.path
+        table.add_row(info.source, file, info.title, str(info.chunks), when)
+    out.print(table)
+
+
+@kb_app.command()
+def stats() -> None:
+    """Show where the knowledge base lives and how big it is."""
+    try:
+        with KnowledgeBase.open(Settings.load()) as kb:
+            s = kb.stats()
+    except AgentError as exc:
+        raise _fail(exc) from None
+    rows = [
+        ("store", s.uri),
+        ("engine", s.engine),
+        ("collection", s.collection),
+        ("search", "hybrid (dense + BM25, RRF)" if s.hybrid else "dense only"),
+        ("documents", str(s.documents)),
+        ("sources", str(s.sources)),
+        ("chunks", str(s.chunks)),
+        ("embeddings", f"{s.embedding_model} ({s.dim} dims)"),
+    ]
+    for key, value in rows:
+        out.print(f"{key:>11}: {value}", highlight=False)
+
+
+@kb_app.command()
+def remove(
+    source: Annotated[str | None, typer.Argument(help="a source label or a file path")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="drop the whole collection")] = False,
+) -> None:
+    """Remove one source's (or one file's) chunks, or everything with --all."""
+    if (source is None) == (not all_):
+        err.print("[bold red]error:[/] give a SOURCE or --all (not both)")
+        raise typer.Exit(2)
+    try:
+        with KnowledgeBase.open(Settings.load()) as kb:
+            if all_:
+                kb.clear()
+                out.print(f"Dropped collection {kb.collection_name}.")
+                return
+            assert source is not None
+            removed = kb.remove(source)
+    except AgentError as exc:
+        raise _fail(exc) from None
+    if not removed:
+        err.print(f"[yellow]nothing matched[/] {source!r} (see `agent kb list`)")
+        raise typer.Exit(1)
+    out.print(f"Removed {removed} chunks of {source}.")

