@@ -225,7 +225,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-    base = Settings.load(max_tokens=args.max_tokens)
+    base = Settings.load(max_tokens=args.max_tokens, mcp_servers=[])
     try:
         models = [
             m["id"] for m in httpx.get(f"{base.llm_base_url}/models", timeout=5).json()["data"]

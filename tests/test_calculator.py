@@ -286,3 +286,8 @@ async def test_custom_limits_apply() -> None:
     assert "more than 3 levels" in await refusal("-(-(-(-1)))", small)
     assert "limit is 20" in await refusal("1 + 1 + 1 + 1 + 1 + 1", small)
     assert math.isclose(float(await calc("sqrt(2) ** 2", small)), 2.0)
+
+
+async def test_xor_refusal_offers_the_power_expression() -> None:
+    message = await refusal("3.5 ^ 2 + 1")
+    assert "Did you mean: 3.5 ** 2 + 1" in message

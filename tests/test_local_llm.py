@@ -56,7 +56,9 @@ def mentions(answer: str, expected: float) -> bool:
 @pytest.fixture(scope="session")
 def local_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = Settings.load(
-        data_dir=tmp_path_factory.mktemp("local-llm-data"), tool_call_mode="required"
+        data_dir=tmp_path_factory.mktemp("local-llm-data"),
+        tool_call_mode="required",
+        mcp_servers=[],  # calculator questions: no error-lookup server process needed
     )
     models = served_models(settings.llm_base_url)
     if models is not None and settings.llm_model in models:

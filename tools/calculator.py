@@ -466,7 +466,13 @@ def evaluate(expression: str, limits: CalculatorLimits = DEFAULT_LIMITS) -> Numb
         ) from None
     except ValueError as exc:  # e.g. null bytes, over-long integer literals
         raise ToolError(f"not a valid expression ({exc}). {SYNTAX_HINT}") from None
-    return _Evaluator(limits).eval(tree.body, 0)
+    try:
+        return _Evaluator(limits).eval(tree.body, 0)
+    except ToolError as exc:
+        if "^" in text and "XOR" in str(exc):
+            # Told only the rule, the local 0.5B model re-sent its call; a fix it can copy.
+            raise ToolError(f"{exc}. Did you mean: {text.replace('^', '**')}") from None
+        raise
 
 
 def format_result(value: Number) -> str:
