@@ -52,7 +52,13 @@ from agent.mcp_client import MCPToolset
 from agent.prompts import system_prompt_for
 from agent.settings import Settings
 from agent.tool import Tool, ToolRegistry
-from graphs.agent_graph import AgentState, build_agent_graph, current_run, make_context
+from graphs.agent_graph import (
+    AgentContext,
+    AgentState,
+    build_agent_graph,
+    current_run,
+    make_context,
+)
 from tools.final_answer import FINAL_ANSWER
 
 T = TypeVar("T")
@@ -186,19 +192,25 @@ class Agent:
         new.append(HumanMessage(question))
         return {"messages": new, "steps": 0, "repairs": 0, "usage": {}, "answer": None}
 
+    def _context(
+        self, res: _LoopResources, approve: ApproveHook | None, *, stream_tokens: bool = False
+    ) -> AgentContext:
+        return make_context(
+            llm=res.llm,
+            tools=self.tools,
+            settings=self.settings,
+            system_prompt=self.system_prompt,
+            stream_tokens=stream_tokens,
+            approve=approve,
+        )
+
     async def arun(
         self, question: str, *, thread_id: str | None = None, approve: ApproveHook | None = None
     ) -> RunResult:
         """Answer ``question`` (on ``thread_id``, continuing it if it exists)."""
         thread_id = thread_id or uuid.uuid4().hex
         res = await self._resources()
-        ctx = make_context(
-            llm=res.llm,
-            tools=self.tools,
-            settings=self.settings,
-            system_prompt=self.system_prompt,
-            approve=approve,
-        )
+        ctx = self._context(res, approve)
         inputs = await self._input(res, question, thread_id)
         with _tag_thread(thread_id):
             state = await res.graph.ainvoke(inputs, self._config(thread_id), context=ctx)
@@ -213,13 +225,7 @@ class Agent:
         snapshot = await res.graph.aget_state(config)
         if not snapshot.next:
             raise ThreadError(f"thread {thread_id!r} has no unfinished run to resume")
-        ctx = make_context(
-            llm=res.llm,
-            tools=self.tools,
-            settings=self.settings,
-            system_prompt=self.system_prompt,
-            approve=approve,
-        )
+        ctx = self._context(res, approve)
         with _tag_thread(thread_id):
             state = await res.graph.ainvoke(None, config, context=ctx)
         return _result(state, thread_id)
@@ -231,14 +237,7 @@ class Agent:
         thread_id = thread_id or uuid.uuid4().hex
         try:
             res = await self._resources()
-            ctx = make_context(
-                llm=res.llm,
-                tools=self.tools,
-                settings=self.settings,
-                system_prompt=self.system_prompt,
-                stream_tokens=True,
-                approve=approve,
-            )
+            ctx = self._context(res, approve, stream_tokens=True)
             inputs = await self._input(res, question, thread_id)
             state: dict[str, Any] = {}
             with _tag_thread(thread_id):
