@@ -2,8 +2,9 @@
 
 The calculator and ``rag_search`` live in-process (``rag_search`` opens the vector store on its
 first call, so building it costs nothing); every other tool comes from the MCP servers in
-``AGENT_MCP_SERVERS``, by default our error-lookup server (``lookup_error``) over stdio. Set
-``AGENT_MCP_SERVERS='[]'`` for an agent that starts no server process.
+``AGENT_MCP_SERVERS``, by default our error-lookup server (``lookup_error``) over stdio.
+``AGENT_TOOLS`` chooses among them (see ``Settings.tools``): the small local default model gets
+the calculator alone, since more tools to choose from made it pick the wrong one.
 """
 
 from __future__ import annotations
@@ -16,10 +17,19 @@ from tools.rag_search import make_rag_search_tool
 
 
 def default_tools(settings: Settings) -> list[Tool]:
-    """The in-process built-ins."""
-    return [make_calculator_tool(), make_rag_search_tool(settings)]
+    """The in-process built-ins that ``AGENT_TOOLS`` selects."""
+    chosen = settings.resolved_tools()
+    tools: list[Tool] = []
+    if "calculator" in chosen:
+        tools.append(make_calculator_tool())
+    if "rag_search" in chosen:
+        tools.append(make_rag_search_tool(settings))
+    return tools
 
 
 def default_toolset(settings: Settings) -> MCPToolset | None:
-    """The MCP servers' tools, one session each; the caller closes the toolset."""
-    return MCPToolset(settings) if settings.mcp_servers else None
+    """The MCP servers' tools, one session each, if ``AGENT_TOOLS`` selects them; the caller
+    closes the toolset."""
+    if "mcp" not in settings.resolved_tools() or not settings.mcp_servers:
+        return None
+    return MCPToolset(settings)

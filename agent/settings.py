@@ -18,6 +18,7 @@ from agent.errors import ConfigError
 ToolCallMode = Literal["native", "required"]
 
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b-instruct"
+BUILTIN_TOOL_GROUPS = ("calculator", "rag_search", "mcp")
 
 
 def _default_cache_dir() -> Path:
@@ -54,6 +55,15 @@ class Settings(BaseSettings):
             "native: tool_choice=auto and the server's parser makes tool_calls; required: "
             "tool_choice=required every step plus a final_answer tool (guided decoding; best "
             "for small models); auto: required for the small local default model, else native"
+        ),
+    )
+    tools: str = Field(
+        "auto",
+        description=(
+            "the tools an Agent gets when none are given, comma-separated: calculator, "
+            "rag_search, mcp (every tool of MCP_SERVERS); auto: calculator alone for the small "
+            "local default model (measured: given rag_search too, it searched documents for "
+            "arithmetic), all three otherwise"
         ),
     )
     max_steps: int = Field(10, ge=1, le=200, description="LLM calls per run before giving up")
@@ -181,6 +191,23 @@ class Settings(BaseSettings):
     @property
     def threads_db(self) -> Path:
         return self.checkpoint_path or self.data_dir / "threads.sqlite"
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: str) -> str:
+        names = {n.strip() for n in value.split(",") if n.strip()}
+        unknown = names - {"auto", *BUILTIN_TOOL_GROUPS}
+        if unknown or not names or ("auto" in names and len(names) > 1):
+            raise ValueError(
+                f"use 'auto' or a comma-separated list of {', '.join(BUILTIN_TOOL_GROUPS)}"
+            )
+        return value
+
+    def resolved_tools(self) -> set[str]:
+        names = {n.strip() for n in self.tools.split(",") if n.strip()}
+        if names != {"auto"}:
+            return names
+        return {"calculator"} if self.llm_model == DEFAULT_LOCAL_MODEL else set(BUILTIN_TOOL_GROUPS)
 
     def resolved_tool_call_mode(self) -> ToolCallMode:
         if self.tool_call_mode != "auto":

@@ -36,3 +36,15 @@ def test_tool_call_mode_default_follows_the_model() -> None:
         Settings.load(llm_model="x", tool_call_mode="required").resolved_tool_call_mode()
         == "required"
     )
+
+
+def test_default_tools_follow_the_model() -> None:
+    assert Settings.load(llm_model=DEFAULT_LOCAL_MODEL).resolved_tools() == {"calculator"}
+    assert Settings.load(llm_model="Qwen/Qwen3-32B").resolved_tools() == {
+        "calculator",
+        "rag_search",
+        "mcp",
+    }
+    assert Settings.load(tools="calculator, mcp").resolved_tools() == {"calculator", "mcp"}
+    with pytest.raises(ConfigError, match="AGENT_TOOLS"):
+        Settings.load(tools="calculator,weather")
