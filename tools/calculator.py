@@ -278,7 +278,7 @@ class _Evaluator:
     def __init__(self, limits: CalculatorLimits) -> None:
         self.limits = limits
 
-    def eval(self, node: ast.AST, depth: int) -> Number:
+    def evaluate(self, node: ast.AST, depth: int) -> Number:
         if depth > self.limits.max_depth:
             raise ToolError(
                 f"the expression is nested too deeply (more than {self.limits.max_depth} levels); "
@@ -320,9 +320,9 @@ class _Evaluator:
             self._check_operator(left.op)
             spine.append(left)
             left = left.left
-        value = self.eval(left, depth + 1)
+        value = self.evaluate(left, depth + 1)
         for op_node in reversed(spine):
-            right = self.eval(op_node.right, depth + 1)
+            right = self.evaluate(op_node.right, depth + 1)
             value = self._apply(op_node, value, right)
         return value
 
@@ -351,7 +351,7 @@ class _Evaluator:
     def _unaryop(self, node: ast.UnaryOp, depth: int) -> Number:
         if type(node.op) in _REFUSED_OPERATORS:
             raise ToolError(_REFUSED_OPERATORS[type(node.op)])
-        operand = self.eval(node.operand, depth + 1)
+        operand = self.evaluate(node.operand, depth + 1)
         if isinstance(node.op, ast.USub):
             return -operand
         if isinstance(node.op, ast.UAdd):
@@ -386,7 +386,7 @@ class _Evaluator:
             if max_args not in (None, min_args):
                 expected += f" or {max_args}"
             raise ToolError(f"{name}() takes {expected} argument(s), got {count}")
-        args = [self.eval(arg, depth + 1) for arg in node.args]
+        args = [self.evaluate(arg, depth + 1) for arg in node.args]
         try:
             result = impl(args, self.limits)
         except (ZeroDivisionError, ValueError, OverflowError, TypeError) as exc:
@@ -467,7 +467,7 @@ def evaluate(expression: str, limits: CalculatorLimits = DEFAULT_LIMITS) -> Numb
     except ValueError as exc:  # e.g. null bytes, over-long integer literals
         raise ToolError(f"not a valid expression ({exc}). {SYNTAX_HINT}") from None
     try:
-        return _Evaluator(limits).eval(tree.body, 0)
+        return _Evaluator(limits).evaluate(tree.body, 0)
     except ToolError as exc:
         if "^" in text and "XOR" in str(exc):
             # Told only the rule, the local 0.5B model re-sent its call; a fix it can copy.
