@@ -29,11 +29,11 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from agent._closing import Closing
 from agent._embedding_cache import EmbeddingCache
 from agent.errors import KnowledgeBaseError
 from agent.kb import KnowledgeBase, KnownError, load_kb
@@ -180,7 +180,7 @@ def rrf_fuse(
     return [(i, fused[i], evidence[i]) for i in sorted(fused, key=order)]
 
 
-class ErrorIndex:
+class ErrorIndex(Closing):
     """The known-error KB in Milvus plus its regexes in memory. Thread-safe."""
 
     def __init__(
@@ -409,17 +409,6 @@ class ErrorIndex:
             self._embedding_cache.close()
         if self._owns_store:
             self.store.close()
-
-    def __enter__(self) -> ErrorIndex:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def stats(index: ErrorIndex) -> dict[str, Any]:

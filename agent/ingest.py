@@ -27,10 +27,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from agent._chunking import Chunk, chunk_text
+from agent._closing import Closing
 from agent._readers import SUPPORTED_SUFFIXES, UnreadableFileError, read_document
 from agent.embeddings import Embedder, make_embedder
 from agent.settings import Settings
@@ -137,7 +137,7 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
 
 
-class KnowledgeBase:
+class KnowledgeBase(Closing):
     """Ingest and search the documents collection of a ``VectorStore``."""
 
     def __init__(
@@ -444,17 +444,6 @@ class KnowledgeBase:
         if self._owns:
             self.embedder.close()
             self.store.close()
-
-    def __enter__(self) -> KnowledgeBase:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _display_path(resolved: str) -> str:

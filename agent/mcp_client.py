@@ -32,7 +32,6 @@ import sys
 import threading
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -42,6 +41,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError as SDKMCPError
 from pydantic import SecretStr
 
+from agent._closing import Closing
 from agent.errors import ConfigError, MCPError, ToolError
 from agent.schema_tool import JsonSchemaTool
 from agent.tool import Tool, ToolOutput
@@ -272,7 +272,7 @@ def _describe(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-class MCPToolset:
+class MCPToolset(Closing):
     """The tools of several MCP servers, one session each, on a private event loop."""
 
     def __init__(self, settings: Settings, servers: Sequence[str] | None = None) -> None:
@@ -384,14 +384,3 @@ class MCPToolset:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
-
-    def __enter__(self) -> MCPToolset:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -50,9 +50,9 @@ import os
 import re
 import threading
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
+from agent._closing import Closing
 from agent._milvus_collection import Collection
 from agent._milvus_filters import all_of, eq, has_any, literal, one_of
 from agent._milvus_lite import is_lite_uri, lite_is_locked_elsewhere, lite_path, locked_error
@@ -105,7 +105,7 @@ def _parse_version(text: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-class VectorStore:
+class VectorStore(Closing):
     """A connection to Milvus (Lite file or server). Thread-safe; close it when done."""
 
     def __init__(
@@ -250,14 +250,3 @@ class VectorStore:
             from milvus_lite.server_manager import server_manager_instance
 
             server_manager_instance.release_server(self._lite_path)
-
-    def __enter__(self) -> VectorStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
