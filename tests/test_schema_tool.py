@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.errors import ConfigError
 from agent.schema_tool import JsonSchemaTool, tools_from_openai_specs
 from agent.tool import FunctionTool, Tool, ToolArgumentsError, decode_arguments
+from tests._schemas import union_with_shared_property
 
 # ----------------------------------------------------------------------------- both paths
 
@@ -436,15 +437,7 @@ def test_registration_mistakes_are_config_errors() -> None:
 
 
 def test_extras_beside_a_union_name_the_field_once() -> None:
-    schema = {
-        "type": "object",
-        "properties": {"kind": {"enum": ["a", "b"]}},
-        "required": ["kind"],
-        "oneOf": [
-            {"properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}},
-            {"properties": {"kind": {"const": "b"}, "y": {"type": "string"}}},
-        ],
-    }
+    schema = union_with_shared_property()
     tool = JsonSchemaTool(name="t", description="d", parameters=schema, fn=_noop)
     assert tool.validate({"kind": "b", "y": "s"}) == {"kind": "b", "y": "s"}
     assert rejected(tool, {"kind": "a", "x": 1, "z": 2}) == {

@@ -26,6 +26,7 @@ import tools
 from agent.errors import ConfigError
 from agent.strict_schema import close_schema, strict_schema, validation_schema
 from agent.tool import FunctionTool, Tool
+from tests._schemas import union_with_shared_property
 from tools.final_answer import final_answer_spec
 
 # ----------------------------------------------------------------------------- backends
@@ -173,15 +174,7 @@ def test_close_schema_rejects_undeclared_keys_at_every_level_without_mutating() 
 
 
 def test_closing_keeps_composed_objects_satisfiable() -> None:
-    schema = {
-        "type": "object",
-        "properties": {"kind": {"enum": ["a", "b"]}},
-        "required": ["kind"],
-        "oneOf": [
-            {"properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}},
-            {"properties": {"kind": {"const": "b"}, "y": {"type": "string"}}},
-        ],
-    }
+    schema = union_with_shared_property()
     both = {
         "allOf": [
             {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]},
@@ -314,15 +307,7 @@ def test_constructs_backends_reject_are_relaxed_never_tightened() -> None:
 
 
 def test_properties_beside_a_union_are_distributed_into_each_branch() -> None:
-    schema = {
-        "type": "object",
-        "properties": {"kind": {"enum": ["a", "b"]}},
-        "required": ["kind"],
-        "oneOf": [
-            {"properties": {"kind": {"const": "a"}, "x": {"type": "integer"}}},
-            {"properties": {"kind": {"const": "b"}, "y": {"type": "string"}}},
-        ],
-    }
+    schema = union_with_shared_property()
     strict = strict_schema(schema)
     assert [sorted(b["properties"]) for b in strict["anyOf"]] == [["kind", "x"], ["kind", "y"]]
     assert all(b["additionalProperties"] is False for b in strict["anyOf"])
