@@ -78,8 +78,10 @@ async def make_variants(url: str, db_dir: Path) -> tuple[dict[str, RunFn], Calla
     async def raw() -> str:
         messages: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
         resp = await client.chat.completions.create(
-            model="scripted-model", messages=messages, tools=specs
-        )  # type: ignore[arg-type]
+            model="scripted-model",
+            messages=messages,  # type: ignore[arg-type]
+            tools=specs,  # type: ignore[arg-type]
+        )
         while resp.choices[0].finish_reason == "tool_calls":
             msg = resp.choices[0].message
             messages.append(msg.model_dump(exclude_none=True))
@@ -88,8 +90,10 @@ async def make_variants(url: str, db_dir: Path) -> tuple[dict[str, RunFn], Calla
                 out = await calc.ainvoke(calc.validate(args))
                 messages.append({"role": "tool", "tool_call_id": tc.id, "content": str(out)})
             resp = await client.chat.completions.create(
-                model="scripted-model", messages=messages, tools=specs
-            )  # type: ignore[arg-type]
+                model="scripted-model",
+                messages=messages,  # type: ignore[arg-type]
+                tools=specs,  # type: ignore[arg-type]
+            )
         return resp.choices[0].message.content or ""
 
     async def ours_plain() -> str:
