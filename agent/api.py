@@ -47,11 +47,12 @@ from agent.events import (
     ToolCallRecord,
     Usage,
 )
-from agent.llm import LLMClient
-from agent.mcp_client import MCPToolset
-from agent.prompts import system_prompt_for
+from agent.llm.client import LLMClient
+from agent.loop.final_answer import FINAL_ANSWER
+from agent.loop.prompts import system_prompt_for
+from agent.mcp.client import MCPToolset
 from agent.settings import Settings
-from agent.tool import Tool, ToolRegistry
+from agent.tooling.tool import Tool, ToolRegistry
 from graphs.agent_graph import (
     AgentContext,
     AgentState,
@@ -59,7 +60,6 @@ from graphs.agent_graph import (
     current_run,
     make_context,
 )
-from tools.final_answer import FINAL_ANSWER
 
 T = TypeVar("T")
 Persistence = Literal["sqlite", "memory", "none"]

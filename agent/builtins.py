@@ -9,9 +9,9 @@ the calculator alone, since more tools to choose from made it pick the wrong one
 
 from __future__ import annotations
 
-from agent.mcp_client import MCPToolset
+from agent.mcp.client import MCPToolset
 from agent.settings import Settings
-from agent.tool import Tool
+from agent.tooling.tool import Tool
 from tools.calculator import make_calculator_tool
 from tools.rag_search import make_rag_search_tool
 

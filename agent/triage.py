@@ -18,12 +18,12 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from pydantic import BaseModel
 
-from agent.error_lookup import ErrorMatch, MatchSummary, summarize
 from agent.errors import AgentError
-from agent.log_reduce import reduce_log
-from agent.prompts import system_prompt_for
+from agent.known_errors.log_reduce import reduce_log
+from agent.known_errors.lookup import ErrorMatch, MatchSummary, summarize
+from agent.loop.prompts import system_prompt_for
 from agent.settings import Settings
-from agent.tool import Tool
+from agent.tooling.tool import Tool
 
 TRIAGE_INSTRUCTIONS = (
     "\n\nYou are triaging an error. First call lookup_error with the most specific error text "

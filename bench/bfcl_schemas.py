@@ -4,7 +4,7 @@
 
 For every function of the Berkeley Function Calling Leaderboard (v4: simple_python, multiple,
 parallel, parallel_multiple), its BFCL schema is converted to JSON Schema and turned into an
-``agent.schema_tool.JsonSchemaTool`` (so the LLM-facing strict schema is built too, and, when
+``agent.tooling.JsonSchemaTool`` (so the LLM-facing strict schema is built too, and, when
 xgrammar/llguidance are importable, compiled by them as vLLM would). Then:
 
 * valid calls: every ground-truth call from ``possible_answer/`` becomes concrete calls: the
@@ -42,8 +42,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from agent.errors import ConfigError
-from agent.schema_tool import JsonSchemaTool
-from agent.tool import ToolArgumentsError
+from agent.tooling.schema_tool import JsonSchemaTool
+from agent.tooling.tool import ToolArgumentsError
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple")
 TYPE_MAP = {

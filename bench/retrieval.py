@@ -47,10 +47,10 @@ from typing import Any
 
 import numpy as np
 
-from agent._chunking import chunk_text
-from agent.embeddings import LocalEmbedder
-from agent.ingest import KnowledgeBase
-from agent.vectorstore import (
+from agent.rag._chunking import chunk_text
+from agent.rag.ingest import KnowledgeBase
+from agent.store.embeddings import LocalEmbedder
+from agent.store.vectorstore import (
     Collection,
     CollectionSpec,
     FieldSpec,

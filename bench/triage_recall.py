@@ -3,9 +3,9 @@
     .venv/bin/python bench/triage_recall.py --data ../shared/data/loghub
 
 Per system (HDFS, Apache, Hadoop, Spark, Zookeeper; 2,000 labelled lines each): the KB is the
-system's ``*_templates.csv`` imported with ``agent.kb_import`` (one entry per EventId, signature
-derived from the template) into a fresh ``mcp-errors`` collection (Milvus Lite, temp dir); the
-queries are the raw ``Content`` lines of ``*_structured.csv``; the truth is each line's EventId.
+system's ``*_templates.csv`` imported with ``agent.known_errors.importer`` (one entry per EventId,
+signature derived from the template) into a fresh ``mcp-errors`` collection (Milvus Lite, temp dir);
+the queries are the raw ``Content`` lines of ``*_structured.csv``; the truth is each line's EventId.
 One ranking per signal is computed per query (``ErrorIndex.rank_signals``) and every method is
 scored from those same rankings, in the same run:
 
@@ -14,10 +14,10 @@ scored from those same rankings, in the same run:
     bm25+dense RRF of the two retrievers, no signature (what the signature adds)
     signature  the regexes alone, most specific first
 
-Recall@k: the true entry is among the first k. Micro averages over lines, macro over templates
-(each template's own recall, averaged). Prints a table and a final JSON line; exits 0 with a
-message when the data directory is absent. Target: ours beats the best single baseline (BM25,
-dense) at recall@1 micro on every system.
+Recall@k: the true entry is among the first k. Micro averages over lines, macro over templates (each
+template's own recall, averaged). Prints a table and a final JSON line; exits 0 with a message when
+the data directory is absent. Target: ours beats the best single baseline (BM25, dense) at recall@1
+micro on every system.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent._embedding_cache import EmbeddingCache
-from agent.embeddings import LocalEmbedder
-from agent.error_lookup import DEFAULT_WEIGHTS, ErrorIndex, Rankings, rrf_fuse
-from agent.kb_import import import_file
-from agent.vectorstore import VectorStore
+from agent.known_errors.importer import import_file
+from agent.known_errors.lookup import DEFAULT_WEIGHTS, ErrorIndex, Rankings, rrf_fuse
+from agent.store.embedding_cache import EmbeddingCache
+from agent.store.embeddings import LocalEmbedder
+from agent.store.vectorstore import VectorStore
 
 SYSTEMS = ("HDFS", "Apache", "Hadoop", "Spark", "Zookeeper")
 METHODS = ("ours", "bm25", "dense", "bm25+dense", "signature")

@@ -19,15 +19,15 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agent._answer_stream import AnswerStream
-from agent._recovery import recover_tool_calls
 from agent.errors import RepairBudgetExceededError, StepBudgetExceededError
 from agent.events import ApproveHook, TokenEvent
-from agent.llm import LLMClient
+from agent.llm.client import LLMClient
+from agent.loop._answer_stream import AnswerStream
+from agent.loop._recovery import recover_tool_calls
+from agent.loop.final_answer import FINAL_ANSWER, final_answer_spec
 from agent.settings import Settings, ToolCallMode
-from agent.tool import ToolRegistry
-from agent.tool_runner import run_tool_calls
-from tools.final_answer import FINAL_ANSWER, final_answer_spec
+from agent.tooling.runner import run_tool_calls
+from agent.tooling.tool import ToolRegistry
 
 
 class AgentState(TypedDict):

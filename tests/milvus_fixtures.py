@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.embeddings import LocalEmbedder
+from agent.store.embeddings import LocalEmbedder
 
 
 def _free_port() -> int:

@@ -32,7 +32,7 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ConfigError, ToolError
-from agent.tool import FunctionTool
+from agent.tooling.tool import FunctionTool
 
 Number = int | float
 

@@ -1,9 +1,9 @@
 """The ``lookup_error`` tool: known errors (cause, fix, KB id) for an error message or a log.
 
 In the agent it is an MCP client tool: our error-lookup MCP server's ``lookup_error``, reached
-through ``agent.mcp_client`` over stdio (one session per toolset, re-opened if the server dies)::
+through ``agent.mcp.client`` over stdio (one session per toolset, re-opened if the server dies)::
 
-    tool = make_lookup_error_tool(settings)            # starts `python -m agent.mcp_server`
+    tool = make_lookup_error_tool(settings)            # starts `python -m agent.mcp.server`
 
 Inside that server (and for the in-process ``agent triage``) the same tool runs directly on an
 ``ErrorIndex``: ``make_local_lookup_error_tool(index)``. Both take ``LookupErrorArgs`` and return
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.error_lookup import ErrorIndex, LookupResult, summarize
 from agent.errors import ToolError
-from agent.tool import FunctionTool, Tool
+from agent.known_errors.lookup import ErrorIndex, LookupResult, summarize
+from agent.tooling.tool import FunctionTool, Tool
 
 if TYPE_CHECKING:
-    from agent.mcp_client import MCPToolset
+    from agent.mcp.client import MCPToolset
     from agent.settings import Settings
 
 LOOKUP_ERROR = "lookup_error"
@@ -70,7 +70,7 @@ def make_lookup_error_tool(
     """``lookup_error`` through MCP: from ``toolset`` (whose owner closes it, which stops the
     server), or else from a new toolset for our server alone that lives as long as this process
     (its stdio server exits with it)."""
-    from agent.mcp_client import BUILTIN_ERRORS, MCPToolset
+    from agent.mcp.client import BUILTIN_ERRORS, MCPToolset
 
     if toolset is None:
         if settings is None:

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ToolError
-from agent.ingest import KnowledgeBase
+from agent.rag.ingest import KnowledgeBase
 from agent.settings import Settings
-from agent.tool import FunctionTool, Tool
-from agent.vectorstore import Hit
+from agent.store.vectorstore import Hit
+from agent.tooling.tool import FunctionTool, Tool
 
 OPEN_MARK = "<retrieved_documents>"
 CLOSE_MARK = "</retrieved_documents>"

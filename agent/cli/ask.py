@@ -105,8 +105,8 @@ async def _run(settings: Settings, question: str, thread_id: str) -> RunResult:
 
 
 async def _run_streaming(settings: Settings, question: str, thread_id: str) -> None:
-    from agent._repl_render import TurnView
     from agent.api import Agent
+    from agent.cli._render import TurnView
     from agent.events import ErrorEvent
 
     view = TurnView(Console())
@@ -122,7 +122,7 @@ async def _run_streaming(settings: Settings, question: str, thread_id: str) -> N
 
 
 def result_json(result: RunResult) -> dict[str, Any]:
-    from tools.final_answer import FINAL_ANSWER
+    from agent.loop.final_answer import FINAL_ANSWER
 
     return {
         "answer": result.answer,

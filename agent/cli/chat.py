@@ -1,4 +1,4 @@
-"""``agent chat``: the interactive chat (the REPL itself is ``agent.repl``)."""
+"""``agent chat``: the interactive chat (the REPL itself is ``agent.cli.repl``)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def chat(
         settings = load_settings(
             base_url=base_url, model=model, mode=mode, max_steps=max_steps, data_dir=data_dir
         )
-        from agent.repl import run_repl  # deferred: `agent --help` should not load langgraph
+        from agent.cli.repl import run_repl  # deferred: `agent --help` should not load langgraph
 
         code = run_repl(settings, thread_id=thread, approve_calls=approve)
     raise typer.Exit(code)

@@ -12,9 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.cli._common import exit_on_agent_error
-from agent.error_lookup import ErrorIndex, stats
-from agent.kb import dump_kb_yaml
-from agent.kb_import import import_file
+from agent.known_errors.importer import import_file
+from agent.known_errors.kb import dump_kb_yaml
+from agent.known_errors.lookup import ErrorIndex, stats
 from agent.settings import Settings
 
 errors_app = typer.Typer(

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.errors import AgentError
-from agent.ingest import KnowledgeBase
+from agent.rag.ingest import KnowledgeBase
 from agent.settings import Settings
 
 kb_app = typer.Typer(
@@ -68,7 +68,7 @@ def add(
     """Ingest documents: chunk, embed and store them; unchanged files are skipped."""
     tag_list = [t.strip() for group in tags or [] for t in group.split(",") if t.strip()]
     # skipped files are printed below; without a handler the library's warning prints too
-    logging.getLogger("agent.ingest").addHandler(logging.NullHandler())
+    logging.getLogger("agent.rag.ingest").addHandler(logging.NullHandler())
     try:
         with (
             KnowledgeBase.open(Settings.load()) as kb,

@@ -10,9 +10,8 @@ import typer
 from rich.console import Console
 
 from agent.errors import AgentError
-from agent.local_model import ensure_local_model, is_provisioned, local_model_paths
-from agent.settings import Settings
-from agent.vllm_server import (
+from agent.local.model import ensure_local_model, is_provisioned, local_model_paths
+from agent.local.server import (
     ServerConfig,
     check_vllm_importable,
     read_pid_file,
@@ -21,6 +20,7 @@ from agent.vllm_server import (
     stop_server,
     wait_forever,
 )
+from agent.settings import Settings
 
 llm_app = typer.Typer(
     name="llm",

@@ -42,7 +42,7 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP: port")] = 8765,
 ) -> None:
     """Serve the known-error KB over MCP until stopped."""
-    from agent.mcp_server import serve as run_server
+    from agent.mcp.server import serve as run_server
 
     with exit_on_agent_error(Console(stderr=True)):
         settings = Settings.load()

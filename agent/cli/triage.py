@@ -18,7 +18,7 @@ from agent.cli._common import (
     exit_on_agent_error,
     load_settings,
 )
-from agent.error_lookup import ErrorIndex
+from agent.known_errors.lookup import ErrorIndex
 from agent.triage import TriageReport, triage_log
 from tools.lookup_error import make_local_lookup_error_tool
 

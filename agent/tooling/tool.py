@@ -1,0 +1,257 @@
+"""What a tool is to the runtime: a name, a schema the LLM sees, a validator, an async call.
+
+Two kinds share this interface:
+
+* ``FunctionTool``: a hand-written pydantic ``*Args`` model (``extra="forbid"``) plus an async
+function taking that model; this is how every built-in tool in ``tools/`` is made.
+* JSON-Schema tools (OpenAI-style specs, MCP tools): see ``agent.tooling.schema_tool``.
+
+Validation never raises to the caller: it raises ``ToolArgumentsError``, which the runtime turns
+into a tool message listing each offending field by path, so the model can repair its call.
+
+Coercion policy (the same for both kinds): arguments may arrive as a JSON object or as a string
+holding one (decoded once); a number or integer field accepts a string that spells a number (``"3"``
+for an integer, ``"2.5"`` for a number), never the reverse; an integer field also takes a number
+with no fractional part (``3.0`` -> ``3``, as JSON Schema counts it an integer); nothing else is
+coerced (not ``"true"`` to a boolean, not ``true`` to a number), and keys the schema does not
+declare are rejected. Both kinds apply it through ``agent.tooling._coercion`` (pydantic validates in
+strict mode after it), and send the LLM ``agent.tooling.strict_schema.strict_schema`` of their
+schema.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agent.errors import ConfigError
+from agent.tooling._coercion import coerce_numbers, new_validator
+from agent.tooling.strict_schema import strict_schema
+
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One problem with one argument. ``path`` is like ``filters[2].op``; empty for the root."""
+
+    path: str
+    message: str
+
+    def render(self) -> str:
+        return f"- {self.path or '(arguments)'}: {self.message}"
+
+
+class ToolArgumentsError(Exception):
+    """Arguments failed validation. Model-facing: never raised to the caller of the agent."""
+
+    def __init__(self, tool_name: str, errors: Sequence[FieldError]) -> None:
+        super().__init__(tool_name, errors)
+        self.tool_name = tool_name
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        lines = "\n".join(e.render() for e in self.errors)
+        return f"Invalid arguments for tool '{self.tool_name}':\n{lines}"
+
+
+def format_path(loc: Iterable[str | int]) -> str:
+    """``("filters", 2, "op")`` -> ``filters[2].op``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def decode_arguments(tool_name: str, raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """Turn what the LLM sent into a dict: a JSON object, or a string holding one."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, Mapping):
+        return dict(raw)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ToolArgumentsError(
+            tool_name,
+            [
+                FieldError(
+                    "", f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {_clip(raw)}"
+                )
+            ],
+        ) from None
+    if isinstance(value, str):  # JSON inside a JSON string, as some models send
+        return decode_arguments(tool_name, value)
+    if not isinstance(value, dict):
+        raise ToolArgumentsError(
+            tool_name,
+            [FieldError("", f"arguments must be a JSON object, got {type(value).__name__}")],
+        )
+    return value
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def pydantic_field_errors(exc: ValidationError) -> list[FieldError]:
+    """Pydantic's errors as ``FieldError`` s, each naming what was expected and what was given."""
+    out: list[FieldError] = []
+    for err in exc.errors(include_url=False):
+        path = format_path(err["loc"])
+        if err["type"] == "missing":
+            out.append(FieldError(path, "required field is missing"))
+        elif err["type"] == "extra_forbidden":
+            out.append(FieldError(path, "unexpected field: this tool does not take it"))
+        else:
+            given = _clip(json.dumps(err.get("input"), default=repr))
+            out.append(FieldError(path, f"{err['msg']} (given: {given})"))
+    return out
+
+
+ToolOutput = str | int | float | bool | dict[str, Any] | list[Any] | BaseModel | None
+
+
+def render_output(value: ToolOutput) -> str:
+    """The text of a tool message for a tool's return value."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Tool(ABC):
+    """A tool the runtime can offer to the model, validate calls for, and run."""
+
+    name: str
+    description: str
+    timeout_s: float | None
+
+    @abstractmethod
+    def parameters_schema(self) -> dict[str, Any]:
+        """The JSON Schema of the arguments, as sent to the LLM."""
+
+    @abstractmethod
+    def validate(self, arguments: dict[str, Any]) -> Any:
+        """Check decoded arguments; return what ``ainvoke`` takes, or raise ToolArgumentsError."""
+
+    @abstractmethod
+    async def ainvoke(self, validated: Any) -> ToolOutput:
+        """Run the tool on validated arguments. Raise ``ToolError`` for input it refuses."""
+
+    def openai_spec(self) -> dict[str, Any]:
+        # strict: vLLM's structural-tag tool calling pins the arguments to the schema only for
+        # tools marked strict; without it, measured on the local model, guided decoding let the
+        # model add keys copied from the schema ("type": "string") to its arguments.
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters_schema(),
+                "strict": True,
+            },
+        }
+
+
+class FunctionTool(Tool, Generic[ArgsT]):
+    """A pydantic ``*Args`` model plus the async function that does the work."""
+
+    def __init__(
+        self,
+        fn: Callable[[ArgsT], Awaitable[ToolOutput]],
+        args_model: type[ArgsT],
+        *,
+        name: str,
+        description: str,
+        timeout_s: float | None = 30.0,
+    ) -> None:
+        schema = args_model.model_json_schema()
+        open_models = _models_allowing_extra(schema)
+        if open_models:
+            raise ConfigError(
+                f"tool '{name}': {', '.join(open_models)} must set "
+                "model_config = ConfigDict(extra='forbid') so unexpected keys are rejected"
+            )
+        self.fn = fn
+        self.args_model = args_model
+        self.name = name
+        self.description = description
+        self.timeout_s = timeout_s
+        self._schema = strict_schema(schema)
+        self._coercer = new_validator(schema)
+
+    def parameters_schema(self) -> dict[str, Any]:
+        return self._schema
+
+    def validate(self, arguments: dict[str, Any]) -> ArgsT:
+        arguments = coerce_numbers(self._coercer, arguments)
+        try:  # strict JSON mode: the coercion policy, not pydantic's lax mode, decides
+            return self.args_model.model_validate_json(json.dumps(arguments), strict=True)
+        except ValidationError as exc:
+            raise ToolArgumentsError(self.name, pydantic_field_errors(exc)) from None
+
+    async def ainvoke(self, validated: ArgsT) -> ToolOutput:
+        return await self.fn(validated)
+
+
+def _models_allowing_extra(schema: dict[str, Any]) -> list[str]:
+    """Titles of the object schemas (root and nested models) that do not forbid extra keys."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and node.get("additionalProperties") is not False:
+                found.append(str(node.get("title", "a nested model")))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
+class ToolRegistry:
+    """An explicit, ordered set of tools. A duplicate name is a ``ConfigError`` at start-up."""
+
+    def __init__(self, tools: Iterable[Tool] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for tool in tools:
+            self.add(tool)
+
+    def add(self, tool: Tool) -> None:
+        if tool.name in self._tools:
+            raise ConfigError(
+                f"two tools are named '{tool.name}': tool names must be unique; rename one"
+            )
+        self._tools[tool.name] = tool
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tools)
+
+    def __iter__(self) -> Any:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def openai_specs(self) -> list[dict[str, Any]]:
+        return [t.openai_spec() for t in self._tools.values()]

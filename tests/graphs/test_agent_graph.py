@@ -1,0 +1,32 @@
+"""The graph's shape is a reviewed artefact: a change shows up as a snapshot diff."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from graphs.agent_graph import build_agent_graph, route_after_model, route_after_tools
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "agent_graph.mmd"
+
+
+def test_mermaid_drawing_matches_snapshot() -> None:
+    drawing = build_agent_graph().get_graph().draw_mermaid()
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.write_text(drawing)
+    assert SNAPSHOT.exists(), "no snapshot: run with UPDATE_SNAPSHOTS=1, review, commit"
+    assert drawing == SNAPSHOT.read_text(), (
+        "the agent graph changed shape; if intended, re-run with UPDATE_SNAPSHOTS=1 and commit "
+        "tests/graphs/snapshots/agent_graph.mmd"
+    )
+
+
+def test_routers_name_only_real_nodes() -> None:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    base = {"steps": 0, "repairs": 0, "usage": {}, "answer": None}
+    with_call = AIMessage("", tool_calls=[{"id": "1", "name": "x", "args": {}}])
+    assert route_after_model({**base, "messages": [HumanMessage("q"), with_call]}) == "tools"
+    assert route_after_model({**base, "messages": [AIMessage("done")]}) == "__end__"
+    assert route_after_tools({**base, "messages": [], "answer": "42"}) == "__end__"
+    assert route_after_tools({**base, "messages": []}) == "agent"

