@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import typer
 
-from agent.cli.ask import ASK_EPILOG, ask
+from agent.cli.ask import ask
 from agent.cli.chat import chat
 from agent.cli.doctor import doctor
 from agent.cli.errors_cmd import errors_app
+from agent.cli.exit_codes import EXIT_CODES_HELP
 from agent.cli.kb import kb_app
 from agent.cli.llm import llm_app
 from agent.cli.mcp_cmd import mcp_app
@@ -26,11 +27,12 @@ app = typer.Typer(
         "Settings come from flags, AGENT_* environment variables, or a .env file "
         "(e.g. AGENT_LLM_BASE_URL=http://gpu-box:8000/v1)."
     ),
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-app.command(epilog=ASK_EPILOG)(ask)
+app.command()(ask)
 app.command()(chat)
 app.add_typer(llm_app)
 app.add_typer(kb_app)
@@ -38,6 +40,19 @@ app.command()(doctor)
 app.add_typer(errors_app)
 app.add_typer(mcp_app)
 app.command()(triage)
+
+
+def _show_exit_codes(group: typer.Typer) -> None:
+    """Every command's ``--help`` ends with the one exit-code table."""
+    group.info.epilog = group.info.epilog or EXIT_CODES_HELP
+    for command in group.registered_commands:
+        command.epilog = command.epilog or EXIT_CODES_HELP
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _show_exit_codes(sub.typer_instance)
+
+
+_show_exit_codes(app)
 
 
 def main() -> None:

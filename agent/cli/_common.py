@@ -1,4 +1,4 @@
-"""What ``agent ask`` and ``agent chat`` share: the settings flags and the error -> exit code map.
+"""What the commands share: the settings flags, and one clear message for an error.
 
 Flags override ``AGENT_*`` environment variables, which override ``.env`` (``Settings.load``).
 Every ``AgentError`` leaving a command becomes one clear message on stderr and the exit code of
@@ -17,32 +17,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import (
     AgentError,
-    ConfigError,
     LLMResponseError,
     LLMUnavailableError,
     RunError,
-    ThreadError,
 )
 from agent.settings import Settings
-
-# Most specific class first: the first match decides.
-EXIT_CODES: list[tuple[type[AgentError], int, str]] = [
-    (ConfigError, 2, "configuration or usage error (bad flag, bad AGENT_* variable)"),
-    (LLMUnavailableError, 3, "the LLM server cannot be reached"),
-    (RunError, 4, "the run stopped before an answer (step/repair budget, tool crash)"),
-    (LLMResponseError, 5, "the LLM server answered with an error"),
-    (ThreadError, 6, "the thread cannot be found or resumed"),
-    (AgentError, 1, "any other failure (vector store, MCP, ...)"),
-]
-EXIT_INTERRUPTED = 130
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 success; "
-    + "; ".join(f"{code} {text}" for _cls, code, text in sorted(EXIT_CODES, key=lambda e: e[1]))
-    + f"; {EXIT_INTERRUPTED} interrupted (Ctrl-C)."
-)
 
 PANEL = "LLM and loop settings (override AGENT_* variables)"
 
@@ -115,13 +97,6 @@ def load_settings(
     )
 
 
-def exit_code_for(exc: BaseException) -> int:
-    for cls, code, _text in EXIT_CODES:
-        if isinstance(exc, cls):
-            return code
-    return 1
-
-
 def hint_for(exc: AgentError, settings: Settings | None = None) -> str:
     """What to check next, for the failures people can fix themselves."""
     if isinstance(exc, LLMUnavailableError):
@@ -157,4 +132,4 @@ def exit_on_agent_error(console: Console | None = None) -> Iterator[None]:
         print_error(console or Console(stderr=True, soft_wrap=True), exc)
         raise typer.Exit(exit_code_for(exc)) from None
     except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None

@@ -12,25 +12,21 @@ import typer
 from rich.console import Console
 
 from agent.cli._common import (
-    EXIT_CODES_HELP,
-    EXIT_INTERRUPTED,
     BaseUrlOption,
     DataDirOption,
     MaxStepsOption,
     ModelOption,
     ModeOption,
-    exit_code_for,
     hint_for,
     load_settings,
     print_error,
 )
+from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError, RunError
 from agent.settings import Settings
 
 if TYPE_CHECKING:
     from agent.events import RunResult
-
-ASK_EPILOG = EXIT_CODES_HELP
 
 
 def ask(
@@ -94,7 +90,7 @@ def ask(
             typer.echo(json.dumps(error_json(exc, settings, thread), ensure_ascii=False))
         raise typer.Exit(exit_code_for(exc)) from None
     except KeyboardInterrupt:
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
 async def _run(settings: Settings, question: str, thread_id: str) -> RunResult:
@@ -145,7 +141,7 @@ def error_json(exc: AgentError, settings: Settings | None, thread_id: str | None
             "type": type(exc).__name__,
             "message": str(exc),
             "hint": hint_for(exc, settings),
-            "exit_code": exit_code_for(exc),
+            "exit_code": int(exit_code_for(exc)),
         },
         "thread_id": thread_id,
     }

@@ -59,7 +59,6 @@ def chat(
 
     Piped input works too: echo "What is 2**10?" | agent chat
 
-    Exit codes: 0 normal exit, 2 bad settings, 1 other start-up failure.
     """
     with exit_on_agent_error():
         settings = load_settings(

@@ -23,6 +23,8 @@ from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionUse
 from rich.console import Console
 from rich.table import Table
 
+from agent.cli._common import print_error
+from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.settings import Settings, ToolCallMode
 
@@ -126,8 +128,8 @@ def doctor(
     try:
         settings = Settings.load(llm_base_url=base_url, llm_model=model)
     except AgentError as exc:
-        err.print(f"[bold red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+        print_error(err, exc)
+        raise typer.Exit(exit_code_for(exc)) from None
     client = OpenAI(
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key.get_secret_value(),
@@ -143,14 +145,14 @@ def doctor(
             "  Local model: `agent llm serve --detach` (status: `agent llm status`). "
             "Remote server: check AGENT_LLM_BASE_URL and that the server is up."
         )
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.LLM_UNAVAILABLE) from None
     out.print(f"[green]✓[/] answers; serves: {', '.join(served) or '(nothing)'}")
     if settings.llm_model not in served:
         err.print(
             f"[bold red]✗[/] AGENT_LLM_MODEL={settings.llm_model!r} is not served there; "
             f"set it to one of: {', '.join(served)}"
         )
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.USAGE)
 
     results: list[ProbeResult] = []
     with err.status("Probing tool calls (a few seconds per probe on CPU)"):
@@ -185,7 +187,7 @@ def _print_advice(settings: Settings, results: list[ProbeResult]) -> None:
             "[bold red]✗[/] no mode produced a valid tool call; the agent cannot use tools "
             "with this server/model."
         )
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILED)
     out.print(
         f"Recommendation: AGENT_TOOL_CALL_MODE={best} "
         f"(now: {settings.tool_call_mode}, which resolves to {current})"

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from agent.cli._common import exit_on_agent_error
+from agent.cli.exit_codes import ExitCode
 from agent.known_errors.importer import import_file
 from agent.known_errors.kb import dump_kb_yaml
 from agent.known_errors.lookup import ErrorIndex, stats
@@ -101,7 +102,7 @@ def show_cmd(entry_id: Annotated[str, typer.Argument(help="the entry id")]) -> N
         entry = index.get(entry_id)
         if entry is None:
             err.print(f"[bold red]error:[/] no known error with id {escape(entry_id)!r}")
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.USAGE)
         out.print(dump_kb_yaml([entry]), markup=False, highlight=False)
 
 
@@ -131,6 +132,6 @@ def remove_cmd(ids: Annotated[list[str], typer.Argument(help="entry ids to delet
         missing = [i for i in ids if index.get(i) is None]
         if missing:
             err.print(f"[bold red]error:[/] unknown ids: {escape(', '.join(missing))}")
-            raise typer.Exit(1)
+            raise typer.Exit(ExitCode.USAGE)
         index.delete(ids)
         out.print(f"removed {len(ids)} entries")

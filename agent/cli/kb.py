@@ -20,6 +20,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from agent.cli._common import print_error
+from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.rag.ingest import KnowledgeBase
 from agent.settings import Settings
@@ -42,8 +44,8 @@ err = Console(stderr=True)
 
 
 def _fail(exc: AgentError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-    return typer.Exit(1)
+    print_error(err, exc)
+    return typer.Exit(exit_code_for(exc))
 
 
 class _RateColumn(ProgressColumn):
@@ -101,7 +103,7 @@ def add(
     if report.skipped and not (
         report.files_added or report.files_replaced or report.files_unchanged
     ):
-        raise typer.Exit(1)  # nothing usable among the paths given
+        raise typer.Exit(ExitCode.USAGE)  # nothing usable among the paths given
 
 
 @kb_app.command("list")
@@ -155,7 +157,7 @@ def remove(
     """Remove one source's (or one file's) chunks, or everything with --all."""
     if (source is None) == (not all_):
         err.print("[bold red]error:[/] give a SOURCE or --all (not both)")
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     try:
         with KnowledgeBase.open(Settings.load()) as kb:
             if all_:
@@ -168,5 +170,5 @@ def remove(
         raise _fail(exc) from None
     if not removed:
         err.print(f"[yellow]nothing matched[/] {source!r} (see `agent kb list`)")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.USAGE)
     out.print(f"Removed {removed} chunks of {source}.")

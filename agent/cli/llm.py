@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from agent.cli._common import print_error
+from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.local.model import ensure_local_model, is_provisioned, local_model_paths
 from agent.local.server import (
@@ -44,8 +46,8 @@ PortOption = Annotated[
 
 
 def _fail(exc: AgentError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-    return typer.Exit(1)
+    print_error(err, exc)
+    return typer.Exit(exit_code_for(exc))
 
 
 def _config(settings: Settings, port: int | None) -> ServerConfig:
@@ -99,7 +101,7 @@ def serve(
         if not is_provisioned(cfg.model_dir):
             if not pull_model:
                 err.print(f"No provisioned model at {cfg.model_dir}; run `agent llm pull`.")
-                raise typer.Exit(1)
+                raise typer.Exit(ExitCode.USAGE)
             ensure_local_model(settings, console=err)
         pid = start_server(cfg, console=err)
     except AgentError as exc:
@@ -131,7 +133,7 @@ def stop(port: PortOption = None) -> None:
 
 @llm_app.command()
 def status(port: PortOption = None) -> None:
-    """Show whether the model is provisioned and the local server is up. Exit 1 if not up."""
+    """Show whether the model is provisioned and the local server is up. Exit 3 if not up."""
     try:
         settings = Settings.load()
         cfg = _config(settings, port)
@@ -145,7 +147,7 @@ def status(port: PortOption = None) -> None:
     models = served_models(cfg.base_url)
     if models is None:
         out.print(f"server: not answering at {cfg.base_url}")
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.LLM_UNAVAILABLE)
     out.print(f"server: {cfg.base_url} serves {', '.join(models)}")
 
 

@@ -31,6 +31,7 @@ from agent.cli._common import print_error
 from agent.cli._render import TurnView, format_arguments, history_view
 from agent.cli._repl_commands import COMMANDS, argument_choices, run_command
 from agent.cli._repl_input import SEND_HINT, LineReader, PlainInput, PromptInput, SlashCompleter
+from agent.cli.exit_codes import ExitCode
 from agent.errors import AgentError
 from agent.events import Approval, ErrorEvent, ToolCallRequest
 from agent.settings import Settings
@@ -112,7 +113,7 @@ class Repl:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
             await self.agent.aclose()
-        return 0
+        return ExitCode.OK
 
     async def _greet(self) -> None:
         s = self.settings
@@ -212,7 +213,7 @@ class Repl:
         if self._turn is not None and not self._turn.done():
             self._turn.cancel()
         elif not self.interactive:
-            raise SystemExit(130)  # a plain-input chat has no prompt to return to
+            raise SystemExit(ExitCode.INTERRUPTED)  # a plain-input chat has no prompt to return to
 
     # ---- approval --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from agent.cli._common import (
     exit_on_agent_error,
     load_settings,
 )
+from agent.cli.exit_codes import ExitCode
 from agent.known_errors.lookup import ErrorIndex
 from agent.triage import TriageReport, triage_log
 from tools.lookup_error import make_local_lookup_error_tool
@@ -34,7 +35,7 @@ def _read(source: str) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         err.print(f"[bold red]error:[/] cannot read {escape(source)}: {escape(str(exc))}")
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def _print_report(report: TriageReport) -> None:
@@ -87,7 +88,7 @@ def triage(
     text = _read(file)
     if not text.strip():
         err.print("[bold red]error:[/] the input is empty: give a log, stack trace or message")
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     with exit_on_agent_error(err):
         settings = load_settings(base_url=base_url, model=model, mode=mode)
         with ErrorIndex.open(settings) as index:

@@ -15,8 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.cli._common import EXIT_CODES
-from agent.errors import LLMResponseError, LLMUnavailableError, RunError
+from agent.cli.exit_codes import ExitCode
 from agent.testing.scripted_server import Response, ScriptedServer, call, error, reply
 
 AGENT = str(Path(sys.executable).parent / "agent")
@@ -44,10 +43,6 @@ def ask(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 def durations_masked(out: str) -> list[str]:
     return re.sub(r"\(\d+\.\d\ds\)", "(N.NNs)", out).splitlines()
-
-
-def code_of(cls: type[Exception]) -> int:
-    return next(code for c, code, _ in EXIT_CODES if c is cls)
 
 
 def test_json_answer_has_the_documented_shape(
@@ -128,7 +123,7 @@ def test_unreachable_server_exits_3(env: dict[str, str]) -> None:
         port = s.getsockname()[1]
     env = {**env, "AGENT_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1"}
     code, out, err = ask(env, "--json", "hello")
-    assert code == code_of(LLMUnavailableError) == 3
+    assert code == ExitCode.LLM_UNAVAILABLE == 3
     data = json.loads(out)
     assert data["error"]["type"] == "LLMUnavailableError" and data["error"]["exit_code"] == 3
     assert (
@@ -143,7 +138,7 @@ def test_run_error_exits_4_and_names_the_thread(
 ) -> None:
     scripted_llm.push(call("calculator", expression="1+1"))
     code, out, err = ask(env, "--json", "--max-steps", "1", "loop")
-    assert code == code_of(RunError) == 4
+    assert code == ExitCode.RUN_STOPPED == 4
     data = json.loads(out)
     assert data["error"]["type"] == "StepBudgetExceededError"
     assert f"agent chat --thread {data['thread_id']}" in data["error"]["hint"]
@@ -153,7 +148,7 @@ def test_run_error_exits_4_and_names_the_thread(
 def test_server_error_exits_5(scripted_llm: ScriptedServer, env: dict[str, str]) -> None:
     scripted_llm.push(error(500, "model exploded"))
     code, _out, err = ask(env, "hello")
-    assert code == code_of(LLMResponseError) == 5
+    assert code == ExitCode.LLM_ERROR == 5
     assert "model exploded" in err and "LLMResponseError" in err
 
 
