@@ -9,9 +9,10 @@ the calculator alone, since more tools to choose from made it pick the wrong one
 
 from __future__ import annotations
 
-from agent.mcp.client import MCPToolset
+from agent.closing import Closing
+from agent.mcp import MCPToolset
 from agent.settings import Settings
-from agent.tooling.tool import Tool
+from agent.tooling import Tool
 from tools.calculator import make_calculator_tool
 from tools.rag_search import make_rag_search_tool
 
@@ -33,3 +34,22 @@ def default_toolset(settings: Settings) -> MCPToolset | None:
     if "mcp" not in settings.resolved_tools() or not settings.mcp_servers:
         return None
     return MCPToolset(settings)
+
+
+class DefaultTools(Closing):
+    """The built-ins plus the MCP servers' tools; ``close`` stops the MCP servers."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.tools = default_tools(settings)
+        self._toolset = default_toolset(settings)
+        if self._toolset is not None:
+            try:
+                self.tools += self._toolset.tools()
+            except BaseException:
+                self.close()
+                raise
+
+    def close(self) -> None:
+        toolset, self._toolset = self._toolset, None
+        if toolset is not None:
+            toolset.close()

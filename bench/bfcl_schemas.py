@@ -42,8 +42,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from agent.errors import ConfigError
-from agent.tooling.schema_tool import JsonSchemaTool
-from agent.tooling.tool import ToolArgumentsError
+from agent.tooling import JsonSchemaTool, ToolArgumentsError
 
 CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple")
 TYPE_MAP = {

@@ -21,13 +21,17 @@ from langgraph.runtime import Runtime
 
 from agent.errors import RepairBudgetExceededError, StepBudgetExceededError
 from agent.events import ApproveHook, TokenEvent
-from agent.llm.client import LLMClient
-from agent.loop._answer_stream import AnswerStream
-from agent.loop._recovery import recover_tool_calls
-from agent.loop.final_answer import FINAL_ANSWER, final_answer_spec
+from agent.llm import LLMClient
+from agent.loop import (
+    FINAL_ANSWER,
+    AnswerStream,
+    current_run,
+    final_answer_spec,
+    recover_tool_calls,
+    run_tool_calls,
+)
 from agent.settings import Settings, ToolCallMode
-from agent.tooling.runner import run_tool_calls
-from agent.tooling.tool import ToolRegistry
+from agent.tooling import ToolRegistry
 
 
 class AgentState(TypedDict):
@@ -66,14 +70,6 @@ def make_context(
     if mode == "required":
         specs = [*specs, final_answer_spec()]
     return AgentContext(llm, tools, settings, mode, system_prompt, specs, stream_tokens, approve)
-
-
-def current_run(messages: list[AnyMessage]) -> list[AnyMessage]:
-    """The messages of the run in progress: everything after the last human message."""
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].type == "human":
-            return messages[i + 1 :]
-    return messages
 
 
 async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

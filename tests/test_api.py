@@ -31,7 +31,7 @@ from agent.events import (
 )
 from agent.settings import Settings
 from agent.testing.scripted_server import ScriptedServer, call, calls, error, reply
-from agent.tooling.tool import FunctionTool
+from agent.tooling import FunctionTool
 from tools.calculator import make_calculator_tool
 
 

@@ -29,9 +29,10 @@ def test_default_agent_has_the_built_ins_and_closes_its_mcp_server(
     with Agent(settings) as agent:
         assert {"calculator", "rag_search", "lookup_error"} <= set(agent.tools.names)
         result = agent.run("Why does np.float fail?")
-        toolset = agent._toolset
-        assert toolset is not None
-    assert agent._toolset is None  # closed with the agent, which stops the server process
+        defaults = agent._defaults
+        assert defaults is not None and defaults._toolset is not None
+    # closed with the agent, which stops the server process
+    assert agent._defaults is None and defaults._toolset is None
     scripted_llm.assert_done()
     found = result.tool_calls[0]
     assert not found.is_error and "np.float64" in found.content

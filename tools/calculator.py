@@ -32,7 +32,8 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ConfigError, ToolError
-from agent.tooling.tool import FunctionTool
+from agent.text import clip
+from agent.tooling import FunctionTool
 
 Number = int | float
 
@@ -130,8 +131,7 @@ class CalculatorArgs(BaseModel):
 def _snippet(node: ast.AST, limit: int = 60) -> str:
     # Only ever called on the way to a refusal: unparsing every node as it is evaluated
     # would make a long flat sum quadratic.
-    text = ast.unparse(node)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(ast.unparse(node), limit)
 
 
 def _about_digits(digits: float) -> str:

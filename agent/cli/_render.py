@@ -34,15 +34,17 @@ from agent.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agent.loop.final_answer import FINAL_ANSWER
-from agent.tooling.tool import Tool
+from agent.loop import FINAL_ANSWER
+from agent.text import clip
+from agent.tooling import Tool
 
 RESULT_LINES = 6  # of a tool result shown in its panel
 RESULT_CHARS = 600
 
 
-def clip(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS) -> str:
-    out = text if len(text) <= chars else text[:chars] + "…"
+def clip_block(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS) -> str:
+    """``text`` cut to ``chars`` characters, then to ``lines`` lines, saying how many were cut."""
+    out = clip(text, chars + 1)
     parts = out.splitlines()
     if len(parts) > lines:
         out = "\n".join(parts[:lines]) + f"\n… ({len(parts) - lines} more lines)"
@@ -52,11 +54,11 @@ def clip(text: str, lines: int = RESULT_LINES, chars: int = RESULT_CHARS) -> str
 def format_arguments(arguments: dict[str, Any] | str, *, limit: int = 200) -> str:
     """``a=1, expr="2+2"`` for a dict; a raw string (malformed JSON) is shown as it came."""
     if isinstance(arguments, str):
-        return clip(arguments, 3, limit)
+        return clip_block(arguments, 3, limit)
     parts = []
     for key, value in arguments.items():
         shown = json.dumps(value, ensure_ascii=False, default=str)
-        parts.append(f"{key}={clip(shown, 1, limit)}")
+        parts.append(f"{key}={clip_block(shown, 1, limit)}")
     return ", ".join(parts)
 
 
@@ -66,7 +68,7 @@ def tool_panel(
     body = Text()
     body.append(format_arguments(arguments) or "(no arguments)", style="cyan")
     body.append("\n→ ", style="bold")
-    body.append(clip(content), style="red" if is_error else "")
+    body.append(clip_block(content), style="red" if is_error else "")
     mark = "✗" if is_error else "✓"
     return Panel(
         body,
@@ -85,7 +87,7 @@ def tool_line(
     name: str, arguments: dict[str, Any] | str, content: str, is_error: bool, duration_s: float
 ) -> str:
     status = "error" if is_error else "ok"
-    result = clip(content, 1, 200).replace("\n", " ")
+    result = clip_block(content, 1, 200).replace("\n", " ")
     return f"[tool {status}] {name}({format_arguments(arguments)}) -> {result} ({duration_s:.2f}s)"
 
 
@@ -262,7 +264,7 @@ def tools_view(tools: Sequence[Tool]) -> RenderableType:
 
 
 def threads_view(threads: Sequence[Any], current: str) -> RenderableType:
-    """``threads`` are ``agent.api.ThreadInfo``; the current one is marked."""
+    """``threads`` are ``agent.ThreadInfo``; the current one is marked."""
     table = Table(box=box.SIMPLE_HEAD, expand=False)
     table.add_column("id", style="bold")
     table.add_column("updated")
@@ -271,7 +273,7 @@ def threads_view(threads: Sequence[Any], current: str) -> RenderableType:
     for t in threads:
         when = t.updated_at.astimezone().strftime("%Y-%m-%d %H:%M") if t.updated_at else "?"
         mark = " *" if t.thread_id == current else ""
-        first = clip(t.first_question, 1, 70).replace("\n", " ")
+        first = clip_block(t.first_question, 1, 70).replace("\n", " ")
         table.add_row(t.thread_id[:8] + mark, when, str(t.messages), first)
     return table
 
@@ -290,9 +292,11 @@ def history_view(messages: Sequence[AnyMessage], *, turns: int = 3) -> Renderabl
         out.append(f"… {skipped} earlier question(s)\n", style="dim")
     for question, answer in pairs[-turns:]:
         out.append("you: ", style="bold green")
-        out.append(clip(question, 3, 300) + "\n")
+        out.append(clip_block(question, 3, 300) + "\n")
         out.append("agent: ", style="bold blue")
-        out.append(clip(answer, 3, 300) if answer else "(no answer)", style="" if answer else "dim")
+        out.append(
+            clip_block(answer, 3, 300) if answer else "(no answer)", style="" if answer else "dim"
+        )
         out.append("\n")
     return out
 

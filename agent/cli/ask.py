@@ -118,7 +118,7 @@ async def _run_streaming(settings: Settings, question: str, thread_id: str) -> N
 
 
 def result_json(result: RunResult) -> dict[str, Any]:
-    from agent.loop.final_answer import FINAL_ANSWER
+    from agent.loop import FINAL_ANSWER
 
     return {
         "answer": result.answer,

@@ -27,6 +27,7 @@ from agent.cli._common import print_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.settings import Settings, ToolCallMode
+from agent.text import clip
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -195,5 +196,4 @@ def _print_advice(settings: Settings, results: list[ProbeResult]) -> None:
 
 
 def _short(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(" ".join(text.split()), limit)

@@ -13,7 +13,6 @@ want to compose with LangChain; the agent loop itself uses ``LLMClient``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,6 +33,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from agent.errors import LLMResponseError, LLMUnavailableError
 from agent.settings import Settings
+from agent.tooling import ArgumentsDecodeError, parse_arguments
 
 TokenCallback = Callable[[str], None]
 # (index of the call in the reply, tool name so far, new piece of the JSON arguments)
@@ -84,29 +84,11 @@ def _parse_tool_calls(
     for i, (call_id, name, arguments) in enumerate(raw_calls):
         cid = call_id or f"call_{i}"
         try:
-            args = json.loads(arguments) if arguments else {}
-        except json.JSONDecodeError as exc:
+            args = parse_arguments(arguments)
+        except ArgumentsDecodeError as exc:
             bad.append(
                 InvalidToolCall(
-                    type="invalid_tool_call",
-                    id=cid,
-                    name=name,
-                    args=arguments,
-                    error=f"arguments are not valid JSON ({exc.msg} at char {exc.pos})",
-                )
-            )
-            continue
-        if isinstance(args, str):  # a JSON object sent as a JSON string
-            with contextlib.suppress(json.JSONDecodeError):
-                args = json.loads(args)
-        if not isinstance(args, dict):
-            bad.append(
-                InvalidToolCall(
-                    type="invalid_tool_call",
-                    id=cid,
-                    name=name,
-                    args=arguments,
-                    error=f"arguments must be a JSON object, got {type(args).__name__}",
+                    type="invalid_tool_call", id=cid, name=name, args=arguments, error=str(exc)
                 )
             )
             continue

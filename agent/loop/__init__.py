@@ -1,0 +1,39 @@
+"""The run protocol: what a run is, how it ends, and how one tool step is executed.
+
+``graphs.agent_graph`` wires these into the state machine: the system prompt for the tool-call
+mode, ``final_answer`` (how a run ends in ``required`` mode), calls recovered from a model's text,
+the answer streamed out of ``final_answer``'s argument, one validated tool step
+(``run_tool_calls``), and reading a thread's messages back into a ``RunResult``.
+"""
+
+from agent.loop._answer_stream import AnswerStream
+from agent.loop._recovery import recover_tool_calls
+from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
+from agent.loop.prompts import system_prompt_for
+from agent.loop.runner import ToolStep, call_shape, run_tool_calls
+from agent.loop.transcript import (
+    INTERRUPTED,
+    close_interrupted_calls,
+    current_run,
+    first_question,
+    run_result,
+    uncommitted_messages,
+)
+
+__all__ = [
+    "FINAL_ANSWER",
+    "INTERRUPTED",
+    "AnswerStream",
+    "FinalAnswerArgs",
+    "ToolStep",
+    "call_shape",
+    "close_interrupted_calls",
+    "current_run",
+    "final_answer_spec",
+    "first_question",
+    "recover_tool_calls",
+    "run_result",
+    "run_tool_calls",
+    "system_prompt_for",
+    "uncommitted_messages",
+]

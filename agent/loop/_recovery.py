@@ -16,6 +16,8 @@ from typing import Any
 
 from langchain_core.messages.tool import ToolCall
 
+from agent.tooling import ArgumentsDecodeError, parse_arguments
+
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
@@ -48,12 +50,8 @@ def _as_call(item: Any, known_tools: Container[str]) -> ToolCall | None:
     name = item.get("name")
     if not isinstance(name, str) or name not in known_tools:
         return None
-    args = item.get("arguments", item.get("parameters", {}))
-    if isinstance(args, str):
-        try:
-            args = json.loads(args)
-        except json.JSONDecodeError:
-            return None
-    if not isinstance(args, dict):
+    try:
+        args = parse_arguments(item.get("arguments", item.get("parameters", {})))
+    except ArgumentsDecodeError:
         return None
     return ToolCall(type="tool_call", id=f"call_{uuid.uuid4().hex[:12]}", name=name, args=args)

@@ -43,8 +43,7 @@ from pydantic import SecretStr
 
 from agent.closing import Closing
 from agent.errors import ConfigError, MCPError, ToolError
-from agent.tooling.schema_tool import JsonSchemaTool
-from agent.tooling.tool import Tool, ToolOutput
+from agent.tooling import JsonSchemaTool, Tool, ToolOutput
 
 if TYPE_CHECKING:
     from agent.settings import Settings

@@ -17,6 +17,7 @@ from typing import Any
 
 from jsonschema import ValidationError
 
+from agent.text import clip
 from agent.tooling.tool import FieldError, format_path
 
 _TYPE_WORDS = {
@@ -34,7 +35,7 @@ _MAX_LISTED = 20
 
 def given(value: object, limit: int = 200) -> str:
     text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text if len(text) <= limit else text[:limit] + "…"
+    return clip(text, limit + 1)
 
 
 def _listing(values: Sequence[object]) -> str:
@@ -126,9 +127,7 @@ def _render(error: ValidationError) -> list[FieldError]:
     elif kind is None and error.schema is False:
         message = "unexpected value: nothing is allowed here"
     else:
-        message = error.message
-        if len(message) > 300:
-            message = message[:300] + "…"
+        message = clip(error.message, 301)
         return [FieldError(path, message)]
     return [FieldError(path, f"{message} (given: {given(instance)})")]
 

@@ -33,6 +33,7 @@ from jsonschema.protocols import Validator
 
 from agent.errors import ConfigError
 from agent.tooling._coercion import ArgsValidator, coerce_and_validate, new_validator
+from agent.tooling._refs import resolve_ref
 from agent.tooling._schema_errors import field_errors
 from agent.tooling.strict_schema import strict_schema, validation_schema
 from agent.tooling.tool import Tool, ToolArgumentsError, ToolOutput
@@ -116,15 +117,9 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 def _resolve(schema: Any, root: dict[str, Any]) -> Any:
     seen = 0
     while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and seen < 32:
-        ref: str = schema["$ref"]
-        if not ref.startswith("#"):
+        target = resolve_ref(root, schema["$ref"])
+        if target is None:
             return schema
-        target: Any = root
-        for part in filter(None, ref[1:].split("/")):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, dict) or part not in target:
-                return schema
-            target = target[part]
         siblings = {k: v for k, v in schema.items() if k != "$ref"}
         schema = {**target, **siblings} if isinstance(target, dict) else target
         seen += 1

@@ -44,6 +44,7 @@ import json
 from typing import Any
 
 from agent.errors import ConfigError
+from agent.tooling._refs import definition_name
 
 # cf. vllm/v1/structured_output/backend_xgrammar.py STRING_SUPPORTED_FORMATS (vLLM 0.32)
 XGRAMMAR_FORMATS = frozenset(
@@ -177,13 +178,6 @@ def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
     return inlined  # type: ignore[no-any-return]
 
 
-def _def_name(ref: str) -> str | None:
-    for prefix in ("#/$defs/", "#/definitions/"):
-        if ref.startswith(prefix):
-            return ref[len(prefix) :].replace("~1", "/").replace("~0", "~")
-    return None
-
-
 def _inline(
     node: Any,
     defs: dict[str, Any],
@@ -194,7 +188,7 @@ def _inline(
     if not isinstance(node, dict):
         return node
     ref = node.get("$ref")
-    name = _def_name(ref) if isinstance(ref, str) else None
+    name = definition_name(ref) if isinstance(ref, str) else None
     if ref is not None and (name is None or name not in defs):
         raise ConfigError(
             f"schema reference {ref!r} cannot be resolved: only local '#/$defs/...' "

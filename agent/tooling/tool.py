@@ -21,15 +21,17 @@ schema.
 
 from __future__ import annotations
 
+import inspect
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast, get_type_hints, overload
 
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import ConfigError
+from agent.text import clip
 from agent.tooling._coercion import coerce_numbers, new_validator
 from agent.tooling.strict_schema import strict_schema
 
@@ -71,35 +73,38 @@ def format_path(loc: Iterable[str | int]) -> str:
     return out
 
 
-def decode_arguments(tool_name: str, raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
-    """Turn what the LLM sent into a dict: a JSON object, or a string holding one."""
+class ArgumentsDecodeError(ValueError):
+    """Tool-call arguments that do not decode to a JSON object; the message is for the model."""
+
+
+def parse_arguments(raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The one decoder of tool-call arguments: a JSON object, or a JSON string holding one (as
+    some models send); nothing or ``""`` is ``{}``. Raises ``ArgumentsDecodeError``."""
     if raw is None or raw == "":
         return {}
     if isinstance(raw, Mapping):
         return dict(raw)
+    if not isinstance(raw, str):
+        raise ArgumentsDecodeError(f"arguments must be a JSON object, got {type(raw).__name__}")
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ToolArgumentsError(
-            tool_name,
-            [
-                FieldError(
-                    "", f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {_clip(raw)}"
-                )
-            ],
+        raise ArgumentsDecodeError(
+            f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {clip(raw, 201)}"
         ) from None
-    if isinstance(value, str):  # JSON inside a JSON string, as some models send
-        return decode_arguments(tool_name, value)
+    if isinstance(value, str):
+        return parse_arguments(value)
     if not isinstance(value, dict):
-        raise ToolArgumentsError(
-            tool_name,
-            [FieldError("", f"arguments must be a JSON object, got {type(value).__name__}")],
-        )
+        raise ArgumentsDecodeError(f"arguments must be a JSON object, got {type(value).__name__}")
     return value
 
 
-def _clip(text: str, limit: int = 200) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"
+def decode_arguments(tool_name: str, raw: str | Mapping[str, Any] | None) -> dict[str, Any]:
+    """``parse_arguments``, its error as the ``ToolArgumentsError`` the model gets back."""
+    try:
+        return parse_arguments(raw)
+    except ArgumentsDecodeError as exc:
+        raise ToolArgumentsError(tool_name, [FieldError("", str(exc))]) from None
 
 
 def pydantic_field_errors(exc: ValidationError) -> list[FieldError]:
@@ -112,7 +117,7 @@ def pydantic_field_errors(exc: ValidationError) -> list[FieldError]:
         elif err["type"] == "extra_forbidden":
             out.append(FieldError(path, "unexpected field: this tool does not take it"))
         else:
-            given = _clip(json.dumps(err.get("input"), default=repr))
+            given = clip(json.dumps(err.get("input"), default=repr), 201)
             out.append(FieldError(path, f"{err['msg']} (given: {given})"))
     return out
 
@@ -202,6 +207,56 @@ class FunctionTool(Tool, Generic[ArgsT]):
 
     async def ainvoke(self, validated: ArgsT) -> ToolOutput:
         return await self.fn(validated)
+
+
+@overload
+def tool(fn: Callable[[ArgsT], Awaitable[ToolOutput]], /) -> FunctionTool[ArgsT]: ...
+
+
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, timeout_s: float | None = 30.0
+) -> Callable[[Callable[[ArgsT], Awaitable[ToolOutput]]], FunctionTool[ArgsT]]: ...
+
+
+def tool(
+    fn: Callable[[ArgsT], Awaitable[ToolOutput]] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout_s: float | None = 30.0,
+) -> (
+    FunctionTool[ArgsT] | Callable[[Callable[[ArgsT], Awaitable[ToolOutput]]], FunctionTool[ArgsT]]
+):
+    """A ``FunctionTool`` from an async function taking one pydantic ``*Args`` model::
+
+        @tool
+        async def weather(args: WeatherArgs) -> dict[str, object]:
+            \"\"\"Current weather for a city.\"\"\"
+
+    The name is the function's, the description its docstring, the args model the annotation of
+    its one parameter; each can be given instead (``@tool(name=..., description=...)``).
+    """
+
+    def make(fn: Callable[[ArgsT], Awaitable[ToolOutput]]) -> FunctionTool[ArgsT]:
+        tool_name = name or fn.__name__
+        params = list(inspect.signature(fn).parameters.values())
+        hints = get_type_hints(fn)
+        args_model = hints.get(params[0].name) if len(params) == 1 else None
+        if not (isinstance(args_model, type) and issubclass(args_model, BaseModel)):
+            raise ConfigError(
+                f"tool '{tool_name}': the function must take exactly one parameter annotated "
+                "with a pydantic model (async def f(args: MyArgs) -> ...)"
+            )
+        text = description or inspect.getdoc(fn)
+        if not text:
+            raise ConfigError(f"tool '{tool_name}': give a docstring or description= for the model")
+        return FunctionTool(
+            fn, cast(type[ArgsT], args_model), name=tool_name, description=text, timeout_s=timeout_s
+        )
+
+    return make if fn is None else make(fn)
 
 
 def _models_allowing_extra(schema: dict[str, Any]) -> list[str]:

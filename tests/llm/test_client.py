@@ -6,7 +6,7 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from agent.errors import LLMResponseError, LLMUnavailableError
-from agent.llm.client import LLMClient, make_chat_model, to_openai_messages
+from agent.llm import LLMClient, make_chat_model, to_openai_messages
 from agent.settings import Settings
 from agent.testing.scripted_server import ScriptedServer, call, error, reply
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agent.loop._answer_stream import AnswerStream
+from agent.loop import AnswerStream
 
 
 @pytest.mark.parametrize(

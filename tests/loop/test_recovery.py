@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agent.loop._recovery import recover_tool_calls
+from agent.loop import recover_tool_calls
 
 KNOWN = {"calculator", "add"}
 

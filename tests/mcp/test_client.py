@@ -16,11 +16,10 @@ import pytest
 
 from agent.api import Agent
 from agent.errors import ConfigError, MCPError, ToolError
-from agent.mcp.client import MCPToolset, parse_server
+from agent.mcp import MCPToolset, parse_server
 from agent.settings import Settings
 from agent.testing.scripted_server import ScriptedServer, call, reply
-from agent.tooling.schema_tool import JsonSchemaTool
-from agent.tooling.tool import ToolArgumentsError
+from agent.tooling import JsonSchemaTool, ToolArgumentsError
 
 # A small third-party-style server: no model to load, so kills and restarts are cheap.
 ECHO_SERVER = """

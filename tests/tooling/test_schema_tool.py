@@ -15,8 +15,14 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ConfigError
-from agent.tooling.schema_tool import JsonSchemaTool, tools_from_openai_specs
-from agent.tooling.tool import FunctionTool, Tool, ToolArgumentsError, decode_arguments
+from agent.tooling import (
+    FunctionTool,
+    JsonSchemaTool,
+    Tool,
+    ToolArgumentsError,
+    decode_arguments,
+    tools_from_openai_specs,
+)
 from tests._schemas import union_with_shared_property
 
 # ----------------------------------------------------------------------------- both paths

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from agent.api import Agent
 from agent.settings import Settings
 from agent.testing.scripted_server import ScriptedServer, call, reply
-from agent.tooling.schema_tool import JsonSchemaTool, tools_from_openai_specs
+from agent.tooling import JsonSchemaTool, tools_from_openai_specs
 
 WEATHER_TOOLS = [
     {

@@ -25,9 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import tools
 from agent.errors import ConfigError
-from agent.loop.final_answer import final_answer_spec
-from agent.tooling.strict_schema import close_schema, strict_schema, validation_schema
-from agent.tooling.tool import FunctionTool, Tool
+from agent.loop import final_answer_spec
+from agent.tooling import FunctionTool, Tool, close_schema, strict_schema, validation_schema
 from tests._schemas import union_with_shared_property
 
 # ----------------------------------------------------------------------------- backends

@@ -4,7 +4,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from agent.errors import ConfigError
-from agent.tooling.tool import (
+from agent.tooling import (
     FunctionTool,
     ToolArgumentsError,
     ToolRegistry,

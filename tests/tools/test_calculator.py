@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent.errors import ConfigError, ToolError
-from agent.tooling.tool import ToolArgumentsError
+from agent.tooling import ToolArgumentsError
 from tools.calculator import DEFAULT_LIMITS, CalculatorLimits, make_calculator_tool
 
 # A refusal is a few microseconds of work; this bound only catches a check that ran *after*

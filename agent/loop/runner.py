@@ -21,9 +21,9 @@ from pydantic import ValidationError
 
 from agent.errors import RepeatedToolCallError, ToolCrashedError, ToolError
 from agent.events import ApproveHook, ToolCallEvent, ToolCallRequest, ToolResultEvent
-from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs
+from agent.loop import FINAL_ANSWER, FinalAnswerArgs
 from agent.settings import Settings, ToolCallMode
-from agent.tooling.tool import (
+from agent.tooling import (
     FieldError,
     Tool,
     ToolArgumentsError,

@@ -1,0 +1,106 @@
+"""Reading a thread's messages: the run in progress, calls a stopped run left open, the result.
+
+A thread is one list of messages; a run is everything after its question (the last human
+message). These functions keep that list valid for the next call and turn a run into the
+``RunResult`` the API returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+
+from agent.events import RunResult, ToolCallRecord, Usage
+from agent.loop.final_answer import FINAL_ANSWER
+
+INTERRUPTED = "Cancelled: the previous run stopped before this call ran."
+
+
+def current_run(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """The messages of the run in progress: everything after the last human message."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].type == "human":
+            return list(messages[i + 1 :])
+    return list(messages)
+
+
+def first_question(messages: Sequence[AnyMessage]) -> str:
+    return next((m.text for m in messages if isinstance(m, HumanMessage)), "")
+
+
+def uncommitted_messages(tasks: Sequence[Any]) -> list[AnyMessage]:
+    """Messages of steps that finished in a run cut short (cancelled) before its commit.
+
+    The state snapshot shows them, but a new input starts from the last commit and would drop
+    them, leaving the tool calls they answer unanswered: carry them into the new input.
+    """
+    out: list[AnyMessage] = []
+    for task in tasks:
+        if isinstance(task.result, dict) and isinstance(task.result.get("messages"), list):
+            out.extend(task.result["messages"])
+    return out
+
+
+def close_interrupted_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
+    """Tool messages answering the calls a stopped run left open (the API requires an answer).
+
+    A tool step saves all its messages at once, so only a trailing AI message can have
+    unanswered calls.
+    """
+    last = messages[-1] if messages else None
+    if not isinstance(last, AIMessage):
+        return []
+    ids = [c["id"] for c in last.tool_calls] + [c["id"] for c in last.invalid_tool_calls]
+    return [ToolMessage(INTERRUPTED, tool_call_id=i or "", status="error") for i in ids]
+
+
+def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
+    """The ``RunResult`` of the last run in a graph state."""
+    messages: list[AnyMessage] = list(state.get("messages", []))
+    run = current_run(messages)
+    answer = state.get("answer")
+    if answer is None:
+        last = run[-1] if run else None
+        answer = last.text if isinstance(last, AIMessage) else ""
+    usage = state.get("usage") or {}
+    return RunResult(
+        answer=answer,
+        thread_id=thread_id,
+        steps=int(state.get("steps", 0)),
+        usage=Usage(
+            usage.get("input_tokens", 0),
+            usage.get("output_tokens", 0),
+            usage.get("total_tokens", 0),
+        ),
+        tool_calls=_tool_call_records(run),
+        messages=list[BaseMessage](messages),
+    )
+
+
+def _tool_call_records(run: Sequence[AnyMessage]) -> list[ToolCallRecord]:
+    results = {m.tool_call_id: m for m in run if isinstance(m, ToolMessage)}
+    records: list[ToolCallRecord] = []
+    for m in run:
+        if not isinstance(m, AIMessage):
+            continue
+        calls: list[tuple[str, str, dict[str, Any] | str]] = [
+            (c["id"] or "", c["name"], c["args"]) for c in m.tool_calls
+        ]
+        calls += [(c["id"] or "", c["name"] or "", c["args"] or "") for c in m.invalid_tool_calls]
+        for call_id, name, args in calls:
+            if name == FINAL_ANSWER:  # how the run ended, reported as the answer instead
+                continue
+            tm = results.get(call_id)
+            records.append(
+                ToolCallRecord(
+                    call_id=call_id,
+                    name=name,
+                    arguments=args,
+                    content=str(tm.content) if tm else "",
+                    is_error=tm is None or tm.status == "error",
+                    duration_s=float(tm.response_metadata.get("duration_s", 0.0)) if tm else 0.0,
+                )
+            )
+    return records

@@ -1,0 +1,10 @@
+"""Threads: where a conversation's checkpoints live, and how to list them.
+
+``open_checkpoints`` gives the LangGraph checkpointer for a persistence kind: ``"sqlite"`` (the
+default, ``Settings.threads_db``, shared by every process that opens the same file),
+``"memory"`` (this process only) or ``"none"`` (no thread survives its run).
+"""
+
+from agent.persistence.checkpoints import Checkpoints, Persistence, ThreadInfo, open_checkpoints
+
+__all__ = ["Checkpoints", "Persistence", "ThreadInfo", "open_checkpoints"]

@@ -1,0 +1,85 @@
+"""Opening a checkpointer and listing the threads it holds."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import aiosqlite
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from agent.errors import ThreadError
+from agent.settings import Settings
+
+Persistence = Literal["sqlite", "memory", "none"]
+
+# Checkpoint ids are time-ordered uuid6 strings: a thread's largest is its newest.
+_RECENT_THREADS = (
+    "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
+    "GROUP BY thread_id ORDER BY MAX(checkpoint_id) DESC LIMIT ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadInfo:
+    """A saved conversation, as ``Agent.threads()`` lists it."""
+
+    thread_id: str
+    first_question: str
+    updated_at: datetime | None
+    messages: int
+
+
+@dataclass
+class Checkpoints:
+    """A checkpointer (``None`` for no persistence) and the connection it owns, if any.
+
+    An ``aiosqlite`` connection belongs to the event loop that opened it: open one per loop.
+    """
+
+    saver: BaseCheckpointSaver[Any] | None
+    _conn: aiosqlite.Connection | None = None
+
+    async def thread_ids(self, limit: int | None) -> list[str]:
+        """Thread ids, most recently updated first where the store knows (SQLite)."""
+        if self._conn is not None:
+            args = (-1 if limit is None else limit,)
+            async with self._conn.execute(_RECENT_THREADS, args) as cursor:
+                return [str(row[0]) for row in await cursor.fetchall()]
+        if isinstance(self.saver, InMemorySaver):
+            return list(self.saver.storage)
+        return []
+
+    async def aclose(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+
+async def open_checkpoints(
+    persistence: Persistence, settings: Settings, *, memory: InMemorySaver | None = None
+) -> Checkpoints:
+    """The checkpointer for ``persistence``; ``memory`` is the process-wide saver to share."""
+    if persistence == "none":
+        return Checkpoints(None)
+    if persistence == "memory":
+        return Checkpoints(memory if memory is not None else InMemorySaver())
+    path = settings.threads_db
+    conn: aiosqlite.Connection | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(str(path), timeout=10.0)
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+    except (OSError, sqlite3.Error) as exc:
+        if conn is not None:
+            await conn.close()
+        raise ThreadError(
+            f"cannot open the thread database {path}: {exc}. If another process holds it "
+            "locked, wait for it or set AGENT_CHECKPOINT_PATH to another file."
+        ) from exc
+    return Checkpoints(saver, conn)
