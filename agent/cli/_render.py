@@ -114,7 +114,6 @@ class TurnView:
         self.live: Live | None = None
         self.paused = False
         self.edits: dict[str, dict[str, Any]] = {}
-        self.answered = False
 
     # ---- the live region -------------------------------------------------------------------
 
@@ -210,7 +209,6 @@ class TurnView:
 
     def _final(self, result: RunResult) -> None:
         self._stop_live()
-        self.answered = True
         answer = result.answer or "(no answer)"
         self._print(Markdown(answer), answer)
         if self.show_usage:
