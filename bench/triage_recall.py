@@ -34,11 +34,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.known_errors.importer import import_file
-from agent.known_errors.lookup import DEFAULT_WEIGHTS, ErrorIndex, Rankings, rrf_fuse
-from agent.store.embedding_cache import EmbeddingCache
-from agent.store.embeddings import LocalEmbedder
-from agent.store.vectorstore import VectorStore
+from agent.known_errors import DEFAULT_WEIGHTS, ErrorIndex, Rankings, import_file, rrf_fuse
+from agent.store import EmbeddingCache, LocalEmbedder, VectorStore
 
 SYSTEMS = ("HDFS", "Apache", "Hadoop", "Spark", "Zookeeper")
 METHODS = ("ours", "bm25", "dense", "bm25+dense", "signature")

@@ -13,9 +13,7 @@ from rich.table import Table
 
 from agent.cli._common import exit_on_agent_error
 from agent.cli.exit_codes import ExitCode
-from agent.known_errors.importer import import_file
-from agent.known_errors.kb import dump_kb_yaml
-from agent.known_errors.lookup import ErrorIndex, stats
+from agent.known_errors import ErrorIndex, dump_kb_yaml, import_file
 from agent.settings import Settings
 
 errors_app = typer.Typer(
@@ -112,7 +110,7 @@ def stats_cmd(
 ) -> None:
     """How many entries, with signatures, undocumented (imported), and per tag."""
     with exit_on_agent_error(err), ErrorIndex.open(Settings.load()) as index:
-        info = stats(index)
+        info = index.stats()
         if as_json:
             out.print(json.dumps(info), markup=False, highlight=False)
             return

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from rich.console import Console
 from rich.markup import escape
 
@@ -19,9 +21,10 @@ from agent.cli._common import (
     load_settings,
 )
 from agent.cli.exit_codes import ExitCode
-from agent.known_errors.lookup import ErrorIndex
-from agent.triage import TriageReport, triage_log
-from tools.lookup_error import make_local_lookup_error_tool
+from agent.known_errors import MAX_TEXT_CHARS
+from agent.tooling import format_path
+from agent.triage import TriageReport, TriageRequest
+from agent.triage import triage as run_triage
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -36,6 +39,25 @@ def _read(source: str) -> str:
     except OSError as exc:
         err.print(f"[bold red]error:[/] cannot read {escape(source)}: {escape(str(exc))}")
         raise typer.Exit(ExitCode.USAGE) from None
+
+
+def _request(log: str, *, top_k: int, llm: bool) -> TriageRequest:
+    try:
+        return TriageRequest(log=log, top_k=top_k, llm=llm)
+    except ValidationError as exc:
+        err.print(f"[bold red]error:[/] {escape(_problem(exc.errors(include_url=False)[0]))}")
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
+def _problem(error: ErrorDetails) -> str:
+    if error["type"] == "value_error":
+        return str(error["ctx"]["error"])
+    if error["type"] == "string_too_long":
+        return (
+            f"the input is longer than {MAX_TEXT_CHARS:,} characters: give the part of the log "
+            "around the failure (e.g. | tail -n 5000)"
+        )
+    return f"{format_path(error['loc'])}: {error['msg']}"
 
 
 def _print_report(report: TriageReport) -> None:
@@ -85,23 +107,10 @@ def triage(
     comes from the agent, which cites the KB ids it used. If the LLM is unreachable, the
     matches and their KB cause and fix are still printed.
     """
-    text = _read(file)
-    if not text.strip():
-        err.print("[bold red]error:[/] the input is empty: give a log, stack trace or message")
-        raise typer.Exit(ExitCode.USAGE)
+    request = _request(_read(file), top_k=top_k, llm=not no_llm)
     with exit_on_agent_error(err):
         settings = load_settings(base_url=base_url, model=model, mode=mode)
-        with ErrorIndex.open(settings) as index:
-            report = asyncio.run(
-                triage_log(
-                    text,
-                    settings=settings,
-                    lookup=lambda t, k: index.alookup(t, top_k=k),
-                    known_ids=set(index.ids()),
-                    lookup_tool=None if no_llm else make_local_lookup_error_tool(index),
-                    top_k=top_k,
-                )
-            )
+        report = asyncio.run(run_triage(request, settings=settings))
     if as_json:
         out.print(report.model_dump_json(indent=2), markup=False, highlight=False)
     else:

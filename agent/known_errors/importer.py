@@ -23,6 +23,7 @@ from pathlib import Path
 
 from agent.errors import KnowledgeBaseError
 from agent.known_errors.kb import ID_PATTERN, KnownError, load_kb_file
+from agent.text import clip
 
 WILDCARD = "<*>"
 WILDCARD_GROUP = re.compile(r"^v\d+$")
@@ -58,10 +59,9 @@ def entry_from_template(event_id: str, template: str, *, prefix: str, source: st
     entry_id = f"{_slug(prefix)}-{event_id.strip()}"
     if not re.match(ID_PATTERN, entry_id):
         raise KnowledgeBaseError(f"{source}: EventId {event_id!r} cannot form a valid entry id")
-    title = template if len(template) <= _TITLE_MAX else template[: _TITLE_MAX - 1] + "…"
     return KnownError(
         id=entry_id,
-        title=title,
+        title=clip(template, _TITLE_MAX),
         signature=template_to_regex(template),
         examples=[template],
         cause=(

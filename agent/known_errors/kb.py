@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import KnowledgeBaseError
-from agent.tooling.tool import format_path
+from agent.tooling import format_path
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 STARTER_KB_PACKAGE = "agent.known_errors.kb_data"
@@ -111,10 +111,6 @@ class KnowledgeBase:
     def get(self, entry_id: str) -> KnownError | None:
         return self._by_id.get(entry_id)
 
-    @property
-    def ids(self) -> list[str]:
-        return list(self._by_id)
-
 
 def _entry_label(index: int, raw: object) -> str:
     if isinstance(raw, dict) and isinstance(raw.get("id"), str):
@@ -122,7 +118,7 @@ def _entry_label(index: int, raw: object) -> str:
     return f"entry #{index + 1}"
 
 
-def parse_entries(data: object, *, source: str) -> list[KnownError]:
+def _parse_entries(data: object, *, source: str) -> list[KnownError]:
     """Validate already-decoded KB data (``{domain?, entries: [...]}`` or a bare list)."""
     if isinstance(data, dict):
         unknown = set(data) - {"domain", "entries"}
@@ -172,7 +168,7 @@ def parse_kb_text(text: str, *, source: str) -> list[KnownError]:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError(f"{source}: not valid YAML: {exc}") from None
-    return parse_entries(data, source=source)
+    return _parse_entries(data, source=source)
 
 
 def starter_kb_files() -> list[Path]:

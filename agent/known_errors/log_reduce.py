@@ -20,6 +20,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.text import clip
+
 DEFAULT_MAX_LINES = 60
 PASSTHROUGH_LINES = 40
 PASSTHROUGH_CHARS = 6000
@@ -48,6 +50,8 @@ _ERRORISH = re.compile(
 _LEVEL_WARN = re.compile(r"\b(WARN|WARNING)\b|\[warn\]")
 _MASK = re.compile(r"0x[0-9a-fA-F]+|\d+")
 
+_CLIP_MARKER = " …"
+
 # priorities: lower is kept first when the budget is tight
 _P_EXCEPTION, _P_ERROR, _P_FRAME, _P_ERRORISH, _P_WARN = range(5)
 
@@ -67,8 +71,8 @@ def is_exception_line(line: str) -> bool:
     return bool(_EXCEPTION.match(line)) and not _PY_FRAME.match(line)
 
 
-def _clip(line: str) -> str:
-    return line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + " …"
+def _clip_line(line: str) -> str:
+    return clip(line, MAX_LINE_CHARS + len(_CLIP_MARKER), marker=_CLIP_MARKER)
 
 
 def _exception_spans(lines: list[str]) -> list[tuple[int, int]]:
@@ -197,11 +201,11 @@ def reduce_log(
     for k in sorted(keep):
         if k != previous + 1 and out:
             out.append("…")
-        line = lines[k] if priority[k] == _P_EXCEPTION else _clip(lines[k])
+        line = lines[k] if priority[k] == _P_EXCEPTION else _clip_line(lines[k])
         if repeats.get(k, 1) > 1:
             line += f"  [repeated {repeats[k]}×]"
         out.append(line)
         previous = k
     if not out:  # nothing looked like an error: keep the tail, where failures usually are
-        out = [_clip(line) for line in lines[-max_lines:]]
+        out = [_clip_line(line) for line in lines[-max_lines:]]
     return ReducedLog("\n".join(out).strip(), headline, len(lines), len(out), reduced=True)

@@ -11,8 +11,8 @@ Three signals over the Milvus collection ``mcp-errors``, fused by weighted recip
 
 A signature match is near-proof (the regex was written for that message), so it weighs more
 than either retrieval signal; BM25 and dense still order several signature matches and carry
-inputs no regex anticipated. Long inputs are reduced first (``agent.known_errors.log_reduce``). Each
-``ErrorMatch`` says which signals matched and at what rank, so callers can show why.
+inputs no regex anticipated. Long inputs are reduced first (``reduce_log``). Each ``ErrorMatch``
+says which signals matched and at what rank, so callers can show why.
 
 Usage::
 
@@ -35,15 +35,20 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.closing import Closing
 from agent.errors import KnowledgeBaseError
-from agent.known_errors.importer import WILDCARD_GROUP
+from agent.known_errors.importer import UNDOCUMENTED_TAG, WILDCARD_GROUP
 from agent.known_errors.kb import KnowledgeBase, KnownError, load_kb
 from agent.known_errors.log_reduce import reduce_log
-from agent.store.embedding_cache import EmbeddingCache
-from agent.store.vectorstore import CollectionSpec, FieldSpec, VectorStore
+from agent.store import (
+    CollectionSpec,
+    Embedder,
+    EmbeddingCache,
+    FieldSpec,
+    VectorStore,
+    make_embedder,
+)
 
 if TYPE_CHECKING:
     from agent.settings import Settings
-    from agent.store.embeddings import Embedder
 
 COLLECTION_NAME = "mcp-errors"
 Signal = Literal["signature", "bm25", "dense"]
@@ -76,43 +81,6 @@ class ErrorMatch(BaseModel):
     signals: dict[Signal, SignalHit]
     matched_text: str | None = None
     entry: KnownError
-
-
-class MatchSummary(BaseModel):
-    """What a tool returns per match: enough to explain and fix, without the raw examples."""
-
-    id: str
-    title: str
-    score: float
-    matched_by: list[Signal]
-    matched_text: str | None = None
-    cause: str
-    fix: str
-    references: list[str] = []
-
-
-class LookupResult(BaseModel):
-    """The result of the ``lookup_error`` tool (MCP and local)."""
-
-    matches: list[MatchSummary]
-
-
-def summarize(matches: Sequence[ErrorMatch]) -> LookupResult:
-    return LookupResult(
-        matches=[
-            MatchSummary(
-                id=m.id,
-                title=m.title,
-                score=m.score,
-                matched_by=m.matched_by,
-                matched_text=m.matched_text,
-                cause=m.entry.cause,
-                fix=m.entry.fix,
-                references=m.entry.references,
-            )
-            for m in matches
-        ]
-    )
 
 
 @dataclass
@@ -149,7 +117,7 @@ def collection_spec(dim: int) -> CollectionSpec:
 
 
 def specificity(match: re.Match[str]) -> int:
-    """Characters matched by the regex outside its wildcard groups (``v<N>``, see kb_import)."""
+    """Characters matched by the regex outside its wildcard groups (``v<N>``, see importer)."""
     wild = sum(
         len(match.group(name) or "") for name in match.re.groupindex if WILDCARD_GROUP.match(name)
     )
@@ -206,8 +174,6 @@ class ErrorIndex(Closing):
     def open(cls, settings: Settings, *, seed: bool = True) -> ErrorIndex:
         """Connect to ``settings.errors_store_uri``; with ``seed``, load the starter KB into an
         empty collection and refresh starter entries that changed."""
-        from agent.store.embeddings import make_embedder
-
         token = settings.milvus_token.get_secret_value() if settings.milvus_token else ""
         store = VectorStore(
             settings.errors_store_uri, token=token, timeout_s=settings.milvus_timeout_s
@@ -304,6 +270,23 @@ class ErrorIndex(Closing):
 
     def count(self) -> int:
         return len(self._indexed())
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for ``agent errors stats``: entries, per tag, documented vs imported."""
+        entries = self.entries()
+        tags: dict[str, int] = {}
+        for entry in entries:
+            for tag in entry.tags:
+                tags[tag] = tags.get(tag, 0) + 1
+        return {
+            "entries": len(entries),
+            "with_signature": sum(1 for e in entries if e.signature),
+            "undocumented": tags.get(UNDOCUMENTED_TAG, 0),
+            "store": self.store.uri,
+            "engine": self.store.engine,
+            "bm25": self.collection.hybrid,
+            "tags": dict(sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
 
     # --- lookup -----------------------------------------------------------------------------
 
@@ -409,21 +392,3 @@ class ErrorIndex(Closing):
             self._embedding_cache.close()
         if self._owns_store:
             self.store.close()
-
-
-def stats(index: ErrorIndex) -> dict[str, Any]:
-    """Counts for ``agent errors stats``: entries, per tag, documented vs imported."""
-    entries = index.entries()
-    tags: dict[str, int] = {}
-    for entry in entries:
-        for tag in entry.tags:
-            tags[tag] = tags.get(tag, 0) + 1
-    return {
-        "entries": len(entries),
-        "with_signature": sum(1 for e in entries if e.signature),
-        "undocumented": tags.get("undocumented", 0),
-        "store": index.store.uri,
-        "engine": index.store.engine,
-        "bm25": index.collection.hybrid,
-        "tags": dict(sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))),
-    }

@@ -2,8 +2,12 @@
 
 Tools::
 
-    lookup_error(text, top_k=5)   known errors for a message / trace / log (read-only)
-    triage(log)                   the agent explains cause and fix, citing KB ids
+    lookup_error(text, top_k=5)           known errors for a message / trace / log (read-only)
+    triage(log, top_k=3, llm=true)        ``agent.triage.triage``: matches, and the agent's
+                                          cause and fix citing KB ids
+
+Each tool's arguments and result are the Python API's models (``LookupErrorArgs`` ->
+``LookupResult``, ``TriageRequest`` -> ``TriageReport``): the server only carries them.
 
 Resources: ``kb://errors`` (the index: id, title, tags) and ``kb://errors/{id}`` (one entry as
 JSON); every entry is also listed by ``resources/list``.
@@ -24,33 +28,36 @@ import json
 import os
 import sys
 import threading
-from typing import Annotated, Any, Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal, TypeVar, cast
 
 import mcp_types
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools import Tool as MCPTool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel
 
 from agent.errors import AgentError
-from agent.known_errors.lookup import ErrorIndex, LookupResult, summarize
-from agent.settings import Settings
-from agent.triage import TriageReport, triage_log
-from tools.lookup_error import (
+from agent.known_errors import (
     LOOKUP_ERROR,
     LOOKUP_ERROR_DESCRIPTION,
-    MAX_TEXT_CHARS,
-    make_local_lookup_error_tool,
+    ErrorIndex,
+    LookupErrorArgs,
+    LookupResult,
+    lookup_known_errors,
 )
+from agent.settings import Settings
+from agent.triage import TriageReport, TriageRequest, triage
 
 SERVER_NAME = "agent-runtime-errors"
 Transport = Literal["stdio", "http"]
 TRIAGE_DESCRIPTION = (
     "Triage an error: give the log, stack trace or error message. Returns the matched known "
     "errors, an explanation of the cause, the fix, and the KB ids it cites. Uses the LLM "
-    "configured for the server (AGENT_LLM_BASE_URL)."
+    "configured for the server (AGENT_LLM_BASE_URL); llm=false returns the matches alone."
 )
+ArgsT = TypeVar("ArgsT", bound=BaseModel)
 
 
 class IndexHolder:
@@ -96,20 +103,32 @@ class IndexHolder:
             self._index.close()
 
 
-def _strict(tool: MCPTool) -> MCPTool:
-    """Reject undeclared argument keys: the SDK drops them silently, which would hide a
-    caller's typo (``topk``) behind a default."""
-    base = tool.fn_metadata.arg_model
-    strict: type[ArgModelBase] = type(
-        tool.name,
-        (base,),
-        {  # pydantic names the model in errors: "for triage"
-            "model_config": ConfigDict(extra="forbid", arbitrary_types_allowed=True),
-            "__module__": __name__,
-        },
+class _WholeArgs(ArgModelBase):
+    """Hands the validated arguments to the tool function as one model, its ``args``."""
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"args": self}
+
+
+def _tool(
+    run: Callable[[ArgsT], Awaitable[BaseModel]],
+    args_model: type[ArgsT],
+    *,
+    name: str,
+    description: str,
+    annotations: mcp_types.ToolAnnotations,
+) -> MCPTool:
+    """An MCP tool whose arguments are ``args_model`` itself (its fields, limits, validators
+    and ``extra="forbid"``: the SDK would drop undeclared keys silently, hiding a caller's
+    typo like ``topk`` behind a default) and whose result is ``run``'s return type."""
+    tool = MCPTool.from_function(run, name=name, description=description, annotations=annotations)
+    arg_model = cast(
+        type[ArgModelBase],
+        # named after the tool: pydantic names the model in errors ("for lookup_error")
+        type(name, (args_model, _WholeArgs), {"__module__": __name__}),
     )
-    tool.fn_metadata.arg_model = strict
-    tool.parameters = strict.model_json_schema(by_alias=True)
+    tool.fn_metadata.arg_model = arg_model
+    tool.parameters = arg_model.model_json_schema(by_alias=True)
     return tool
 
 
@@ -139,63 +158,34 @@ def build_server(settings: Settings, *, index: ErrorIndex | None = None) -> Erro
     """The server, on ``index`` if given (else the index of ``settings``, opened lazily)."""
     holder = IndexHolder(settings, index)
 
-    async def lookup_error(
-        text: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=MAX_TEXT_CHARS,
-                description="error message, log line, stack trace or log",
-            ),
-        ],
-        top_k: Annotated[int, Field(ge=1, le=20, description="how many known errors (1-20)")] = 5,
-    ) -> LookupResult:
-        if not text.strip():
-            raise ToolError("text is blank: pass the error message, stack trace or log")
-        idx = await holder.aget()
-        return summarize(await idx.alookup(text, top_k=top_k))
-
-    async def triage(
-        log: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=MAX_TEXT_CHARS,
-                description="the log, stack trace or error message",
-            ),
-        ],
-    ) -> TriageReport:
-        if not log.strip():
-            raise ToolError("log is blank: pass the log, stack trace or error message")
-        idx = await holder.aget()
+    async def lookup_error(args: LookupErrorArgs) -> LookupResult:
+        index = await holder.aget()
         try:
-            return await triage_log(
-                log,
-                settings=settings,
-                lookup=lambda text, k: idx.alookup(text, top_k=k),
-                known_ids=set(idx.ids()),
-                lookup_tool=make_local_lookup_error_tool(idx),
-            )
+            return await lookup_known_errors(index, args)
         except AgentError as exc:
             raise ToolError(str(exc)) from None
 
-    read_only = mcp_types.ToolAnnotations(read_only_hint=True, idempotent_hint=True)
+    async def triage_log(args: TriageRequest) -> TriageReport:
+        index = await holder.aget()
+        try:
+            return await triage(args, settings=settings, index=index)
+        except AgentError as exc:
+            raise ToolError(str(exc)) from None
+
     tools = [
-        _strict(
-            MCPTool.from_function(
-                lookup_error,
-                name=LOOKUP_ERROR,
-                description=LOOKUP_ERROR_DESCRIPTION,
-                annotations=read_only,
-            )
+        _tool(
+            lookup_error,
+            LookupErrorArgs,
+            name=LOOKUP_ERROR,
+            description=LOOKUP_ERROR_DESCRIPTION,
+            annotations=mcp_types.ToolAnnotations(read_only_hint=True, idempotent_hint=True),
         ),
-        _strict(
-            MCPTool.from_function(
-                triage,
-                name="triage",
-                description=TRIAGE_DESCRIPTION,
-                annotations=mcp_types.ToolAnnotations(read_only_hint=True),
-            )
+        _tool(
+            triage_log,
+            TriageRequest,
+            name="triage",
+            description=TRIAGE_DESCRIPTION,
+            annotations=mcp_types.ToolAnnotations(read_only_hint=True),
         ),
     ]
     server = ErrorServer(

@@ -9,8 +9,13 @@ from pathlib import Path
 import pytest
 
 from agent.errors import KnowledgeBaseError
-from agent.known_errors.importer import UNDOCUMENTED_TAG, import_file, template_to_regex
-from agent.known_errors.kb import load_kb
+from agent.known_errors import (
+    UNDOCUMENTED_TAG,
+    dump_kb_yaml,
+    import_file,
+    load_kb,
+    template_to_regex,
+)
 
 CSV = """EventId,EventTemplate
 E1,<*>:<*> Served block blk_<*> to /<*>
@@ -77,8 +82,6 @@ def test_duplicate_event_ids_are_rejected(tmp_path: Path) -> None:
 
 def test_our_format_imports_as_is(tmp_path: Path) -> None:
     source = next(iter(load_kb()))
-    from agent.known_errors.kb import dump_kb_yaml
-
     path = tmp_path / "mine.yaml"
     path.write_text(dump_kb_yaml([source]), encoding="utf-8")
     assert import_file(path) == [source]

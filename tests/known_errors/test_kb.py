@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import KnowledgeBaseError
-from agent.known_errors.kb import KnownError, dump_kb_yaml, load_kb, load_kb_file, parse_kb_text
+from agent.known_errors import KnownError, dump_kb_yaml, load_kb, load_kb_file, parse_kb_text
 
 STARTER = load_kb()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.known_errors.log_reduce import reduce_log
+from agent.known_errors import reduce_log
 
 NUMPY_MESSAGE = (
     "AttributeError: module 'numpy' has no attribute 'float'.\n"

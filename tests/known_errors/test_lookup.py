@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.known_errors.importer import parse_templates_csv
-from agent.known_errors.lookup import ErrorIndex, rrf_fuse, stats
+from agent.known_errors import ErrorIndex, load_kb, parse_templates_csv, rrf_fuse
 from agent.settings import Settings
 
 NUMPY_TRACEBACK = """\
@@ -41,10 +40,8 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ErrorIndex]:
 
 def test_seeding_loads_the_starter_kb_once(index: ErrorIndex) -> None:
     assert index.count() >= 80
-    from agent.known_errors.kb import load_kb
-
     assert index.sync(load_kb()) == 0  # nothing changed: nothing re-embedded
-    info = stats(index)
+    info = index.stats()
     assert info["entries"] == index.count() and info["bm25"] is True
 
 

@@ -17,7 +17,11 @@ from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from agent.known_errors import ErrorIndex, LookupErrorArgs
+from agent.mcp.server import build_server
+from agent.settings import Settings
 from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.triage import TriageReport, TriageRequest, triage
 
 NUMPY_TRACEBACK = """\
 Traceback (most recent call last):
@@ -214,3 +218,50 @@ async def test_streamable_http_session(http_server: int) -> None:
         assert json.loads(text_of(result))["matches"][0]["id"] == "milvus-collection-not-loaded"
         bad = await client.call_tool("lookup_error", {"text": 42})
         assert bad.is_error and "text" in text_of(bad)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ErrorIndex]:
+    settings = Settings.load(
+        data_dir=tmp_path_factory.mktemp("mcp-in-process"),
+        cache_dir=tmp_path_factory.getbasetemp() / "shared-cache",
+    )
+    with ErrorIndex.open(settings) as idx:
+        yield idx
+
+
+def published(model: type[LookupErrorArgs] | type[TriageRequest], name: str) -> dict[str, object]:
+    """The model's schema as the server publishes it: named after the tool, no docstring."""
+    schema = {**model.model_json_schema(), "title": name}
+    schema.pop("description", None)
+    return schema
+
+
+async def test_tools_publish_the_python_contracts(index: ErrorIndex) -> None:
+    server = build_server(Settings.load(mcp_servers=[]), index=index)
+    async with Client(server) as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    assert tools["lookup_error"].input_schema == published(LookupErrorArgs, "lookup_error")
+    assert tools["triage"].input_schema == published(TriageRequest, "triage")
+    assert tools["triage"].output_schema is not None
+    assert (
+        tools["triage"].output_schema["properties"]
+        == (TriageReport.model_json_schema()["properties"])
+    )
+
+
+async def test_triage_tool_returns_what_the_python_api_returns(index: ErrorIndex) -> None:
+    settings = Settings.load(mcp_servers=[])
+    server = build_server(settings, index=index)
+    async with Client(server) as client:
+        result = await client.call_tool("triage", {"log": NUMPY_TRACEBACK, "llm": False})
+        blank = await client.call_tool("triage", {"log": "  \n"})
+    assert not result.is_error, text_of(result)
+    over_mcp = TriageReport.model_validate_json(text_of(result))
+    direct = await triage(
+        TriageRequest(log=NUMPY_TRACEBACK, llm=False), settings=settings, index=index
+    )
+    assert over_mcp == direct
+    assert result.structured_content == direct.model_dump(mode="json")
+    assert direct.matches[0].id == "numpy-float-alias-removed" and direct.answer is None
+    assert blank.is_error and "the log is empty" in text_of(blank)

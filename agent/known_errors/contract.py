@@ -1,0 +1,85 @@
+"""The ``lookup_error`` tool's contract: its name, description, arguments, result and body.
+
+Written once, here, for both places the tool runs: in the agent (``tools.lookup_error``, a
+``FunctionTool`` on an ``ErrorIndex`` in this process) and in our MCP server
+(``agent.mcp.server``), so the model sees the same schema and gets the same JSON either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from agent.known_errors.lookup import ErrorIndex, ErrorMatch, Signal
+
+LOOKUP_ERROR = "lookup_error"
+MAX_TEXT_CHARS = 1_000_000
+LOOKUP_ERROR_DESCRIPTION = (
+    "Look up known errors in the error knowledge base. Give the error message, log line, stack "
+    "trace or whole log; long inputs are reduced to their informative lines. Returns the best "
+    "matching known errors with id, cause and fix, and which signals matched (signature = the "
+    "entry's regex matched, the strongest evidence; bm25/dense = similar text). Cite entries "
+    "by id."
+)
+
+
+class LookupErrorArgs(BaseModel):
+    # no docstring: it would be sent to the model as the schema's description, for nothing
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description="The error message, log line, stack trace or log to look up",
+    )
+    top_k: int = Field(default=5, ge=1, le=20, description="How many known errors to return (1-20)")
+
+    @field_validator("text")
+    @classmethod
+    def _text_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is blank: pass the error message, stack trace or log to look up")
+        return value
+
+
+class MatchSummary(BaseModel):
+    """One match as a tool returns it: enough to explain and fix, without the raw examples."""
+
+    id: str
+    title: str
+    score: float
+    matched_by: list[Signal]
+    matched_text: str | None = None
+    cause: str
+    fix: str
+    references: list[str] = []
+
+
+class LookupResult(BaseModel):
+    """The result of ``lookup_error``."""
+
+    matches: list[MatchSummary]
+
+    @classmethod
+    def from_matches(cls, matches: Sequence[ErrorMatch]) -> LookupResult:
+        return cls(
+            matches=[
+                MatchSummary(
+                    id=m.id,
+                    title=m.title,
+                    score=m.score,
+                    matched_by=m.matched_by,
+                    matched_text=m.matched_text,
+                    cause=m.entry.cause,
+                    fix=m.entry.fix,
+                    references=m.entry.references,
+                )
+                for m in matches
+            ]
+        )
+
+
+async def lookup_known_errors(index: ErrorIndex, args: LookupErrorArgs) -> LookupResult:
+    """What ``lookup_error`` does, wherever it runs."""
+    return LookupResult.from_matches(await index.alookup(args.text, top_k=args.top_k))
