@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.errors import ConfigError
@@ -32,6 +32,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
+        validate_by_name=True,  # a field with env aliases (docs_collection) still takes its name
     )
 
     # --- the LLM server (any OpenAI-compatible server; vLLM first) -----------------------
@@ -98,7 +99,7 @@ class Settings(BaseSettings):
         900.0, gt=0, description="how long `agent llm serve` waits for the server to answer"
     )
 
-    # --- vector store and RAG -------------------------------------------------------------
+    # --- vector store and the document corpus (rag_search) --------------------------------
     milvus_uri: str | None = Field(
         None,
         description=(
@@ -108,7 +109,13 @@ class Settings(BaseSettings):
     )
     milvus_token: SecretStr | None = Field(None, description="Milvus server token (user:pass)")
     milvus_timeout_s: float = Field(30.0, gt=0, description="timeout of one Milvus call")
-    rag_collection: str = Field("documents", description="Milvus collection of ingested docs")
+    docs_collection: str = Field(
+        "documents",
+        # env aliases bypass env_prefix, so both names are spelled in full; the second is the
+        # name before the rename
+        validation_alias=AliasChoices("AGENT_DOCS_COLLECTION", "AGENT_RAG_COLLECTION"),
+        description="Milvus collection of the documents `agent docs add` ingests",
+    )
     rag_max_tokens: int = Field(
         1500, ge=100, le=32000, description="token budget of one rag_search result"
     )

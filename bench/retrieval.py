@@ -6,7 +6,7 @@
 
 1. Ingest vs embedding (real all-MiniLM-L6-v2 on CPU, synthetic prose in Markdown files cut to
    ~900-character chunks). ``embed-only`` times ``embedder.embed`` over the very chunks ingest
-   produces; ``ingest`` times ``KnowledgeBase.ingest`` of the files into a fresh Milvus Lite
+   produces; ``ingest`` times ``DocumentStore.ingest`` of the files into a fresh Milvus Lite
    database (read, chunk, hash, embed, write, all of it). Interleaved A-B, B-A by round; medians.
    Target: ingest >= 85% of embedding-only throughput.
 2. Search latency at each size on Milvus Lite (in this process) and on a Milvus 2.3.5 standalone
@@ -47,13 +47,12 @@ from typing import Any
 
 import numpy as np
 
-from agent.rag._chunking import chunk_text
-from agent.rag.ingest import KnowledgeBase
-from agent.store.embeddings import LocalEmbedder
-from agent.store.vectorstore import (
+from agent.rag import DocumentStore, chunk_text
+from agent.store import (
     Collection,
     CollectionSpec,
     FieldSpec,
+    LocalEmbedder,
     VectorStore,
     eq,
     is_lite_uri,
@@ -123,10 +122,10 @@ def bench_ingest(n_chunks: int, rounds: int, chunk_size: int, overlap: int) -> d
                     embed_rates.append(len(texts) / (time.perf_counter() - t0))
                     continue
                 with VectorStore(work / f"round{r}.db") as store:
-                    kb = KnowledgeBase(
+                    documents = DocumentStore(
                         store, embedder, chunk_size=chunk_size, chunk_overlap=overlap
                     )
-                    report = kb.ingest([corpus])
+                    report = documents.ingest([corpus])
                 assert report.chunks_added == len(texts), (report.chunks_added, len(texts))
                 ingest_rates.append(report.chunks_per_s)
             print(

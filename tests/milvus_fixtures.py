@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.store.embeddings import LocalEmbedder
+from agent.store import LocalEmbedder
 
 
 def _free_port() -> int:

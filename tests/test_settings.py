@@ -48,3 +48,19 @@ def test_default_tools_follow_the_model() -> None:
     assert Settings.load(tools="calculator, mcp").resolved_tools() == {"calculator", "mcp"}
     with pytest.raises(ConfigError, match="AGENT_TOOLS"):
         Settings.load(tools="calculator,weather")
+
+
+def test_docs_collection_reads_its_env_name_and_the_old_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Settings.load().docs_collection == "documents"
+    monkeypatch.setenv("DOCS_COLLECTION", "unprefixed")  # the AGENT_ prefix is still required
+    assert Settings.load().docs_collection == "documents"
+    (tmp_path / ".env").write_text("AGENT_RAG_COLLECTION=from-dotenv\n")
+    assert Settings.load().docs_collection == "from-dotenv"
+    monkeypatch.setenv("AGENT_RAG_COLLECTION", "old-name")  # the name before the rename
+    assert Settings.load().docs_collection == "old-name"
+    monkeypatch.setenv("AGENT_DOCS_COLLECTION", "new-name")  # the new name wins
+    assert Settings.load().docs_collection == "new-name"
+    assert Settings.load(docs_collection="explicit").docs_collection == "explicit"

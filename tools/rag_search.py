@@ -1,4 +1,4 @@
-"""The ``rag_search`` tool: search the ingested documents (``agent kb add``) by meaning and words.
+"""The ``rag_search`` tool: search the ingested documents (``agent docs add``) by meaning and words.
 
 Returns the best chunks with where they came from (source, file, position) and their score,
 trimmed to a token budget (``AGENT_RAG_MAX_TOKENS``), inside ``<retrieved_documents>`` markers
@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.errors import ToolError
-from agent.rag.ingest import KnowledgeBase
+from agent.rag import DocumentStore
 from agent.settings import Settings
-from agent.store.vectorstore import Hit
-from agent.tooling.tool import FunctionTool, Tool
+from agent.store import Hit
+from agent.text import clip
+from agent.tooling import FunctionTool, Tool
 
 OPEN_MARK = "<retrieved_documents>"
 CLOSE_MARK = "</retrieved_documents>"
@@ -78,7 +79,7 @@ def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> str:
         if cost > budget:
             room = (budget - estimate_tokens(meta) - 2) * 4
             if room >= _MIN_PARTIAL_TOKENS * 4:
-                parts.append(f"{meta}\n{body[:room].rstrip()} […]")
+                parts.append(f"{meta}\n{clip(body, room, marker=' […]')}")
                 shown += 1
             break
         parts.append(f"{meta}\n{body}")
@@ -92,20 +93,20 @@ def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> str:
 def make_rag_search_tool(
     settings: Settings | None = None,
     *,
-    kb: KnowledgeBase | None = None,
+    documents: DocumentStore | None = None,
     name: str = "rag_search",
 ) -> Tool:
-    """The tool over ``kb``, or over a knowledge base opened from ``settings`` on first use
-    (so building the tool costs nothing: no model load, no database lock)."""
+    """The tool over ``documents``, or over the document store opened from ``settings`` on
+    first use (so building the tool costs nothing: no model load, no database lock)."""
     settings = settings or Settings.load()
     max_tokens = settings.rag_max_tokens
     lock = threading.Lock()
-    holder: list[KnowledgeBase] = [kb] if kb is not None else []
+    holder: list[DocumentStore] = [documents] if documents is not None else []
 
-    def get_kb() -> KnowledgeBase:
+    def get_documents() -> DocumentStore:
         with lock:
             if not holder:
-                holder.append(KnowledgeBase.open(settings))
+                holder.append(DocumentStore.open(settings))
             return holder[0]
 
     async def rag_search(args: RagSearchArgs) -> str:
@@ -113,7 +114,7 @@ def make_rag_search_tool(
         if not query:
             raise ToolError("query is blank: say what to look for")
         tags = [t.strip() for t in args.tags or [] if t.strip()] or None
-        base = await asyncio.to_thread(get_kb)
+        base = await asyncio.to_thread(get_documents)
         if not await asyncio.to_thread(base.store.has_collection, base.collection_name):
             return "The knowledge base is empty: no documents have been ingested yet."
         hits = await base.asearch(query, top_k=args.top_k, source=args.source, tags=tags)

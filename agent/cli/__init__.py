@@ -9,10 +9,10 @@ import typer
 
 from agent.cli.ask import ask
 from agent.cli.chat import chat
+from agent.cli.docs import docs_app, warn_kb_is_deprecated
 from agent.cli.doctor import doctor
 from agent.cli.errors_cmd import errors_app
 from agent.cli.exit_codes import EXIT_CODES_HELP
-from agent.cli.kb import kb_app
 from agent.cli.llm import llm_app
 from agent.cli.mcp_cmd import mcp_app
 from agent.cli.triage import triage
@@ -35,7 +35,8 @@ app = typer.Typer(
 app.command()(ask)
 app.command()(chat)
 app.add_typer(llm_app)
-app.add_typer(kb_app)
+app.add_typer(docs_app)
+app.add_typer(docs_app, name="kb", hidden=True, callback=warn_kb_is_deprecated)  # old name
 app.command()(doctor)
 app.add_typer(errors_app)
 app.add_typer(mcp_app)

@@ -1,4 +1,5 @@
-"""Reading documents to plain text: .md .markdown .txt .rst .html .htm .pdf.
+"""Finding documents under paths and reading them to plain text: .md .markdown .txt .rst .html
+.htm .pdf.
 
 Headings come out as Markdown ``#`` lines (HTML ``<h2>`` -> ``## ...``; reStructuredText
 underlined titles -> ``#`` by level) so one chunker handles every format.
@@ -7,6 +8,7 @@ underlined titles -> ``#`` by level) so one chunker handles every format.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -28,6 +30,23 @@ class Document:
     path: Path
     title: str
     text: str
+
+
+def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files under ``paths`` (directories recursively, hidden entries skipped), sorted."""
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path).parts
+                if (
+                    child.is_file()
+                    and child.suffix.lower() in SUPPORTED_SUFFIXES
+                    and not any(part.startswith(".") for part in rel)
+                ):
+                    yield child
+        else:
+            yield path
 
 
 def read_document(path: Path) -> Document:

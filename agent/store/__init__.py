@@ -10,6 +10,7 @@ and the known-errors base (``agent.known_errors``) both build on this package.
 
 from agent.store._milvus_collection import Collection
 from agent.store._milvus_filters import all_of, eq, has_any, literal, one_of
+from agent.store._milvus_lite import is_lite_uri
 from agent.store._milvus_types import (
     CollectionSpec,
     Consistency,
@@ -26,7 +27,7 @@ from agent.store.embeddings import (
     Vectors,
     make_embedder,
 )
-from agent.store.vectorstore import VectorStore, is_lite_uri
+from agent.store.vectorstore import VectorStore
 
 __all__ = [
     "Collection",

@@ -1,10 +1,14 @@
-"""``Collection``: reads and writes on one collection of a ``VectorStore``."""
+"""``Collection``: reads and writes on one collection of a ``VectorStore``.
+
+A collection is given the one thing it needs from its store, a ``MilvusCall`` (run a
+``MilvusClient`` method, turning its errors into ``StoreError``), so it depends on no store
+internals.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from agent.errors import StoreError
 from agent.store._milvus_types import (
@@ -19,8 +23,11 @@ from agent.store._milvus_types import (
     SearchMode,
 )
 
-if TYPE_CHECKING:
-    from agent.store.vectorstore import VectorStore
+
+class MilvusCall(Protocol):
+    """Runs ``MilvusClient.<method>(*args, **kwargs)`` for a store; raises ``StoreError``."""
+
+    def __call__(self, method: str, /, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class Collection:
@@ -28,13 +35,15 @@ class Collection:
 
     def __init__(
         self,
-        store: VectorStore,
+        call: MilvusCall,
         spec: CollectionSpec,
         *,
+        uri: str,
         hybrid: bool,
         consistency: Consistency = "Session",
     ) -> None:
-        self.store = store
+        self._call = call
+        self.uri = uri
         self.consistency = consistency
         self.spec = spec
         self.name = spec.name
@@ -50,7 +59,7 @@ class Collection:
         from agent.store._milvus_schema import prepare_row
 
         prepared = [prepare_row(self.spec, row) for row in rows]
-        result = self.store._call("upsert", self.name, prepared)
+        result = self._call("upsert", self.name, prepared)
         return int(result.get("upsert_count", len(prepared)))
 
     def insert(self, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -61,16 +70,14 @@ class Collection:
         from agent.store._milvus_schema import prepare_row
 
         prepared = [prepare_row(self.spec, row) for row in rows]
-        result = self.store._call("insert", self.name, prepared)
+        result = self._call("insert", self.name, prepared)
         return int(result.get("insert_count", len(prepared)))
 
     def delete(self, *, ids: Sequence[str] | None = None, filter: str = "") -> int:
         """Delete by ids or by filter expression; returns how many rows matched."""
         if not ids and not filter:
             return 0
-        result = self.store._call(
-            "delete", self.name, ids=list(ids) if ids else None, filter=filter
-        )
+        result = self._call("delete", self.name, ids=list(ids) if ids else None, filter=filter)
         if isinstance(result, dict):
             return int(result.get("delete_count", 0))
         return len(result)
@@ -79,12 +86,12 @@ class Collection:
         """Persist buffered rows and seal segments. Call it after a bulk write: on Lite,
         unflushed rows are searched by a slow path (~1 s per query at 10k rows vs ~60 ms
         flushed); on a server it lets the HNSW index cover them."""
-        self.store._call("flush", self.name)
+        self._call("flush", self.name)
 
     # --- reads -----------------------------------------------------------------------------------
 
     def count(self, filter: str = "") -> int:
-        rows = self.store._call(
+        rows = self._call(
             "query",
             self.name,
             filter=filter,
@@ -111,7 +118,7 @@ class Collection:
             kwargs["limit"] = limit
         if not filter:
             kwargs["filter"] = f'{ID_FIELD} != ""'
-        return [dict(r) for r in self.store._call("query", self.name, **kwargs)]
+        return [dict(r) for r in self._call("query", self.name, **kwargs)]
 
     def get(
         self, ids: Sequence[str], *, output_fields: Sequence[str] | None = None
@@ -119,7 +126,7 @@ class Collection:
         if not ids:
             return []
         fields = list(output_fields) if output_fields is not None else self._default_outputs()
-        rows = self.store._call(
+        rows = self._call(
             "get",
             self.name,
             ids=list(ids),
@@ -173,10 +180,10 @@ class Collection:
             if not use_hybrid:
                 raise StoreError(
                     f"BM25 search needs query texts and a BM25 collection "
-                    f"({self.name!r} at {self.store.uri})"
+                    f"({self.name!r} at {self.uri})"
                 )
             assert texts is not None
-            raw = self.store._call(
+            raw = self._call(
                 "search",
                 self.name,
                 list(texts),
@@ -191,7 +198,7 @@ class Collection:
         if mode == "hybrid" and not use_hybrid:
             raise StoreError(
                 f"hybrid search needs query texts and a BM25 collection; {self.name!r} at "
-                f"{self.store.uri} is {'hybrid' if self.hybrid else 'dense-only'}"
+                f"{self.uri} is {'hybrid' if self.hybrid else 'dense-only'}"
             )
         if use_hybrid:
             assert texts is not None
@@ -212,7 +219,7 @@ class Collection:
                 limit=candidates,
                 expr=filter or None,
             )
-            raw = self.store._call(
+            raw = self._call(
                 "hybrid_search",
                 self.name,
                 [dense, sparse],
@@ -222,7 +229,7 @@ class Collection:
                 consistency_level=self.consistency,
             )
         else:
-            raw = self.store._call(
+            raw = self._call(
                 "search",
                 self.name,
                 vectors,
@@ -237,49 +244,6 @@ class Collection:
 
     def _default_outputs(self) -> list[str]:
         return [TEXT_FIELD, *self._field_names]
-
-    # --- async variants: the gRPC call runs in a worker thread -----------------------------------
-
-    async def aupsert(self, rows: Sequence[Mapping[str, Any]]) -> int:
-        return await asyncio.to_thread(self.upsert, rows)
-
-    async def adelete(self, *, ids: Sequence[str] | None = None, filter: str = "") -> int:
-        return await asyncio.to_thread(lambda: self.delete(ids=ids, filter=filter))
-
-    async def acount(self, filter: str = "") -> int:
-        return await asyncio.to_thread(self.count, filter)
-
-    async def aquery(
-        self,
-        filter: str = "",
-        *,
-        output_fields: Sequence[str] | None = None,
-        limit: int | None = None,
-    ) -> list[dict[str, Any]]:
-        return await asyncio.to_thread(
-            lambda: self.query(filter, output_fields=output_fields, limit=limit)
-        )
-
-    async def asearch(
-        self,
-        vector: Sequence[float] | Any,
-        *,
-        text: str | None = None,
-        top_k: int = 5,
-        filter: str = "",
-        output_fields: Sequence[str] | None = None,
-        mode: SearchMode = "auto",
-    ) -> list[Hit]:
-        return await asyncio.to_thread(
-            lambda: self.search(
-                vector,
-                text=text,
-                top_k=top_k,
-                filter=filter,
-                output_fields=output_fields,
-                mode=mode,
-            )
-        )
 
 
 def _hit(raw: Mapping[str, Any]) -> Hit:

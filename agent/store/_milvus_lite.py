@@ -13,8 +13,7 @@ def is_lite_uri(uri: str) -> bool:
 
 
 def lite_path(uri: str) -> str:
-    path = uri if uri.endswith(".db") else uri  # pymilvus needs the .db suffix; checked below
-    return os.path.abspath(os.path.expanduser(path))
+    return os.path.abspath(os.path.expanduser(uri))
 
 
 def lite_is_locked_elsewhere(path: str) -> bool:
@@ -42,7 +41,7 @@ def locked_error(path: str) -> StoreLockedError:
     return StoreLockedError(
         f"the Milvus Lite database {path} is in use by another process, and Lite allows one "
         "process per file. Fixes: (1) stop the other process (e.g. a running `agent chat` or "
-        f"`agent kb add`), or (2) serve the file to several processes with "
+        f"`agent docs add`), or (2) serve the file to several processes with "
         f"`milvus-lite server --data-dir {path}` and set AGENT_MILVUS_URI=http://127.0.0.1:19530, "
         "or (3) point AGENT_MILVUS_URI at a Milvus server (http://host:19530)."
     )

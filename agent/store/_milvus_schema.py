@@ -146,7 +146,7 @@ def check_schema(spec: CollectionSpec, described: Mapping[str, Any], *, uri: str
             f"collection {spec.name!r} at {uri} does not match what this version needs:\n  "
             + "\n  ".join(problems)
             + "\nFix: use another collection name, point at another database, or drop and "
-            "re-create it (e.g. `agent kb remove --all` for the document store) and ingest again."
+            "re-create it (e.g. `agent docs remove --all` for the documents) and ingest again."
         )
     return hybrid
 

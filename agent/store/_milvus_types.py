@@ -57,9 +57,6 @@ class CollectionSpec:
             if f.name in _RESERVED:
                 raise StoreError(f"field name {f.name!r} is reserved ({sorted(_RESERVED)})")
 
-    def field(self, name: str) -> FieldSpec | None:
-        return next((f for f in self.fields if f.name == name), None)
-
 
 @dataclass(frozen=True, slots=True)
 class Hit:

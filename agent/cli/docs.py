@@ -1,4 +1,8 @@
-"""``agent kb add|list|stats|remove``: the document knowledge base that ``rag_search`` reads."""
+"""``agent docs add|list|stats|remove``: the documents ``rag_search`` searches.
+
+``agent kb`` is the old name of this group, kept hidden: it runs the same commands after one
+line on stderr saying to use ``agent docs``.
+"""
 
 from __future__ import annotations
 
@@ -23,17 +27,17 @@ from rich.text import Text
 from agent.cli._common import print_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
-from agent.rag.ingest import KnowledgeBase
+from agent.rag import DocumentStore
 from agent.settings import Settings
 
-kb_app = typer.Typer(
-    name="kb",
+docs_app = typer.Typer(
+    name="docs",
     help=(
-        "The document knowledge base searched by the rag_search tool (Milvus: "
-        "AGENT_MILVUS_URI, default DATA_DIR/milvus.db).\n\n"
-        "  agent kb add docs/ notes.md --source handbook --tags ops\n\n"
-        "  agent kb list\n\n"
-        "  agent kb remove handbook"
+        "The documents searched by the rag_search tool (Milvus: AGENT_MILVUS_URI, default "
+        "DATA_DIR/milvus.db; collection AGENT_DOCS_COLLECTION).\n\n"
+        "  agent docs add docs/ notes.md --source handbook --tags ops\n\n"
+        "  agent docs list\n\n"
+        "  agent docs remove handbook"
     ),
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -48,13 +52,18 @@ def _fail(exc: AgentError) -> typer.Exit:
     return typer.Exit(exit_code_for(exc))
 
 
+def warn_kb_is_deprecated() -> None:
+    """The callback of the hidden ``agent kb`` alias of this group."""
+    err.print("warning: `agent kb` is deprecated; use `agent docs`", highlight=False)
+
+
 class _RateColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
         return Text(f"{speed:.1f} chunks/s" if speed else "… chunks/s", style="cyan")
 
 
-@kb_app.command()
+@docs_app.command()
 def add(
     paths: Annotated[
         list[str], typer.Argument(help="files or directories (.md .txt .rst .html .pdf)")
@@ -70,10 +79,10 @@ def add(
     """Ingest documents: chunk, embed and store them; unchanged files are skipped."""
     tag_list = [t.strip() for group in tags or [] for t in group.split(",") if t.strip()]
     # skipped files are printed below; without a handler the library's warning prints too
-    logging.getLogger("agent.rag.ingest").addHandler(logging.NullHandler())
+    logging.getLogger("agent.rag.documents").addHandler(logging.NullHandler())
     try:
         with (
-            KnowledgeBase.open(Settings.load()) as kb,
+            DocumentStore.open(Settings.load()) as docs,
             Progress(
                 TextColumn("[bold]ingest"),
                 BarColumn(),
@@ -89,7 +98,7 @@ def add(
             def on_progress(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            report = kb.ingest(paths, source=source, tags=tag_list, progress=on_progress)
+            report = docs.ingest(paths, source=source, tags=tag_list, progress=on_progress)
     except AgentError as exc:
         raise _fail(exc) from None
     for path, reason in report.skipped:
@@ -106,16 +115,16 @@ def add(
         raise typer.Exit(ExitCode.USAGE)  # nothing usable among the paths given
 
 
-@kb_app.command("list")
+@docs_app.command("list")
 def list_() -> None:
     """List the ingested documents."""
     try:
-        with KnowledgeBase.open(Settings.load()) as kb:
-            infos = kb.sources()
+        with DocumentStore.open(Settings.load()) as docs:
+            infos = docs.sources()
     except AgentError as exc:
         raise _fail(exc) from None
     if not infos:
-        out.print("The knowledge base is empty (add documents with `agent kb add PATH`).")
+        out.print("The document store is empty (add documents with `agent docs add PATH`).")
         return
     table = Table("source", "file", "title", "chunks", "ingested (UTC)")
     for column in table.columns[:3]:
@@ -127,12 +136,12 @@ def list_() -> None:
     out.print(table)
 
 
-@kb_app.command()
+@docs_app.command()
 def stats() -> None:
-    """Show where the knowledge base lives and how big it is."""
+    """Show where the documents live and how many there are."""
     try:
-        with KnowledgeBase.open(Settings.load()) as kb:
-            s = kb.stats()
+        with DocumentStore.open(Settings.load()) as docs:
+            s = docs.stats()
     except AgentError as exc:
         raise _fail(exc) from None
     rows = [
@@ -149,7 +158,7 @@ def stats() -> None:
         out.print(f"{key:>11}: {value}", highlight=False)
 
 
-@kb_app.command()
+@docs_app.command()
 def remove(
     source: Annotated[str | None, typer.Argument(help="a source label or a file path")] = None,
     all_: Annotated[bool, typer.Option("--all", help="drop the whole collection")] = False,
@@ -159,16 +168,16 @@ def remove(
         err.print("[bold red]error:[/] give a SOURCE or --all (not both)")
         raise typer.Exit(ExitCode.USAGE)
     try:
-        with KnowledgeBase.open(Settings.load()) as kb:
+        with DocumentStore.open(Settings.load()) as docs:
             if all_:
-                kb.clear()
-                out.print(f"Dropped collection {kb.collection_name}.")
+                docs.clear()
+                out.print(f"Dropped collection {docs.collection_name}.")
                 return
             assert source is not None
-            removed = kb.remove(source)
+            removed = docs.remove(source)
     except AgentError as exc:
         raise _fail(exc) from None
     if not removed:
-        err.print(f"[yellow]nothing matched[/] {source!r} (see `agent kb list`)")
+        err.print(f"[yellow]nothing matched[/] {source!r} (see `agent docs list`)")
         raise typer.Exit(ExitCode.USAGE)
     out.print(f"Removed {removed} chunks of {source}.")

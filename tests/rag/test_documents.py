@@ -1,5 +1,5 @@
-"""Ingest: readers, chunking, and the knowledge base on Milvus Lite / the Milvus server, with the
-real local embedding model."""
+"""The document store: readers, chunking, ingest and search on Milvus Lite / the Milvus server
+with the real local embedding model, and the ``agent docs`` commands."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from agent.rag import DocumentStore
 from agent.rag._chunking import chunk_text
 from agent.rag._readers import UnreadableFileError, read_document
-from agent.rag.ingest import KnowledgeBase
-from agent.store.embeddings import LocalEmbedder
-from agent.store.vectorstore import VectorStore
+from agent.store import LocalEmbedder, VectorStore
 
 
 def make_pdf(lines: list[str]) -> bytes:
@@ -109,13 +108,13 @@ def test_chunking_keeps_code_fences_and_cuts_giant_tokens() -> None:
     assert "".join(c.text for c in chunks).count("y") == 700
 
 
-# --- the knowledge base ------------------------------------------------------------------------
+# --- the document store ------------------------------------------------------------------------
 
 
 @pytest.fixture
-def kb(lite_uri: str, embedder: LocalEmbedder) -> Iterator[KnowledgeBase]:
+def documents(lite_uri: str, embedder: LocalEmbedder) -> Iterator[DocumentStore]:
     with VectorStore(lite_uri) as store:
-        yield KnowledgeBase(store, embedder, chunk_size=400, chunk_overlap=60)
+        yield DocumentStore(store, embedder, chunk_size=400, chunk_overlap=60)
 
 
 @pytest.fixture
@@ -138,39 +137,40 @@ def docs(tmp_path: Path) -> Path:
 
 
 def test_ingest_search_round_trip(
-    kb: KnowledgeBase, docs: Path, caplog: pytest.LogCaptureFixture
+    documents: DocumentStore, docs: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="agent.rag.ingest"):
-        report = kb.ingest([docs], source="handbook", tags=["ops", "pets"])
+    with caplog.at_level(logging.WARNING, logger="agent.rag.documents"):
+        report = documents.ingest([docs], source="handbook", tags=["ops", "pets"])
     assert report.files_added == 3
     assert [Path(p).name for p, _ in report.skipped] == ["blob.txt"]
     assert any("skipped" in r.message and "blob.txt" in r.message for r in caplog.records)
-    assert report.chunks_added == kb.collection().count() > 0  # type: ignore[union-attr]
+    assert report.chunks_added == documents.collection().count() > 0  # type: ignore[union-attr]
 
-    hit = kb.search("how do I undo a bad release?", top_k=1)[0]
+    hit = documents.search("how do I undo a bad release?", top_k=1)[0]
     assert Path(hit.fields["path"]).name == "deploy.md"
     assert "make rollback" in hit.text
     assert hit.fields["source"] == "handbook"
     assert hit.fields["tags"] == ["ops", "pets"]
     assert hit.fields["section"] == "Deploy > Rollback" or hit.fields["position"] == 0
-    pets = kb.search("what should cats eat?", top_k=1)[0]
+    pets = documents.search("what should cats eat?", top_k=1)[0]
     assert Path(pets.fields["path"]).name == "cats.html" and pets.fields["title"] == "Cats"
-    money = kb.search("revenue growth last quarter", top_k=1)[0]
+    money = documents.search("revenue growth last quarter", top_k=1)[0]
     assert Path(money.fields["path"]).name == "report.pdf"
 
-    assert [Path(s.path).name for s in kb.sources()] == ["cats.html", "deploy.md", "report.pdf"]
-    stats = kb.stats()
+    names = [Path(s.path).name for s in documents.sources()]
+    assert names == ["cats.html", "deploy.md", "report.pdf"]
+    stats = documents.stats()
     assert (stats.documents, stats.sources, stats.hybrid, stats.dim) == (3, 1, True, 384)
 
 
 def test_reingest_is_idempotent_and_a_changed_file_replaces_its_chunks(
-    kb: KnowledgeBase, docs: Path
+    documents: DocumentStore, docs: Path
 ) -> None:
-    first = kb.ingest([docs])
-    coll = kb.collection()
+    first = documents.ingest([docs])
+    coll = documents.collection()
     assert coll is not None
     ids = {r["id"] for r in coll.query(output_fields=["id"], limit=1000)}
-    again = kb.ingest([docs])
+    again = documents.ingest([docs])
     assert (again.files_unchanged, again.files_added, again.chunks_added) == (3, 0, 0)
     assert {r["id"] for r in coll.query(output_fields=["id"], limit=1000)} == ids
 
@@ -178,45 +178,45 @@ def test_reingest_is_idempotent_and_a_changed_file_replaces_its_chunks(
     old_chunks = coll.count(f'path == "{deploy}"')
     assert old_chunks >= 1 and first.chunks_added == len(ids)
     (docs / "deploy.md").write_text("# Deploy\n\nDeploys now go through the Argo pipeline.\n")
-    changed = kb.ingest([docs])
+    changed = documents.ingest([docs])
     assert (changed.files_replaced, changed.files_unchanged) == (1, 2)
     assert (changed.chunks_added, changed.chunks_removed) == (1, old_chunks)
     assert changed.chunks_reused == 0
     rows = coll.query(f'path == "{deploy}"', output_fields=["text"], limit=100)
     assert [r["text"] for r in rows] == ["# Deploy\n\nDeploys now go through the Argo pipeline."]
-    assert "make rollback" not in " ".join(h.text for h in kb.search("rollback", top_k=10))
+    assert "make rollback" not in " ".join(h.text for h in documents.search("rollback", top_k=10))
 
     # new tags are a change too: same text, re-labelled chunks, vectors reused (not re-embedded)
-    relabelled = kb.ingest([docs / "cats.html"], tags=["pets"])
+    relabelled = documents.ingest([docs / "cats.html"], tags=["pets"])
     assert relabelled.files_replaced == 1
     assert relabelled.chunks_reused == relabelled.chunks_added >= 1
     assert relabelled.embed_seconds < 0.05
-    assert kb.search("cats", top_k=1, tags=["pets"])[0].fields["tags"] == ["pets"]
+    assert documents.search("cats", top_k=1, tags=["pets"])[0].fields["tags"] == ["pets"]
 
 
-def test_filters_by_source_and_tags(kb: KnowledgeBase, docs: Path) -> None:
-    kb.ingest([docs / "deploy.md"], source="runbooks", tags=["ops"])
-    kb.ingest([docs / "cats.html"], source="wiki", tags=["pets", "animals"])
+def test_filters_by_source_and_tags(documents: DocumentStore, docs: Path) -> None:
+    documents.ingest([docs / "deploy.md"], source="runbooks", tags=["ops"])
+    documents.ingest([docs / "cats.html"], source="wiki", tags=["pets", "animals"])
     query = "how do I undo a bad release?"
-    assert {h.fields["source"] for h in kb.search(query, top_k=10)} == {"runbooks", "wiki"}
-    only_wiki = kb.search(query, top_k=10, source="wiki")
+    assert {h.fields["source"] for h in documents.search(query, top_k=10)} == {"runbooks", "wiki"}
+    only_wiki = documents.search(query, top_k=10, source="wiki")
     assert only_wiki and {h.fields["source"] for h in only_wiki} == {"wiki"}
-    tagged = kb.search(query, top_k=10, tags=["animals", "nothing"])
+    tagged = documents.search(query, top_k=10, tags=["animals", "nothing"])
     assert tagged and all("animals" in h.fields["tags"] for h in tagged)
-    assert kb.search(query, top_k=10, source="runbooks", tags=["pets"]) == []
+    assert documents.search(query, top_k=10, source="runbooks", tags=["pets"]) == []
 
-    assert kb.remove("wiki") > 0
-    assert {s.source for s in kb.sources()} == {"runbooks"}
-    assert kb.remove(str(docs / "deploy.md")) > 0  # by path works too
-    assert kb.sources() == []
+    assert documents.remove("wiki") > 0
+    assert {s.source for s in documents.sources()} == {"runbooks"}
+    assert documents.remove(str(docs / "deploy.md")) > 0  # by path works too
+    assert documents.sources() == []
 
 
-def test_empty_knowledge_base(kb: KnowledgeBase) -> None:
-    assert kb.search("anything", top_k=3) == []
-    assert kb.sources() == []
-    assert kb.stats().chunks == 0
-    assert kb.remove("nothing") == 0
-    assert not kb.store.has_collection("documents")  # reading never creates it
+def test_empty_document_store(documents: DocumentStore) -> None:
+    assert documents.search("anything", top_k=3) == []
+    assert documents.sources() == []
+    assert documents.stats().chunks == 0
+    assert documents.remove("nothing") == 0
+    assert not documents.store.has_collection("documents")  # reading never creates it
 
 
 KEYWORD_DOCS = {
@@ -234,10 +234,10 @@ KEYWORD_DOCS = {
 }
 
 
-def test_hybrid_beats_dense_on_codes_and_skus(kb: KnowledgeBase, tmp_path: Path) -> None:
+def test_hybrid_beats_dense_on_codes_and_skus(documents: DocumentStore, tmp_path: Path) -> None:
     for key, text in KEYWORD_DOCS.items():
         (tmp_path / f"{key}.txt").write_text(text)
-    kb.ingest([tmp_path / f"{key}.txt" for key in KEYWORD_DOCS])
+    documents.ingest([tmp_path / f"{key}.txt" for key in KEYWORD_DOCS])
     queries = [(key, key) for key in KEYWORD_DOCS] + [
         (f"what does error {k} mean?" if k.startswith("E") else f"tell me about product {k}", k)
         for k in KEYWORD_DOCS
@@ -245,7 +245,7 @@ def test_hybrid_beats_dense_on_codes_and_skus(kb: KnowledgeBase, tmp_path: Path)
 
     def correct(mode: str) -> int:
         return sum(
-            Path(kb.search(q, top_k=1, mode=mode)[0].fields["path"]).stem == want  # type: ignore[arg-type]
+            Path(documents.search(q, top_k=1, mode=mode)[0].fields["path"]).stem == want  # type: ignore[arg-type]
             for q, want in queries
         )
 
@@ -261,42 +261,51 @@ def test_round_trip_on_the_milvus_server(
 ) -> None:
     with VectorStore(milvus_server_uri) as store:
         store.drop_collection("docs_server_test")
-        kb = KnowledgeBase(store, embedder, collection="docs_server_test", chunk_size=400)
-        report = kb.ingest([docs], tags=["ops"])
+        documents = DocumentStore(store, embedder, collection="docs_server_test", chunk_size=400)
+        report = documents.ingest([docs], tags=["ops"])
         assert report.files_added == 3
-        assert not kb.stats().hybrid  # Milvus 2.3: dense only
-        hit = kb.search("how do I undo a bad release?", top_k=1, tags=["ops"])[0]
+        assert not documents.stats().hybrid  # Milvus 2.3: dense only
+        hit = documents.search("how do I undo a bad release?", top_k=1, tags=["ops"])[0]
         assert "make rollback" in hit.text
         assert 0.3 < hit.score <= 1.0  # dense: the cosine similarity
-        assert kb.ingest([docs], tags=["ops"]).files_unchanged == 3
-        assert kb.remove(str(docs / "cats.html")) > 0
-        assert {Path(s.path).name for s in kb.sources()} == {"deploy.md", "report.pdf"}
-        kb.clear()
+        assert documents.ingest([docs], tags=["ops"]).files_unchanged == 3
+        assert documents.remove(str(docs / "cats.html")) > 0
+        assert {Path(s.path).name for s in documents.sources()} == {"deploy.md", "report.pdf"}
+        documents.clear()
 
 
-def test_kb_cli(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_docs_cli(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
     from agent.cli import app
+    from agent.cli.exit_codes import ExitCode
 
     monkeypatch.setenv("AGENT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COLUMNS", "250")  # rich's table width: keep paths on one line
     runner = CliRunner()
-    added = runner.invoke(app, ["kb", "add", str(docs), "--source", "handbook", "--tags", "a,b"])
+    added = runner.invoke(app, ["docs", "add", str(docs), "--source", "handbook", "--tags", "a,b"])
     assert added.exit_code == 0, added.output
     assert "3 added, 0 replaced, 0 unchanged, 1 skipped" in added.stdout
     assert "skipped" in added.stderr and "blob.txt" in added.stderr
-    again = runner.invoke(app, ["kb", "add", str(docs), "--source", "handbook", "--tags", "a,b"])
+    again = runner.invoke(app, ["docs", "add", str(docs), "--source", "handbook", "--tags", "a,b"])
     assert "0 added, 0 replaced, 3 unchanged" in again.stdout
-    listing = runner.invoke(app, ["kb", "list"])
+    listing = runner.invoke(app, ["docs", "list"])
     assert listing.exit_code == 0 and "deploy.md" in listing.stdout and "Cats" in listing.stdout
-    stats = runner.invoke(app, ["kb", "stats"])
+    stats = runner.invoke(app, ["docs", "stats"])
     assert "documents: 3" in stats.stdout and "hybrid" in stats.stdout
-    removed = runner.invoke(app, ["kb", "remove", str(docs / "cats.html")])
+    removed = runner.invoke(app, ["docs", "remove", str(docs / "cats.html")])
     assert removed.exit_code == 0 and removed.stdout.startswith("Removed ")
-    assert runner.invoke(app, ["kb", "remove", "nothing"]).exit_code == 1
-    assert runner.invoke(app, ["kb", "remove"]).exit_code == 2
-    missing = runner.invoke(app, ["kb", "add", str(tmp_path / "nope.md")])
-    assert missing.exit_code == 1 and "No such file" in missing.stderr
-    assert runner.invoke(app, ["kb", "remove", "--all"]).exit_code == 0
-    assert "empty" in runner.invoke(app, ["kb", "list"]).stdout
+    # bad input (no such source, no usable file) is a usage error since the one exit-code table
+    assert runner.invoke(app, ["docs", "remove", "nothing"]).exit_code == ExitCode.USAGE
+    assert runner.invoke(app, ["docs", "remove"]).exit_code == ExitCode.USAGE
+    missing = runner.invoke(app, ["docs", "add", str(tmp_path / "nope.md")])
+    assert missing.exit_code == ExitCode.USAGE and "No such file" in missing.stderr
+    assert runner.invoke(app, ["docs", "remove", "--all"]).exit_code == 0
+    assert "empty" in runner.invoke(app, ["docs", "list"]).stdout
+    assert "warning" not in runner.invoke(app, ["docs", "list"]).stderr
+
+    # `agent kb` is the old name: hidden, the same commands, one line saying to move on
+    assert "kb" not in runner.invoke(app, ["--help"]).stdout.split()
+    old = runner.invoke(app, ["kb", "list"])
+    assert old.exit_code == 0 and "empty" in old.stdout
+    assert old.stderr == "warning: `agent kb` is deprecated; use `agent docs`\n"
