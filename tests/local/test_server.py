@@ -10,7 +10,6 @@ handling (pid file, readiness wait, timeout, SIGTERM of the group) in a second i
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import os
 import socket
@@ -20,23 +19,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from typer.testing import CliRunner
 
 from agent.cli import app
+from agent.cli.exit_codes import ExitCode
 from agent.errors import LocalServerError
-from agent.local.model import GGUF_SHA256, MARKER_NAME
-from agent.local.server import (
+from agent.local import (
+    ProgressEvent,
     ServerConfig,
-    check_port_free,
     check_vllm_importable,
     read_pid_file,
     served_models,
-    server_command,
-    server_env,
     start_server,
     stop_server,
 )
+from agent.local.model import GGUF_SHA256, MARKER_NAME
+from agent.local.server import check_port_free, server_command, server_env
 from agent.settings import Settings
 
 STAND_IN_SERVER = """
@@ -126,8 +124,9 @@ def cfg(tmp_path: Path, model_dir: Path) -> Iterator[ServerConfig]:
 
 
 @pytest.fixture
-def quiet() -> Console:
-    return Console(file=io.StringIO())
+def events() -> list[ProgressEvent]:
+    """What ``start_server`` reports; pass ``on_progress=events.append``."""
+    return []
 
 
 def _alive(pid: int) -> bool:
@@ -205,7 +204,7 @@ def test_cuda_leftovers_breaking_the_import_get_the_uninstall_command(
     assert f"{sys.executable} -m pip uninstall -y torchvision torchaudio torchcodec" in message
 
 
-def test_port_in_use_is_a_clear_error(cfg: ServerConfig, quiet: Console) -> None:
+def test_port_in_use_is_a_clear_error(cfg: ServerConfig, events: list[ProgressEvent]) -> None:
     with socket.socket() as squatter:
         squatter.bind((cfg.host, cfg.port))
         squatter.listen()
@@ -214,25 +213,39 @@ def test_port_in_use_is_a_clear_error(cfg: ServerConfig, quiet: Console) -> None
         ):
             check_port_free(cfg.host, cfg.port)
         with pytest.raises(LocalServerError, match="agent llm serve --port N"):
-            start_server(cfg, console=quiet)
+            start_server(cfg, on_progress=events.append)
     assert not cfg.pid_path.exists()
+    assert events == []  # refused before any slow step
 
 
-def test_missing_model_folder_says_to_pull(cfg: ServerConfig, quiet: Console) -> None:
+def test_missing_model_folder_says_to_pull(cfg: ServerConfig, events: list[ProgressEvent]) -> None:
     (cfg.model_dir / "config.json").unlink()
     with pytest.raises(LocalServerError, match="run `agent llm pull` first"):
-        start_server(cfg, console=quiet)
+        start_server(cfg, on_progress=events.append)
+    assert events == []
 
 
-def test_start_status_stop(cfg: ServerConfig, stand_in_vllm: Path, quiet: Console) -> None:
-    pid = start_server(cfg, console=quiet)
+def test_start_status_stop(
+    cfg: ServerConfig, stand_in_vllm: Path, events: list[ProgressEvent]
+) -> None:
+    pid = start_server(cfg, on_progress=events.append)
     assert served_models(cfg.base_url) == ["tiny-test-model"]
+    # The import check, then the wait; each stage starts, then finishes, in that order.
+    assert [(e.stage, e.finished) for e in events[:3]] == [
+        ("check", False),
+        ("check", True),
+        ("start", False),
+    ]
+    assert events[-1].stage == "start" and events[-1].finished
+    assert not any(e.finished for e in events[2:-1])
+    assert events[0].message == f"Checking that vllm imports with {cfg.python}"
+    assert events[-1].message == f"vLLM serves tiny-test-model at {cfg.base_url}"
     state = read_pid_file(cfg)
     assert state is not None and state["pid"] == pid and state["base_url"] == cfg.base_url
     assert "stand-in vllm starting" in cfg.log_path.read_text()
 
     with pytest.raises(LocalServerError, match=f"already running \\(pid {pid}\\)"):
-        start_server(cfg, console=quiet)
+        start_server(cfg, on_progress=events.append)
 
     assert stop_server(cfg) == pid
     assert not _alive(pid)
@@ -242,32 +255,48 @@ def test_start_status_stop(cfg: ServerConfig, stand_in_vllm: Path, quiet: Consol
 
 
 def test_a_server_dying_during_start_reports_its_log(
-    cfg: ServerConfig, stand_in_vllm: Path, quiet: Console, monkeypatch: pytest.MonkeyPatch
+    cfg: ServerConfig,
+    stand_in_vllm: Path,
+    events: list[ProgressEvent],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("STAND_IN", "crash")
     with pytest.raises(LocalServerError) as info:
-        start_server(cfg, console=quiet)
+        start_server(cfg, on_progress=events.append)
     message = str(info.value)
     assert "vLLM exited with code 3 while starting: ValueError: Unrecognized model" in message
     assert "Unrecognized model in /nowhere" in message
     assert str(cfg.log_path) in message
     assert not cfg.pid_path.exists()
+    starting = [e for e in events if e.stage == "start"]
+    assert starting and not any(e.finished for e in starting)
 
 
 def test_a_server_that_never_answers_times_out_and_is_killed(
-    cfg: ServerConfig, stand_in_vllm: Path, quiet: Console, monkeypatch: pytest.MonkeyPatch
+    cfg: ServerConfig,
+    stand_in_vllm: Path,
+    events: list[ProgressEvent],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("STAND_IN", "sleep")
     slow = ServerConfig(**{**cfg.__dict__, "start_timeout_s": 3.0})
     started = time.monotonic()
     with pytest.raises(LocalServerError) as info:
-        start_server(slow, console=quiet)
+        start_server(slow, on_progress=events.append)
     message = str(info.value)
     assert "did not answer" in message and "within 3 s" in message
     assert "AGENT_VLLM_START_TIMEOUT_S" in message and str(cfg.log_path) in message
     assert time.monotonic() - started < 30
     assert not cfg.pid_path.exists()
     assert "stand-in vllm starting sleep" in cfg.log_path.read_text()
+    # Status while waiting: seconds waited, and the server's latest log line.
+    waiting = [e for e in events if e.stage == "start"]
+    assert waiting[0].message == "Starting vLLM (a cold start takes 2-5 min)"
+    assert all(e.unit == "s" and e.total is None for e in waiting)
+    seconds = [e.done for e in waiting]
+    assert seconds == sorted(seconds) and 1 <= seconds[-1] <= 4
+    assert waiting[-1].detail == "stand-in vllm starting sleep"
+    assert not any(e.finished for e in waiting)
 
 
 def test_cli_serve_status_stop(
@@ -282,11 +311,12 @@ def test_cli_serve_status_stop(
     cfg = ServerConfig.from_settings(Settings.load(), model_dir=model_dir)
     try:
         down = runner.invoke(app, ["llm", "status"])
-        assert down.exit_code == 1 and "not answering" in down.output
+        assert down.exit_code == ExitCode.LLM_UNAVAILABLE and "not answering" in down.output
 
         up = runner.invoke(app, ["llm", "serve", "--detach", "--no-pull"])
         assert up.exit_code == 0, up.output
         assert f"at http://127.0.0.1:{port}/v1" in up.output
+        assert "✓ Checking that vllm imports" in up.output  # the progress, drawn on stderr
 
         again = runner.invoke(app, ["llm", "serve", "--detach"])
         assert again.exit_code == 0 and "Already serving" in again.output
@@ -308,15 +338,17 @@ def test_cli_serve_without_a_model_and_no_pull_says_to_pull(
     monkeypatch.setenv("AGENT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("AGENT_LLM_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
     result = CliRunner().invoke(app, ["llm", "serve", "--no-pull"])
-    assert result.exit_code == 1
+    assert result.exit_code == ExitCode.USAGE
     assert "agent llm pull" in result.output
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs the local-cpu extra")
-def test_real_vllm_on_a_bogus_model_dies_and_says_so(cfg: ServerConfig, quiet: Console) -> None:
+def test_real_vllm_on_a_bogus_model_dies_and_says_so(
+    cfg: ServerConfig, events: list[ProgressEvent]
+) -> None:
     (cfg.model_dir / "config.json").write_text(json.dumps({"model_type": "no-such-model"}))
     with pytest.raises(LocalServerError) as info:
-        start_server(cfg, console=quiet)
+        start_server(cfg, on_progress=events.append)
     message = str(info.value)
     assert "vLLM exited with code" in message
     assert str(cfg.log_path) in message
