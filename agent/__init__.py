@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from agent.persistence import Persistence, ThreadInfo
     from agent.settings import Settings
     from agent.tooling import FunctionTool, JsonSchemaTool, Tool, tool
+    from agent.triage import TriageReport, TriageRequest
 
 _LAZY: dict[str, str] = {
     "Agent": "agent.api",
@@ -80,6 +81,8 @@ _LAZY: dict[str, str] = {
     "JsonSchemaTool": "agent.tooling",
     "Tool": "agent.tooling",
     "tool": "agent.tooling",
+    "TriageReport": "agent.triage",
+    "TriageRequest": "agent.triage",
 }
 
 __all__ = [
@@ -121,6 +124,8 @@ __all__ = [
     "ToolCrashedError",
     "ToolError",
     "ToolResultEvent",
+    "TriageReport",
+    "TriageRequest",
     "Usage",
     "tool",
 ]

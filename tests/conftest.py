@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from agent.settings import Settings
-from agent.testing.scripted_server import ScriptedServer
+from agent.testing import ScriptedServer
 
 pytest_plugins = ["tests.milvus_fixtures"]
 

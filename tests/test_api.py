@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.api import Agent
+from agent import Agent
 from agent.errors import (
     LLMUnavailableError,
     RepairBudgetExceededError,
@@ -30,7 +30,7 @@ from agent.events import (
     ToolResultEvent,
 )
 from agent.settings import Settings
-from agent.testing.scripted_server import ScriptedServer, call, calls, error, reply
+from agent.testing import ScriptedServer, call, calls, error, reply
 from agent.tooling import FunctionTool
 from tools.calculator import make_calculator_tool
 

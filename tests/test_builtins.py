@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.api import Agent
+from agent import Agent
 from agent.settings import Settings
-from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, call, reply
 
 
 def test_default_agent_has_the_built_ins_and_closes_its_mcp_server(

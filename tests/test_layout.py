@@ -84,7 +84,7 @@ def test_no_module_imports_another_packages_private_modules_or_names() -> None:
     for path in python_files():
         me = module_name(path)
         for line, module, names in imports(path):
-            if not module.split(".")[0] in CODE:
+            if module.split(".")[0] not in CODE:
                 continue
             targets = [module] + [f"{module}.{n}" for n in names]
             for target in targets:

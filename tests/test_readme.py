@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.testing.scripted_server import ScriptedServer, loop_responder
+from agent.testing import ScriptedServer, loop_responder
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.DOTALL)

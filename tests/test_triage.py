@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, call, reply
 from agent.triage import parse_answer
 
 # A real traceback of the PY_SSIZE_T_CLEAN pitfall (an old C extension on Python 3.10+).

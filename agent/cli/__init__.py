@@ -17,6 +17,8 @@ from agent.cli.llm import llm_app
 from agent.cli.mcp_cmd import mcp_app
 from agent.cli.triage import triage
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="agent",
     help=(

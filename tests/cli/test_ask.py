@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from agent.cli import app
 from agent.cli.exit_codes import ExitCode
-from agent.testing.scripted_server import Response, ScriptedServer, call, error, reply
+from agent.testing import Response, ScriptedServer, call, error, reply
 
 AGENT = str(Path(sys.executable).parent / "agent")
 

@@ -22,10 +22,10 @@ from typing import Any
 import pexpect
 import pytest
 
-from agent.api import Agent
+from agent import Agent
 from agent.events import Approval, ToolCallRequest
 from agent.settings import Settings
-from agent.testing.scripted_server import Response, ScriptedServer, call, reply
+from agent.testing import Response, ScriptedServer, call, reply
 
 AGENT = str(Path(sys.executable).parent / "agent")
 START_TIMEOUT = 90  # a cold start imports langgraph, openai and jsonschema: slow on a busy box

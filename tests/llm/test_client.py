@@ -8,7 +8,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from agent.errors import LLMResponseError, LLMUnavailableError
 from agent.llm import LLMClient, make_chat_model, to_openai_messages
 from agent.settings import Settings
-from agent.testing.scripted_server import ScriptedServer, call, error, reply
+from agent.testing import ScriptedServer, call, error, reply
 
 
 async def test_retries_5xx_and_429_then_succeeds(

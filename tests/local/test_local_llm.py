@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.api import Agent
+from agent import Agent
 from agent.cli import app
 from agent.events import FinalEvent, ToolCallEvent, ToolResultEvent
 from agent.local import (

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.api import Agent
+from agent import Agent
 from agent.errors import ConfigError, MCPError, ToolError
 from agent.mcp import MCPToolset, parse_server
 from agent.settings import Settings
-from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, call, reply
 from agent.tooling import JsonSchemaTool, ToolArgumentsError
 
 # A small third-party-style server: no model to load, so kills and restarts are cheap.

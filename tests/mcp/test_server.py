@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from agent.known_errors import ErrorIndex, LookupErrorArgs
 from agent.mcp.server import build_server
 from agent.settings import Settings
-from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, call, reply
 from agent.triage import TriageReport, TriageRequest, triage
 
 NUMPY_TRACEBACK = """\

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from agent.testing.scripted_server import ScriptedServer, call, loop_responder, reply
+from agent.testing import ScriptedServer, call, loop_responder, reply
 
 
 def test_extra_call_and_leftovers_fail() -> None:

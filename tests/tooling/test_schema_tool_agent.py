@@ -14,9 +14,9 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, Field
 
-from agent.api import Agent
+from agent import Agent
 from agent.settings import Settings
-from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, call, reply
 from agent.tooling import JsonSchemaTool, tools_from_openai_specs
 
 WEATHER_TOOLS = [

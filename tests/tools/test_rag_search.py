@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.api import Agent
+from agent import Agent
 from agent.rag import DocumentStore
 from agent.settings import Settings
 from agent.store import Hit, LocalEmbedder, VectorStore
-from agent.testing.scripted_server import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, call, reply
 from agent.tooling import ToolArgumentsError
 from tools.rag_search import CLOSE_MARK, OPEN_MARK, format_hits, make_rag_search_tool
 

@@ -1,0 +1,116 @@
+"""The public surface: what ``from agent import ...`` and each subsystem's ``__all__`` promise.
+
+Changing a pinned list here is a decision about the API, so it shows in review.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+
+import pytest
+
+import agent
+
+TOP_LEVEL = {
+    # the agent and its settings
+    "Agent",
+    "Settings",
+    "Persistence",
+    "ThreadInfo",
+    # tools
+    "tool",
+    "Tool",
+    "FunctionTool",
+    "JsonSchemaTool",
+    # a run and its events
+    "RunResult",
+    "Usage",
+    "AgentEvent",
+    "TokenEvent",
+    "ToolCallEvent",
+    "ToolResultEvent",
+    "FinalEvent",
+    "ErrorEvent",
+    "ToolCallRecord",
+    "ToolCallRequest",
+    "Approval",
+    "ApproveHook",
+    # triage
+    "TriageRequest",
+    "TriageReport",
+    # the error tree
+    "AgentError",
+    "ConfigError",
+    "EmbeddingError",
+    "KnowledgeBaseError",
+    "LLMError",
+    "LLMResponseError",
+    "LLMUnavailableError",
+    "LocalServerError",
+    "MCPError",
+    "ModelProvisionError",
+    "RepairBudgetExceededError",
+    "RepeatedToolCallError",
+    "RunError",
+    "SchemaMismatchError",
+    "StepBudgetExceededError",
+    "StoreError",
+    "StoreLockedError",
+    "ThreadError",
+    "ToolCrashedError",
+    "ToolError",
+}
+
+SUBPACKAGES = sorted(m.name for m in pkgutil.iter_modules(agent.__path__, "agent.") if m.ispkg)
+
+
+def test_top_level_all_is_the_pinned_surface() -> None:
+    assert set(agent.__all__) == TOP_LEVEL
+    assert len(agent.__all__) == len(set(agent.__all__)), "a name is listed twice"
+
+
+@pytest.mark.parametrize("name", sorted(TOP_LEVEL))
+def test_every_top_level_name_resolves(name: str) -> None:
+    assert getattr(agent, name) is not None
+
+
+def test_no_top_level_name_shadows_a_submodule() -> None:
+    # ``import agent.x`` rebinds ``agent.x`` to the module, so a public ``x`` would flip
+    # between a function and a module depending on import order.
+    submodules = {m.name for m in pkgutil.iter_modules(agent.__path__)}
+    assert not submodules & set(agent.__all__)
+
+
+def test_our_errors_share_one_tree_and_the_models_do_not() -> None:
+    ours = [getattr(agent, n) for n in agent.__all__ if n.endswith("Error") and n != "ToolError"]
+    assert ours and all(issubclass(e, agent.AgentError) for e in ours)
+    # a tool raises ToolError for the model to read and repair; the caller never sees it
+    assert not issubclass(agent.ToolError, agent.AgentError)
+
+
+def test_unknown_names_raise_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Agnet'"):
+        _ = agent.Agnet  # type: ignore[attr-defined]
+
+
+def test_import_agent_stays_light() -> None:
+    # ``import agent`` (and so ``agent --help``) must not pull in the heavy engines.
+    code = (
+        "import sys, agent; heavy = [m for m in ('langgraph', 'pymilvus', 'torch', "
+        "'sentence_transformers', 'openai') if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("package", SUBPACKAGES)
+def test_every_subpackage_exports_only_names_it_has(package: str) -> None:
+    module = importlib.import_module(package)
+    exported = module.__all__
+    assert exported, f"{package} exports nothing"
+    assert len(exported) == len(set(exported))
+    missing = [n for n in exported if not hasattr(module, n)]
+    assert not missing, f"{package}.__all__ lists names it does not define: {missing}"
