@@ -33,7 +33,7 @@ from agent._sync import SyncRunner
 from agent.builtins import DefaultTools
 from agent.errors import AgentError, RunError, ThreadError
 from agent.events import AgentEvent, ApproveHook, ErrorEvent, FinalEvent, RunResult
-from agent.llm import LLMClient
+from agent.llm import LLMClient, ServerProfile, server_profile
 from agent.loop import (
     close_interrupted_calls,
     first_question,
@@ -42,7 +42,7 @@ from agent.loop import (
     uncommitted_messages,
 )
 from agent.persistence import Checkpoints, Persistence, ThreadInfo, open_checkpoints
-from agent.settings import Settings
+from agent.settings import Settings, ToolCallMode
 from agent.tooling import Tool, ToolRegistry
 from graphs.agent_graph import AgentContext, build_agent_graph, make_context
 
@@ -64,6 +64,7 @@ class Agent:
         *,
         persistence: Persistence = "sqlite",
         system_prompt: str | None = None,
+        instructions: str = "",
     ) -> None:
         self.settings = settings or Settings.load()
         self._defaults: DefaultTools | None = None
@@ -72,9 +73,9 @@ class Agent:
             tools = self._defaults.tools
         self.tools = ToolRegistry(tools)
         self.persistence: Persistence = persistence
-        self.system_prompt = system_prompt or system_prompt_for(
-            self.settings.resolved_tool_call_mode()
-        )
+        self._system_prompt = system_prompt
+        self._instructions = instructions
+        self._profile: ServerProfile | None = None  # measured once, on the first run
         self._per_loop: dict[asyncio.AbstractEventLoop, _LoopResources] = {}
         self._memory = InMemorySaver() if persistence == "memory" else None
         self._sync = SyncRunner("agent-loop")
@@ -121,6 +122,26 @@ class Agent:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ---- the server's tool calling -----------------------------------------------------------
+
+    async def tool_call_mode(self) -> ToolCallMode:
+        """The mode runs use: the setting, or for ``auto`` what probing the server found
+        (``agent.llm.server_profile``: measured once per server and model, cached on disk)."""
+        res = await self._resources()
+        return await self._mode(res)
+
+    async def _mode(self, res: _LoopResources) -> ToolCallMode:
+        if self.settings.tool_call_mode != "auto":
+            return self.settings.tool_call_mode
+        if self._profile is None:
+            self._profile = await server_profile(res.llm)
+        return self._profile.mode
+
+    def _named_choice(self) -> bool:
+        if self.settings.repair_choice != "auto":
+            return self.settings.repair_choice == "named"
+        return self._profile is not None and self._profile.named_choice
+
     # ---- running -----------------------------------------------------------------------------
 
     def _config(self, thread_id: str) -> RunnableConfig:
@@ -133,18 +154,30 @@ class Agent:
             new = uncommitted_messages(snapshot.tasks)
             new += close_interrupted_calls(snapshot.values.get("messages", []))
         new.append(HumanMessage(question))
-        return {"messages": new, "steps": 0, "repairs": 0, "usage": {}, "answer": None}
+        return {
+            "messages": new,
+            "steps": 0,
+            "repairs": 0,
+            "usage": {},
+            "answer": None,
+            "repair_tool": None,
+            "stopped": None,
+            "rescued": None,
+        }
 
-    def _context(
+    async def _context(
         self, res: _LoopResources, approve: ApproveHook | None, *, stream_tokens: bool = False
     ) -> AgentContext:
+        mode = await self._mode(res)
         return make_context(
             llm=res.llm,
             tools=self.tools,
             settings=self.settings,
-            system_prompt=self.system_prompt,
+            mode=mode,
+            system_prompt=(self._system_prompt or system_prompt_for(mode)) + self._instructions,
             stream_tokens=stream_tokens,
             approve=approve,
+            named_choice=self._named_choice(),
         )
 
     async def arun(
@@ -153,7 +186,7 @@ class Agent:
         """Answer ``question`` (on ``thread_id``, continuing it if it exists)."""
         thread_id = thread_id or uuid.uuid4().hex
         res = await self._resources()
-        ctx = self._context(res, approve)
+        ctx = await self._context(res, approve)
         inputs = await self._input(res, question, thread_id)
         with _tag_thread(thread_id):
             state = await res.graph.ainvoke(inputs, self._config(thread_id), context=ctx)
@@ -168,7 +201,7 @@ class Agent:
         snapshot = await res.graph.aget_state(config)
         if not snapshot.next:
             raise ThreadError(f"thread {thread_id!r} has no unfinished run to resume")
-        ctx = self._context(res, approve)
+        ctx = await self._context(res, approve)
         with _tag_thread(thread_id):
             state = await res.graph.ainvoke(None, config, context=ctx)
         return run_result(state, thread_id)
@@ -180,7 +213,7 @@ class Agent:
         thread_id = thread_id or uuid.uuid4().hex
         try:
             res = await self._resources()
-            ctx = self._context(res, approve, stream_tokens=True)
+            ctx = await self._context(res, approve, stream_tokens=True)
             inputs = await self._input(res, question, thread_id)
             state: dict[str, Any] = {}
             with _tag_thread(thread_id):

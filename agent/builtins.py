@@ -3,8 +3,8 @@
 The calculator and ``rag_search`` live in-process (``rag_search`` opens the vector store on its
 first call, so building it costs nothing); every other tool comes from the MCP servers in
 ``AGENT_MCP_SERVERS``, by default our error-lookup server (``lookup_error``) over stdio.
-``AGENT_TOOLS`` chooses among them (see ``Settings.tools``): the small local default model gets
-the calculator alone, since more tools to choose from made it pick the wrong one.
+``AGENT_TOOLS`` chooses among them (see ``Settings.tools``); by default every model gets all
+three, and the tools' descriptions say when each one is (not) the right one.
 """
 
 from __future__ import annotations

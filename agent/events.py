@@ -40,6 +40,9 @@ class RunResult:
     usage: Usage
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     messages: list[BaseMessage] = field(default_factory=list, repr=False)
+    # Set when a budget ran out and the answer came from one last call with tools off: the
+    # budget's message (the answer may rest on incomplete tool work).
+    rescued: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,13 +58,20 @@ class Settings(BaseSettings):
             "for small models); auto: required for the small local default model, else native"
         ),
     )
+    repair_choice: Literal["auto", "named", "off"] = Field(
+        "auto",
+        description=(
+            "how a tool call that failed validation is repaired: named sends the next request "
+            "with tool_choice naming that tool, so the server's guided decoding must produce "
+            "valid arguments; off leaves the choice to the model; auto: named when probing "
+            "the server (tool_call_mode=auto) found that it supports it"
+        ),
+    )
     tools: str = Field(
         "auto",
         description=(
             "the tools an Agent gets when none are given, comma-separated: calculator, "
-            "rag_search, mcp (every tool of MCP_SERVERS); auto: calculator alone for the small "
-            "local default model (measured: given rag_search too, it searched documents for "
-            "arithmetic), all three otherwise"
+            "rag_search, mcp (every tool of MCP_SERVERS); auto: all three"
         ),
     )
     max_steps: int = Field(10, ge=1, le=200, description="LLM calls per run before giving up")
@@ -214,11 +221,5 @@ class Settings(BaseSettings):
         names = {n.strip() for n in self.tools.split(",") if n.strip()}
         if names != {"auto"}:
             return names
-        return {"calculator"} if self.llm_model == DEFAULT_LOCAL_MODEL else set(BUILTIN_TOOL_GROUPS)
+        return set(BUILTIN_TOOL_GROUPS)
 
-    def resolved_tool_call_mode(self) -> ToolCallMode:
-        if self.tool_call_mode != "auto":
-            return self.tool_call_mode
-        # Small local models write calls as JSON text under tool_choice=auto; guided decoding
-        # under `required` makes them reliable (measured: 0/5 vs 5/5 parsed calls).
-        return "required" if self.llm_model == DEFAULT_LOCAL_MODEL else "native"

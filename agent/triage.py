@@ -31,7 +31,6 @@ from agent.known_errors import (
     MatchSummary,
     reduce_log,
 )
-from agent.loop import system_prompt_for
 from agent.settings import Settings
 from tools.lookup_error import make_local_lookup_error_tool
 
@@ -139,10 +138,11 @@ async def _triage(request: TriageRequest, settings: Settings, index: ErrorIndex)
         return report
     from agent.api import Agent  # LangGraph and the LLM client load only when explaining
 
-    prompt = system_prompt_for(settings.resolved_tool_call_mode()) + TRIAGE_INSTRUCTIONS
     tools = [make_local_lookup_error_tool(index)]
     try:
-        async with Agent(settings, tools=tools, persistence="none", system_prompt=prompt) as agent:
+        async with Agent(
+            settings, tools=tools, persistence="none", instructions=TRIAGE_INSTRUCTIONS
+        ) as agent:
             result = await agent.arun(triage_question(reduced.text))
     except AgentError as exc:
         report.llm_error = str(exc)

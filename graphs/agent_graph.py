@@ -10,23 +10,36 @@ already in the checkpoint when the run stops, and the error carries the whole tr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+)
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from agent.errors import RepairBudgetExceededError, StepBudgetExceededError
+from agent.errors import (
+    RepairBudgetExceededError,
+    RepeatedToolCallError,
+    RunError,
+    StepBudgetExceededError,
+)
 from agent.events import ApproveHook, TokenEvent
 from agent.llm import LLMClient
 from agent.loop import (
     FINAL_ANSWER,
+    RESCUE_PROMPT,
     AnswerStream,
     current_run,
     final_answer_spec,
+    not_run,
     recover_tool_calls,
     run_tool_calls,
 )
@@ -39,7 +52,10 @@ class AgentState(TypedDict):
     steps: int  # LLM calls in the current run
     repairs: int  # failed tool calls in the current run
     usage: dict[str, int]  # tokens summed over the current run
-    answer: str | None  # set by a valid final_answer call
+    answer: str | None  # set by a valid final_answer call, or by a rescue
+    repair_tool: NotRequired[str | None]  # the next call must be to this tool (a repair)
+    stopped: NotRequired[str | None]  # why tools are off: a budget ran out
+    rescued: NotRequired[str | None]  # set when the answer came from a rescue call
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +70,7 @@ class AgentContext:
     tool_specs: list[dict[str, Any]]
     stream_tokens: bool = False
     approve: ApproveHook | None = None
+    named_choice: bool = False  # the server constrains a call to a named tool
 
 
 def make_context(
@@ -61,32 +78,75 @@ def make_context(
     llm: LLMClient,
     tools: ToolRegistry,
     settings: Settings,
+    mode: ToolCallMode,
     system_prompt: str,
     stream_tokens: bool = False,
     approve: ApproveHook | None = None,
+    named_choice: bool = False,
 ) -> AgentContext:
-    mode = settings.resolved_tool_call_mode()
     specs = tools.openai_specs()
     if mode == "required":
         specs = [*specs, final_answer_spec()]
-    return AgentContext(llm, tools, settings, mode, system_prompt, specs, stream_tokens, approve)
+    return AgentContext(
+        llm, tools, settings, mode, system_prompt, specs, stream_tokens, approve, named_choice
+    )
 
 
-async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    s = ctx.settings
+def _budget_error(state: AgentState, s: Settings) -> RunError | None:
+    if state.get("stopped"):
+        return RepeatedToolCallError(str(state["stopped"]), transcript=state["messages"])
     if state["repairs"] > s.max_repairs:
-        raise RepairBudgetExceededError(
+        return RepairBudgetExceededError(
             f"the model's tool calls failed {state['repairs']} times in this run (repair budget "
             f"AGENT_MAX_REPAIRS={s.max_repairs}); the last errors are in the transcript",
             transcript=state["messages"],
         )
     if state["steps"] >= s.max_steps:
-        raise StepBudgetExceededError(
+        return StepBudgetExceededError(
             f"no final answer after {state['steps']} LLM calls (AGENT_MAX_STEPS={s.max_steps}); "
             "the model kept calling tools",
             transcript=state["messages"],
         )
+    return None
+
+
+def _add_usage(state: AgentState, ai: AIMessage) -> dict[str, int]:
+    usage = dict(state["usage"])
+    for key, value in (ai.usage_metadata or {}).items():
+        if isinstance(value, int):
+            usage[key] = usage.get(key, 0) + value
+    return usage
+
+
+async def _rescue(
+    state: AgentState, ctx: AgentContext, budget: RunError, writer: Any
+) -> dict[str, Any]:
+    """A budget ran out: one more call with tools off, for an answer from what the run has.
+    The budget's error only if that yields no answer either."""
+    on_token = (lambda text: writer(TokenEvent(text))) if ctx.stream_tokens else None
+    messages: list[BaseMessage] = [
+        SystemMessage(ctx.system_prompt),
+        *state["messages"],
+        HumanMessage(RESCUE_PROMPT),
+    ]
+    ai = await ctx.llm.complete(messages, tools=[], on_token=on_token)
+    answer = ai.text.strip()
+    if not answer:
+        raise budget
+    return {
+        "messages": [ai],
+        "steps": state["steps"] + 1,
+        "usage": _add_usage(state, ai),
+        "answer": answer,
+        "rescued": str(budget),
+    }
+
+
+async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    ctx = runtime.context
+    budget = _budget_error(state, ctx.settings)
+    if budget is not None:
+        return await _rescue(state, ctx, budget, runtime.stream_writer)
     on_token, on_tool_args = None, None
     if ctx.stream_tokens:
         writer = runtime.stream_writer
@@ -104,11 +164,15 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
                     if text:
                         writer(TokenEvent(text))
 
+    tool_choice: str | dict[str, Any] = "required" if ctx.mode == "required" else "auto"
+    repair = state.get("repair_tool")
+    if repair and ctx.named_choice:  # guided decoding makes the repaired call valid
+        tool_choice = {"type": "function", "function": {"name": repair}}
     messages: list[BaseMessage] = [SystemMessage(ctx.system_prompt), *state["messages"]]
     ai = await ctx.llm.complete(
         messages,
         tools=ctx.tool_specs,
-        tool_choice="required" if ctx.mode == "required" else "auto",
+        tool_choice=tool_choice,
         on_token=on_token,
         on_tool_args=on_tool_args,
     )
@@ -117,30 +181,35 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         recovered = recover_tool_calls(ai.content, names)
         if recovered:
             ai = ai.model_copy(update={"tool_calls": recovered, "content": ""})
-    usage = dict(state["usage"])
-    for key, value in (ai.usage_metadata or {}).items():
-        if isinstance(value, int):
-            usage[key] = usage.get(key, 0) + value
-    return {"messages": [ai], "steps": state["steps"] + 1, "usage": usage}
+    return {
+        "messages": [ai],
+        "steps": state["steps"] + 1,
+        "usage": _add_usage(state, ai),
+        "repair_tool": None,
+    }
 
 
 async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ai = state["messages"][-1]
     assert isinstance(ai, AIMessage)
     ctx = runtime.context
-    step = await run_tool_calls(
-        ai,
-        earlier=current_run(state["messages"])[:-1],
-        tools=ctx.tools,
-        settings=ctx.settings,
-        mode=ctx.mode,
-        approve=ctx.approve,
-        emit=runtime.stream_writer,
-        transcript=state["messages"],
-    )
+    try:
+        step = await run_tool_calls(
+            ai,
+            earlier=current_run(state["messages"])[:-1],
+            tools=ctx.tools,
+            settings=ctx.settings,
+            mode=ctx.mode,
+            approve=ctx.approve,
+            emit=runtime.stream_writer,
+            transcript=state["messages"],
+        )
+    except RepeatedToolCallError as exc:  # the calls are not run; the model answers instead
+        return {"messages": not_run(ai, "Not run: " + str(exc)), "stopped": str(exc)}
     update: dict[str, Any] = {
         "messages": step.messages,
         "repairs": state["repairs"] + step.failures,
+        "repair_tool": step.repair,
     }
     if step.answer is not None:
         update["answer"] = step.answer

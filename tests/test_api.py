@@ -157,7 +157,8 @@ def test_malformed_json_arguments_are_reported(
 
 def test_repair_budget_runs_out(scripted_llm: ScriptedServer, settings: Settings) -> None:
     settings = settings.model_copy(update={"max_repairs": 1})
-    scripted_llm.push(call("add", a="x", b=1), call("add", a="y", b=1))
+    # the rescue call (tools off) brings no answer either: then the budget's error stands
+    scripted_llm.push(call("add", a="x", b=1), call("add", a="y", b=1), reply(""))
     with (
         Agent(settings, tools=make_tools()) as agent,
         pytest.raises(RepairBudgetExceededError) as info,
@@ -265,7 +266,7 @@ def test_required_mode_repairs_an_empty_final_answer(
 
 def test_step_budget_ends_a_runaway_loop(scripted_llm: ScriptedServer, settings: Settings) -> None:
     settings = settings.model_copy(update={"max_steps": 3})
-    scripted_llm.push(*(call("add", a=i, b=1) for i in range(3)))
+    scripted_llm.push(*(call("add", a=i, b=1) for i in range(3)), reply(""))
     with (
         Agent(settings, tools=make_tools()) as agent,
         pytest.raises(StepBudgetExceededError) as info,
@@ -279,12 +280,14 @@ def test_step_budget_ends_a_runaway_loop(scripted_llm: ScriptedServer, settings:
 def test_repeated_identical_call_is_stopped(
     scripted_llm: ScriptedServer, settings: Settings
 ) -> None:
-    scripted_llm.push(*(call("add", a=1, b=1) for _ in range(3)))
+    scripted_llm.push(*(call("add", a=1, b=1) for _ in range(3)), reply(""))
     with Agent(settings, tools=make_tools()) as agent, pytest.raises(RepeatedToolCallError) as info:
         agent.run("loop")
     scripted_llm.assert_done()
     assert "same arguments 3 times" in str(info.value)
-    assert info.value.transcript[-1].type == "ai"
+    # the third call was not run: its tool message says so
+    assert info.value.transcript[-1].type == "tool"
+    assert "Not run" in str(info.value.transcript[-1].content)
 
 
 def test_llm_down_is_clear_and_the_thread_resumes(tmp_path: Path) -> None:

@@ -64,6 +64,149 @@ TOP_LEVEL = {
     "ToolError",
 }
 
+SUBPACKAGE_SURFACES: dict[str, set[str]] = {
+    "agent.cli": {"app", "main"},
+    "agent.known_errors": {
+        "ALL_SIGNALS",
+        "DEFAULT_WEIGHTS",
+        "ErrorIndex",
+        "ErrorMatch",
+        "KnowledgeBase",
+        "KnownError",
+        "LOOKUP_ERROR",
+        "LOOKUP_ERROR_DESCRIPTION",
+        "LookupErrorArgs",
+        "LookupResult",
+        "MAX_TEXT_CHARS",
+        "MatchSummary",
+        "Rankings",
+        "ReducedLog",
+        "Signal",
+        "SignalHit",
+        "UNDOCUMENTED_TAG",
+        "dump_kb_yaml",
+        "import_file",
+        "load_kb",
+        "load_kb_file",
+        "lookup_known_errors",
+        "parse_kb_text",
+        "parse_templates_csv",
+        "reduce_log",
+        "rrf_fuse",
+        "starter_kb_files",
+        "template_to_regex",
+    },
+    "agent.llm": {
+        "LLMClient",
+        "ProbeResult",
+        "ServerProfile",
+        "cached_profile",
+        "describe_mode",
+        "make_chat_model",
+        "probe_server",
+        "server_profile",
+        "to_openai_messages",
+    },
+    "agent.local": {
+        "LocalModelPaths",
+        "OnProgress",
+        "ProgressEvent",
+        "ProvisionReport",
+        "ServerConfig",
+        "Stage",
+        "check_vllm_importable",
+        "ensure_local_model",
+        "is_provisioned",
+        "local_model_paths",
+        "read_pid_file",
+        "served_models",
+        "start_server",
+        "stop_server",
+        "wait_forever",
+    },
+    "agent.loop": {
+        "AnswerStream",
+        "FINAL_ANSWER",
+        "FinalAnswerArgs",
+        "INTERRUPTED",
+        "RESCUE_PROMPT",
+        "ToolStep",
+        "call_shape",
+        "close_interrupted_calls",
+        "current_run",
+        "final_answer_spec",
+        "first_question",
+        "not_run",
+        "recover_tool_calls",
+        "run_result",
+        "run_tool_calls",
+        "system_prompt_for",
+        "uncommitted_messages",
+    },
+    "agent.mcp": {"BUILTIN_ERRORS", "MCPToolset", "ServerSpec", "parse_server"},
+    "agent.persistence": {"Checkpoints", "Persistence", "ThreadInfo", "open_checkpoints"},
+    "agent.rag": {
+        "Chunk",
+        "DocumentStats",
+        "DocumentStore",
+        "IngestReport",
+        "ProgressFn",
+        "SourceInfo",
+        "chunk_text",
+    },
+    "agent.store": {
+        "Collection",
+        "CollectionSpec",
+        "Consistency",
+        "Embedder",
+        "EmbeddingCache",
+        "FieldKind",
+        "FieldSpec",
+        "Hit",
+        "LocalEmbedder",
+        "OpenAIEmbedder",
+        "SearchMode",
+        "VectorStore",
+        "Vectors",
+        "all_of",
+        "eq",
+        "has_any",
+        "is_lite_uri",
+        "literal",
+        "make_embedder",
+        "one_of",
+    },
+    "agent.testing": {
+        "Response",
+        "ScriptedServer",
+        "call",
+        "calls",
+        "error",
+        "loop_responder",
+        "reply",
+    },
+    "agent.tooling": {
+        "ArgumentsDecodeError",
+        "FieldError",
+        "FunctionTool",
+        "JsonSchemaTool",
+        "Tool",
+        "ToolArgumentsError",
+        "ToolOutput",
+        "ToolRegistry",
+        "close_schema",
+        "decode_arguments",
+        "format_path",
+        "parse_arguments",
+        "pydantic_field_errors",
+        "render_output",
+        "strict_schema",
+        "tool",
+        "tools_from_openai_specs",
+        "validation_schema",
+    },
+}
+
 SUBPACKAGES = sorted(m.name for m in pkgutil.iter_modules(agent.__path__, "agent.") if m.ispkg)
 
 
@@ -106,10 +249,15 @@ def test_import_agent_stays_light() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_every_subpackage_surface_is_pinned() -> None:
+    assert set(SUBPACKAGE_SURFACES) == set(SUBPACKAGES), "a subpackage was added or removed"
+
+
 @pytest.mark.parametrize("package", SUBPACKAGES)
-def test_every_subpackage_exports_only_names_it_has(package: str) -> None:
+def test_every_subpackage_exports_exactly_its_pinned_names(package: str) -> None:
     module = importlib.import_module(package)
     exported = module.__all__
+    assert set(exported) == SUBPACKAGE_SURFACES[package]
     assert exported, f"{package} exports nothing"
     assert len(exported) == len(set(exported))
     missing = [n for n in exported if not hasattr(module, n)]

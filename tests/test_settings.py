@@ -29,23 +29,19 @@ def test_invalid_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> No
         Settings.load(max_steps=3, tool_call_mode="sometimes")
 
 
-def test_tool_call_mode_default_follows_the_model() -> None:
-    assert Settings.load(llm_model=DEFAULT_LOCAL_MODEL).resolved_tool_call_mode() == "required"
-    assert Settings.load(llm_model="Qwen/Qwen3-32B").resolved_tool_call_mode() == "native"
-    assert (
-        Settings.load(llm_model="x", tool_call_mode="required").resolved_tool_call_mode()
-        == "required"
-    )
-
-
-def test_default_tools_follow_the_model() -> None:
-    assert Settings.load(llm_model=DEFAULT_LOCAL_MODEL).resolved_tools() == {"calculator"}
-    assert Settings.load(llm_model="Qwen/Qwen3-32B").resolved_tools() == {
+def test_tool_call_mode_and_tools_default_to_auto() -> None:
+    # auto mode is measured from the server (agent.llm.probe), never guessed from the name
+    assert Settings.load(llm_model=DEFAULT_LOCAL_MODEL).tool_call_mode == "auto"
+    assert not hasattr(Settings, "resolved_tool_call_mode")
+    # every model, the small local default included, gets the three tools
+    assert Settings.load(llm_model=DEFAULT_LOCAL_MODEL).resolved_tools() == {
         "calculator",
         "rag_search",
         "mcp",
     }
     assert Settings.load(tools="calculator, mcp").resolved_tools() == {"calculator", "mcp"}
+    with pytest.raises(ConfigError, match="AGENT_REPAIR_CHOICE"):
+        Settings.load(repair_choice="always")
     with pytest.raises(ConfigError, match="AGENT_TOOLS"):
         Settings.load(tools="calculator,weather")
 

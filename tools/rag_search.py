@@ -116,7 +116,10 @@ def make_rag_search_tool(
         tags = [t.strip() for t in args.tags or [] if t.strip()] or None
         base = await asyncio.to_thread(get_documents)
         if not await asyncio.to_thread(base.store.has_collection, base.collection_name):
-            return "The knowledge base is empty: no documents have been ingested yet."
+            return (
+                "No documents have been ingested (agent docs add), so there is nothing to "
+                "search. Answer the question without this tool."
+            )
         hits = await base.asearch(query, top_k=args.top_k, source=args.source, tags=tags)
         if not hits and (args.source or tags):
             return (
@@ -130,9 +133,9 @@ def make_rag_search_tool(
         RagSearchArgs,
         name=name,
         description=(
-            "Search the knowledge base of ingested documents (manuals, notes, runbooks) and "
-            "return the most relevant excerpts with their source. Use it for questions about "
-            "those documents; quote or cite what you use."
+            "Search the user's ingested documents (manuals, notes, runbooks) and return the "
+            "most relevant excerpts with their source. Use it only for facts that would be in "
+            "those documents, not for arithmetic or general knowledge; cite what you use."
         ),
         # the first call loads the embedding model (10-25 s cold on two cores)
         timeout_s=max(settings.tool_timeout_s, 120.0),

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from agent.cli._render import history_view, threads_view, tools_view
 from agent.errors import AgentError
+from agent.llm import describe_mode
 
 if TYPE_CHECKING:
     from agent.cli.repl import Repl
@@ -89,7 +90,7 @@ async def _mode(repl: Repl, arg: str) -> bool:
         await repl.reconfigure(tool_call_mode=arg)
     s = repl.settings
     repl.console.print(
-        f"tool-call mode: [bold]{s.tool_call_mode}[/] ({s.resolved_tool_call_mode()})"
+        f"tool-call mode: [bold]{s.tool_call_mode}[/] ({describe_mode(s)})"
     )
     return True
 
@@ -100,7 +101,7 @@ async def _model(repl: Repl, arg: str) -> bool:
     s = repl.settings
     repl.console.print(
         f"model [bold]{escape(s.llm_model)}[/] at {escape(s.llm_base_url)} "
-        f"(tool-call mode {s.resolved_tool_call_mode()})"
+        f"(tool-call mode {describe_mode(s)})"
     )
     return True
 

@@ -1,119 +1,41 @@
-"""``agent doctor``: is the LLM endpoint up, what does it serve, and which tool-call mode works.
+"""``agent doctor``: is the LLM endpoint up, what does it serve, and how does it call tools.
 
-The probe asks the model a few tiny sums with one ``add`` tool, once per mode:
-
-* ``native``: ``tool_choice="auto"``; the server's tool parser must turn the model's text into
-  ``tool_calls`` (vLLM: ``--enable-auto-tool-choice --tool-call-parser ...``).
-* ``required``: ``tool_choice="required"``; the server constrains decoding to a call.
-
-It talks to the server with the openai SDK directly, so it checks the server, not our runtime.
+The probe (``agent.llm.probe_server``) asks the model tiny sums with one ``add`` tool, once per
+``tool_choice``: ``auto`` (the server's parser must turn the reply into ``tool_calls``; vLLM:
+``--enable-auto-tool-choice --tool-call-parser ...``), ``required`` (guided decoding forces a
+call) and named (the call is constrained to one tool; used to repair failed calls). The agent
+runs the same probe once per server and model when ``AGENT_TOOL_CALL_MODE=auto``, and caches
+it; ``agent doctor`` shows that cached profile, or measures it anew with ``--refresh``.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import dataclass
-from typing import Annotated, Literal
+import asyncio
+from typing import Annotated
 
 import openai
 import typer
 from openai import OpenAI
-from openai.types.chat import ChatCompletionFunctionToolParam, ChatCompletionUserMessageParam
 from rich.console import Console
 from rich.table import Table
 
 from agent.cli._common import print_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
-from agent.settings import Settings, ToolCallMode
+from agent.llm import LLMClient, ServerProfile, cached_profile, server_profile
+from agent.settings import Settings
 from agent.text import clip
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
-PROBE_TOOL: ChatCompletionFunctionToolParam = {
-    "type": "function",
-    "function": {
-        "name": "add",
-        "description": "Add two numbers and return the sum.",
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "a": {"type": "number", "description": "first addend"},
-                "b": {"type": "number", "description": "second addend"},
-            },
-            "required": ["a", "b"],
-            "additionalProperties": False,
-        },
-    },
-}
-PROBE_QUESTIONS: tuple[tuple[str, float, float], ...] = (
-    ("What is 17 + 25? Use the add tool.", 17, 25),
-    ("Please add 1203 and 88 with the tool.", 1203, 88),
-    ("Compute 3.5 plus 4.25 using add.", 3.5, 4.25),
-)
-MODES: tuple[ToolCallMode, ...] = ("native", "required")
-ProbeOutcome = Literal["parsed", "wrong-args", "as-text", "no-call", "error"]
 
-
-@dataclass(frozen=True)
-class ProbeResult:
-    mode: ToolCallMode
-    outcome: ProbeOutcome
-    detail: str
-    seconds: float
-
-
-def probe_tool_calls(
-    client: OpenAI, model: str, mode: ToolCallMode, question: str, a: float, b: float
-) -> ProbeResult:
-    """One chat completion with the probe tool; classify what came back."""
-    started = time.perf_counter()
+async def _profile(settings: Settings, refresh: bool) -> ServerProfile:
+    llm = LLMClient(settings)
     try:
-        response = client.chat.completions.create(
-            model=model,
-            messages=[ChatCompletionUserMessageParam(role="user", content=question)],
-            tools=[PROBE_TOOL],
-            tool_choice="auto" if mode == "native" else "required",
-            temperature=0.0,
-            max_tokens=128,
-        )
-    except openai.APIError as exc:
-        return ProbeResult(mode, "error", _short(str(exc)), time.perf_counter() - started)
-    seconds = time.perf_counter() - started
-    message = response.choices[0].message
-    calls = message.tool_calls or []
-    if not calls:
-        text = (message.content or "").strip()
-        outcome: ProbeOutcome = "as-text" if '"add"' in text or "add(" in text else "no-call"
-        return ProbeResult(mode, outcome, _short(text) or "(empty reply)", seconds)
-    call = calls[0]
-    function = getattr(call, "function", None)
-    if function is None or function.name != "add":
-        return ProbeResult(mode, "wrong-args", f"called {function and function.name}", seconds)
-    try:
-        args = json.loads(function.arguments)
-        ok = float(args["a"]) + float(args["b"]) == a + b
-    except (ValueError, KeyError, TypeError):
-        ok = False
-    outcome = "parsed" if ok else "wrong-args"
-    return ProbeResult(mode, outcome, _short(f"add({function.arguments})"), seconds)
-
-
-def recommend(results: list[ProbeResult]) -> ToolCallMode | None:
-    """native if it always parses (cheaper prompts, free-text answers); else required if it does."""
-    for mode in MODES:
-        own = [r for r in results if r.mode == mode]
-        if own and all(r.outcome == "parsed" for r in own):
-            return mode
-    best = max(
-        MODES,
-        key=lambda m: sum(r.outcome == "parsed" for r in results if r.mode == m),
-    )
-    if any(r.outcome == "parsed" for r in results if r.mode == best):
-        return best
-    return None
+        return await server_profile(llm, refresh=refresh)
+    finally:
+        await llm.aclose()
 
 
 def doctor(
@@ -123,9 +45,15 @@ def doctor(
     model: Annotated[
         str | None, typer.Option(help="model to probe (default AGENT_LLM_MODEL)")
     ] = None,
-    probes: Annotated[int, typer.Option(min=1, max=len(PROBE_QUESTIONS))] = len(PROBE_QUESTIONS),
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="probe again instead of showing the cached result")
+    ] = False,
 ) -> None:
-    """Check the LLM endpoint, list its models, and probe tool calling in each mode."""
+    """Check the LLM endpoint, list its models, and show how it handles tool calls.
+
+    The tool-call probe runs once per server and model and is cached; the agent uses it to pick
+    its mode (AGENT_TOOL_CALL_MODE=auto) and how to repair failed calls.
+    """
     try:
         settings = Settings.load(llm_base_url=base_url, llm_model=model)
     except AgentError as exc:
@@ -155,43 +83,44 @@ def doctor(
         )
         raise typer.Exit(ExitCode.USAGE)
 
-    results: list[ProbeResult] = []
-    with err.status("Probing tool calls (a few seconds per probe on CPU)"):
-        for mode in MODES:
-            for question, a, b in PROBE_QUESTIONS[:probes]:
-                results.append(probe_tool_calls(client, settings.llm_model, mode, question, a, b))
-    table = Table("mode", "tool_choice", "outcome", "reply", "s")
-    for r in results:
+    refresh = refresh or cached_profile(settings) is None
+    try:
+        with err.status("Probing tool calls (a few seconds per probe on CPU)"):
+            profile = asyncio.run(_profile(settings, refresh))
+    except AgentError as exc:
+        print_error(err, exc)
+        raise typer.Exit(exit_code_for(exc)) from None
+    _print_profile(settings, profile, fresh=refresh)
+
+
+def _print_profile(settings: Settings, profile: ServerProfile, *, fresh: bool) -> None:
+    table = Table("tool_choice", "outcome", "reply", "s")
+    for r in profile.results:
         style = "green" if r.outcome == "parsed" else "red"
-        choice = "auto" if r.mode == "native" else "required"
-        table.add_row(r.mode, choice, f"[{style}]{r.outcome}[/]", r.detail, f"{r.seconds:.1f}")
+        table.add_row(r.choice, f"[{style}]{r.outcome}[/]", r.detail, f"{r.seconds:.1f}")
     out.print(table)
-    _print_advice(settings, results)
-
-
-def _print_advice(settings: Settings, results: list[ProbeResult]) -> None:
-    if any(r.outcome == "error" and "auto" in r.detail for r in results if r.mode == "native"):
+    when = "measured now" if fresh else f"cached from {profile.probed_at}; --refresh measures again"
+    out.print(f"[dim]({when})[/]")
+    if any(r.outcome == "error" for r in profile.results if r.choice == "auto"):
         out.print(
-            "native mode needs the server started with `--enable-auto-tool-choice "
+            "tool_choice=auto needs the server started with `--enable-auto-tool-choice "
             "--tool-call-parser <parser>` (hermes for Qwen, llama3_json for Llama 3.x, "
             "mistral for Mistral)."
         )
-    if any(r.outcome == "as-text" for r in results if r.mode == "native"):
+    if any(r.outcome == "as-text" for r in profile.results if r.choice == "auto"):
         out.print(
             "Under tool_choice=auto the model wrote its call as text the server did not parse "
-            "(common for small models)."
+            "(common for small models); the agent recovers such calls from the text."
         )
-    best = recommend(results)
-    current = settings.resolved_tool_call_mode()
-    if best is None:
+    if not any(profile.works(c) for c in ("auto", "required")):
         err.print(
-            "[bold red]✗[/] no mode produced a valid tool call; the agent cannot use tools "
-            "with this server/model."
+            "[bold red]✗[/] neither tool_choice=auto nor required gave a valid call every time; "
+            "the agent will rely on recovering calls from the model's text."
         )
-        raise typer.Exit(ExitCode.FAILED)
     out.print(
-        f"Recommendation: AGENT_TOOL_CALL_MODE={best} "
-        f"(now: {settings.tool_call_mode}, which resolves to {current})"
+        f"tool_call_mode=auto runs this server in [bold]{profile.mode}[/] mode; failed calls are "
+        f"repaired {'with a named tool_choice' if profile.named_choice else 'unconstrained'}. "
+        f"(now: AGENT_TOOL_CALL_MODE={settings.tool_call_mode})"
     )
 
 

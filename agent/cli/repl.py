@@ -34,6 +34,7 @@ from agent.cli._repl_input import SEND_HINT, LineReader, PlainInput, PromptInput
 from agent.cli.exit_codes import ExitCode
 from agent.errors import AgentError
 from agent.events import Approval, ErrorEvent, ToolCallRequest
+from agent.llm import describe_mode
 from agent.settings import Settings
 
 T = TypeVar("T")
@@ -120,7 +121,7 @@ class Repl:
         tools = len(self.agent.tools)
         self.console.print(
             f"[bold]agent chat[/] · {escape(s.llm_model)} at {escape(s.llm_base_url)} · mode "
-            f"{s.resolved_tool_call_mode()} · {tools} tool{'s' if tools != 1 else ''}",
+            f"{describe_mode(s)} · {tools} tool{'s' if tools != 1 else ''}",
             highlight=False,
         )
         history = await self._safe(self.agent.ahistory(self.thread_id)) or []
@@ -155,7 +156,7 @@ class Repl:
         approve = " · approve on" if self.approve_calls else ""
         return (
             f" thread {self.thread_id[:8]} · {self.settings.llm_model} · "
-            f"{self.settings.resolved_tool_call_mode()}{approve}  │  {SEND_HINT}"
+            f"{describe_mode(self.settings)}{approve}  │  {SEND_HINT}"
         )
 
     async def _read(self, prompt: str, *, default: str = "", main: bool = False) -> str:

@@ -128,6 +128,7 @@ class LLMClient:
         tools: list[dict[str, Any]],
         tool_choice: str | dict[str, Any] | None,
         stream: bool,
+        max_tokens: int | None = None,
     ) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {
@@ -135,8 +136,8 @@ class LLMClient:
             "messages": to_openai_messages(messages),
             "temperature": s.temperature,
         }
-        if s.max_tokens is not None:
-            body["max_tokens"] = s.max_tokens
+        if max_tokens is not None or s.max_tokens is not None:
+            body["max_tokens"] = max_tokens if max_tokens is not None else s.max_tokens
         if tools:
             body["tools"] = tools
             if tool_choice is not None:
@@ -154,11 +155,12 @@ class LLMClient:
         tool_choice: str | dict[str, Any] | None = None,
         on_token: TokenCallback | None = None,
         on_tool_args: ToolArgsCallback | None = None,
+        max_tokens: int | None = None,
     ) -> AIMessage:
         """One chat completion. With a callback the reply is streamed: each text delta goes to
         ``on_token``, each piece of tool-call arguments to ``on_tool_args``, as they arrive."""
         streaming = on_token is not None or on_tool_args is not None
-        body = self._payload(messages, tools, tool_choice, stream=streaming)
+        body = self._payload(messages, tools, tool_choice, stream=streaming, max_tokens=max_tokens)
         try:
             if not streaming:
                 completion = await self._client.post(

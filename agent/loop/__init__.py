@@ -9,13 +9,14 @@ the answer streamed out of ``final_answer``'s argument, one validated tool step
 from agent.loop._answer_stream import AnswerStream
 from agent.loop._recovery import recover_tool_calls
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
-from agent.loop.prompts import system_prompt_for
+from agent.loop.prompts import RESCUE_PROMPT, system_prompt_for
 from agent.loop.runner import ToolStep, call_shape, run_tool_calls
 from agent.loop.transcript import (
     INTERRUPTED,
     close_interrupted_calls,
     current_run,
     first_question,
+    not_run,
     run_result,
     uncommitted_messages,
 )
@@ -23,6 +24,7 @@ from agent.loop.transcript import (
 __all__ = [
     "FINAL_ANSWER",
     "INTERRUPTED",
+    "RESCUE_PROMPT",
     "AnswerStream",
     "FinalAnswerArgs",
     "ToolStep",
@@ -31,6 +33,7 @@ __all__ = [
     "current_run",
     "final_answer_spec",
     "first_question",
+    "not_run",
     "recover_tool_calls",
     "run_result",
     "run_tool_calls",

@@ -43,6 +43,7 @@ class ToolStep:
     messages: list[ToolMessage]
     failures: int  # calls that went back to the model as errors
     answer: str | None  # from a valid final_answer call
+    repair: str | None = None  # the one known tool whose arguments failed validation
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class _Outcome:
     message: ToolMessage
     failed: bool
     answer: str | None = None
+    bad_arguments: bool = False  # failed validation: a constrained repair can fix it
 
 
 def call_shape(tool: Tool) -> str:
@@ -126,7 +128,9 @@ async def run_tool_calls(
             raise result
     done = [o for o in outcomes if isinstance(o, _Outcome)]
     answer = next((o.answer for o in done if o.answer is not None), None)
-    return ToolStep([o.message for o in done], sum(o.failed for o in done), answer)
+    bad = {o.message.name for o in done if o.bad_arguments}
+    repair = bad.pop() if len(bad) == 1 else None
+    return ToolStep([o.message for o in done], sum(o.failed for o in done), answer, repair)
 
 
 def _check_repeats(
@@ -195,7 +199,8 @@ async def _execute(
             if decision.arguments is not None:
                 validated = tool.validate(decision.arguments)
     except ToolArgumentsError as exc:
-        return _error(call_id, name, f"{exc}\n{_REPAIR_HINT} {call_shape(tool)}")
+        failed = _error(call_id, name, f"{exc}\n{_REPAIR_HINT} {call_shape(tool)}")
+        return _Outcome(failed.message, True, bad_arguments=True)
     timeout = tool.timeout_s if tool.timeout_s is not None else settings.tool_timeout_s
     started = time.perf_counter()  # after approval: a human's thinking time is not the tool's
     try:

@@ -50,10 +50,13 @@ def close_interrupted_calls(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     unanswered calls.
     """
     last = messages[-1] if messages else None
-    if not isinstance(last, AIMessage):
-        return []
-    ids = [c["id"] for c in last.tool_calls] + [c["id"] for c in last.invalid_tool_calls]
-    return [ToolMessage(INTERRUPTED, tool_call_id=i or "", status="error") for i in ids]
+    return not_run(last, INTERRUPTED) if isinstance(last, AIMessage) else []
+
+
+def not_run(ai: AIMessage, reason: str) -> list[AnyMessage]:
+    """An error tool message for each call of ``ai``: the calls were not run, and why."""
+    ids = [c["id"] for c in ai.tool_calls] + [c["id"] for c in ai.invalid_tool_calls]
+    return [ToolMessage(reason, tool_call_id=i or "", status="error") for i in ids]
 
 
 def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
@@ -76,6 +79,7 @@ def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
         ),
         tool_calls=_tool_call_records(run),
         messages=list[BaseMessage](messages),
+        rescued=state.get("rescued"),
     )
 
 

@@ -136,7 +136,7 @@ def test_unreachable_server_exits_3(env: dict[str, str]) -> None:
 def test_run_error_exits_4_and_names_the_thread(
     scripted_llm: ScriptedServer, env: dict[str, str]
 ) -> None:
-    scripted_llm.push(call("calculator", expression="1+1"))
+    scripted_llm.push(call("calculator", expression="1+1"), reply(""))  # no rescue either
     code, out, err = ask(env, "--json", "--max-steps", "1", "loop")
     assert code == ExitCode.RUN_STOPPED == 4
     data = json.loads(out)

@@ -114,13 +114,12 @@ def test_streaming_shows_the_call_then_the_answer(local_agent: Agent) -> None:
 
 
 def test_doctor_finds_required_mode_works(local_settings: Settings) -> None:
-    result = CliRunner().invoke(
-        app, ["doctor", "--base-url", local_settings.llm_base_url, "--probes", "1"]
-    )
+    args = ["doctor", "--base-url", local_settings.llm_base_url, "--refresh"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert f"serves: {local_settings.llm_model}" in result.output
-    assert re.search(r"required\s*│\s*required\s*│\s*parsed", result.output), result.output
-    assert "Recommendation: AGENT_TOOL_CALL_MODE=" in result.output
+    assert re.search(r"required\s*│\s*parsed", result.output), result.output
+    assert "tool_call_mode=auto runs this server in" in result.output
 
 
 def test_converted_model_keeps_the_tool_calling_chat_template(local_settings: Settings) -> None:

@@ -1,0 +1,192 @@
+"""What the server does with tools, measured instead of guessed from the model's name.
+
+``tool_call_mode=auto`` sends a few tiny sums with one ``add`` tool, once per ``tool_choice``:
+
+* ``auto``: does the server's tool parser turn the model's reply into ``tool_calls``?
+  (vLLM: ``--enable-auto-tool-choice --tool-call-parser ...``). Then the agent runs in
+  ``native`` mode: the model may think in text and answers in text.
+* ``required``: does guided decoding force a valid call? The fallback mode.
+* named (``{"type": "function", "function": {"name": "add"}}``): does the server constrain a
+  call to one tool? The agent then uses it to repair a call that failed validation.
+
+The result is cached on disk per (base URL, model), so the probe costs a few seconds once;
+``agent doctor`` shows it and ``agent doctor --refresh`` measures again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.messages import HumanMessage
+
+from agent.errors import LLMResponseError
+from agent.llm.client import LLMClient
+from agent.settings import Settings, ToolCallMode
+from agent.text import clip
+
+ProbeChoice = Literal["auto", "required", "named"]
+ProbeOutcome = Literal["parsed", "wrong-args", "as-text", "no-call", "error"]
+CHOICES: tuple[ProbeChoice, ...] = ("auto", "required", "named")
+_FORMAT = 1  # bump when the probe changes, so old cache files are measured again
+
+PROBE_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "add",
+        "description": "Add two numbers and return the sum.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "a": {"type": "number", "description": "first addend"},
+                "b": {"type": "number", "description": "second addend"},
+            },
+            "required": ["a", "b"],
+            "additionalProperties": False,
+        },
+    },
+}
+PROBE_QUESTIONS: tuple[tuple[str, float, float], ...] = (
+    ("What is 17 + 25? Use the add tool.", 17, 25),
+    ("Please add 1203 and 88 with the tool.", 1203, 88),
+    ("Compute 3.5 plus 4.25 using add.", 3.5, 4.25),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    choice: ProbeChoice
+    outcome: ProbeOutcome
+    detail: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServerProfile:
+    """How one (server, model) handles tool calls, from ``probe_server``."""
+
+    base_url: str
+    model: str
+    results: tuple[ProbeResult, ...]
+    probed_at: str
+
+    def works(self, choice: ProbeChoice) -> bool:
+        own = [r for r in self.results if r.choice == choice]
+        return bool(own) and all(r.outcome == "parsed" for r in own)
+
+    @property
+    def mode(self) -> ToolCallMode:
+        """native when the parser works (the model keeps room to reason in text), else
+        required when guided decoding does; native, with text-call recovery, when neither."""
+        if self.works("auto"):
+            return "native"
+        return "required" if self.works("required") else "native"
+
+    @property
+    def named_choice(self) -> bool:
+        return self.works("named")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": _FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ServerProfile | None:
+        if data.get("format") != _FORMAT:
+            return None
+        try:
+            results = tuple(ProbeResult(**r) for r in data["results"])
+            return cls(data["base_url"], data["model"], results, data["probed_at"])
+        except (KeyError, TypeError):
+            return None
+
+
+def _choice_payload(choice: ProbeChoice) -> str | dict[str, Any]:
+    if choice == "named":
+        return {"type": "function", "function": {"name": "add"}}
+    return choice
+
+
+async def probe_once(
+    llm: LLMClient, choice: ProbeChoice, question: str, a: float, b: float
+) -> ProbeResult:
+    """One chat completion with the probe tool; classify what came back. A server that is
+    down raises ``LLMUnavailableError``: there is nothing to measure."""
+    started = time.perf_counter()
+    try:
+        ai = await llm.complete(
+            [HumanMessage(question)],
+            tools=[PROBE_TOOL],
+            tool_choice=_choice_payload(choice),
+            max_tokens=96,
+        )
+    except LLMResponseError as exc:
+        return ProbeResult(choice, "error", _short(str(exc)), time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    if not ai.tool_calls:
+        text = ai.content if isinstance(ai.content, str) else ""
+        outcome: ProbeOutcome = "as-text" if '"add"' in text or "add(" in text else "no-call"
+        return ProbeResult(choice, outcome, _short(text) or "(empty reply)", seconds)
+    call = ai.tool_calls[0]
+    try:
+        ok = call["name"] == "add" and float(call["args"]["a"]) + float(call["args"]["b"]) == a + b
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    detail = _short(f"{call['name']}({json.dumps(call['args'])})")
+    return ProbeResult(choice, "parsed" if ok else "wrong-args", detail, seconds)
+
+
+async def probe_server(llm: LLMClient, *, questions: int = 2) -> ServerProfile:
+    results = [
+        await probe_once(llm, choice, *question)
+        for choice in CHOICES
+        for question in PROBE_QUESTIONS[:questions]
+    ]
+    s = llm.settings
+    return ServerProfile(s.llm_base_url, s.llm_model, tuple(results), datetime.now(UTC).isoformat())
+
+
+def profile_path(settings: Settings) -> Path:
+    key = hashlib.sha256(f"{settings.llm_base_url}\n{settings.llm_model}".encode()).hexdigest()
+    return settings.cache_dir / "server-profiles" / f"{key[:16]}.json"
+
+
+def cached_profile(settings: Settings) -> ServerProfile | None:
+    try:
+        data = json.loads(profile_path(settings).read_text())
+    except (OSError, ValueError):
+        return None
+    return ServerProfile.from_json(data) if isinstance(data, dict) else None
+
+
+def save_profile(settings: Settings, profile: ServerProfile) -> None:
+    path = profile_path(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(profile.to_json(), indent=2))
+    tmp.replace(path)
+
+
+async def server_profile(llm: LLMClient, *, refresh: bool = False) -> ServerProfile:
+    """The cached profile of ``llm``'s server and model, probing (and caching) when missing."""
+    profile = None if refresh else cached_profile(llm.settings)
+    if profile is None:
+        profile = await probe_server(llm)
+        save_profile(llm.settings, profile)
+    return profile
+
+
+def _short(text: str) -> str:
+    return clip(" ".join(text.split()), 80)
+
+
+def describe_mode(settings: Settings) -> str:
+    """The tool-call mode for display: ``native``, or ``auto -> required (probed)``."""
+    if settings.tool_call_mode != "auto":
+        return settings.tool_call_mode
+    profile = cached_profile(settings)
+    return f"auto -> {profile.mode} (probed)" if profile else "auto (probed on the first run)"

@@ -1,0 +1,238 @@
+"""Each decision the loop makes, driven through the real Agent against a scripted server.
+
+Rescue (a budget ran out: one more call with tools off), constrained repair (a named
+tool_choice after a call failed validation), the tool-call mode from probing the server, and a
+follow-up question on a thread.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent import Agent, Settings, StepBudgetExceededError
+from agent.llm import cached_profile
+from agent.loop import FINAL_ANSWER, RESCUE_PROMPT
+from agent.testing import Response, ScriptedServer, call, error, reply
+from tests.test_api import make_tools
+
+
+def tool_names(request: dict[str, Any]) -> list[str]:
+    return [t["function"]["name"] for t in request.get("tools", [])]
+
+
+# ---- rescue -------------------------------------------------------------------------------
+
+
+def test_step_budget_is_rescued_by_one_call_with_tools_off(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"max_steps": 2})
+    scripted_llm.push(call("add", a=1, b=2), call("add", a=3, b=4), reply("The sum is 10."))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("add things")
+    scripted_llm.assert_done()
+    assert result.answer == "The sum is 10."
+    assert result.rescued is not None and "AGENT_MAX_STEPS=2" in result.rescued
+    rescue = scripted_llm.requests[-1]
+    assert "tools" not in rescue and "tool_choice" not in rescue
+    assert rescue["messages"][-1] == {"role": "user", "content": RESCUE_PROMPT}
+    # the rescue prompt is not saved in the thread: the next question sees a clean history
+    assert all(m.content != RESCUE_PROMPT for m in result.messages)
+
+
+def test_a_normal_answer_is_not_marked_rescued(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(call("add", a=1, b=2), reply("3"))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("1+2")
+    assert result.answer == "3" and result.rescued is None
+
+
+def test_identical_call_loop_is_rescued_without_running_the_repeat(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(*(call("add", a=1, b=1) for _ in range(3)), reply("It is 2."))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("1+1")
+    scripted_llm.assert_done()
+    assert result.answer == "It is 2."
+    assert result.rescued is not None and "same arguments 3 times" in result.rescued
+    tool_results = [m for m in result.messages if m.type == "tool"]
+    assert [m.content for m in tool_results[:2]] == ["2", "2"]
+    assert str(tool_results[2].content).startswith("Not run")
+
+
+def test_rescue_that_gives_nothing_raises_the_budget_error(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"max_steps": 1})
+    scripted_llm.push(call("add", a=1, b=2), reply("   "))
+    with (
+        Agent(settings, tools=make_tools()) as agent,
+        pytest.raises(StepBudgetExceededError, match="AGENT_MAX_STEPS=1"),
+    ):
+        agent.run("loop")
+    scripted_llm.assert_done()
+
+
+def test_required_mode_rescue_answers_in_text(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"tool_call_mode": "required", "max_steps": 1})
+    scripted_llm.push(call("add", a=1, b=2), reply("3"))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("1+2")
+    assert result.answer == "3" and result.rescued is not None
+    assert FINAL_ANSWER in tool_names(scripted_llm.requests[0])
+    assert "tools" not in scripted_llm.requests[1]
+
+
+# ---- constrained repair ---------------------------------------------------------------------
+
+
+def test_failed_call_is_repaired_with_the_tool_named_in_tool_choice(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"repair_choice": "named"})
+    scripted_llm.push(call("add", a="x", b=1), call("add", a=2, b=1), reply("3"))
+    with Agent(settings, tools=make_tools()) as agent:
+        assert agent.run("2+1").answer == "3"
+    first, repair, after = scripted_llm.requests
+    assert first["tool_choice"] == "auto"
+    assert repair["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+    assert after["tool_choice"] == "auto"  # constrained for the repair only
+
+
+def test_repair_is_not_constrained_when_off_or_for_an_unknown_tool(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(call("add", a="x", b=1), call("add", a=2, b=1), reply("3"))
+    with Agent(settings, tools=make_tools()) as agent:  # explicit mode, no probe: off
+        agent.run("2+1")
+    assert scripted_llm.requests[1]["tool_choice"] == "auto"
+
+    named = settings.model_copy(update={"repair_choice": "named"})
+    scripted_llm.push(call("subtract", a=2, b=1), call("add", a=2, b=1), reply("3"))
+    with Agent(named, tools=make_tools()) as agent:
+        agent.run("2+1")
+    # naming a tool that does not exist would make the server fail the request
+    assert scripted_llm.requests[4]["tool_choice"] == "auto"
+
+
+# ---- the mode, probed --------------------------------------------------------------------------
+
+
+def probe_responder(*, auto: str, named_ok: bool, answer: Response) -> Any:
+    """Answers the probe's ``add`` requests as a server would; anything else with ``answer``.
+    ``auto``: "parsed" (the server's parser makes tool_calls) or "text" (it does not)."""
+
+    def respond(body: dict[str, Any]) -> Response:
+        if tool_names(body) != ["add"]:
+            return answer
+        question = body["messages"][-1]["content"]
+        a, b = (float(n) for n in re.findall(r"\d+(?:\.\d+)?", question)[:2])
+        choice = body["tool_choice"]
+        if isinstance(choice, dict) and not named_ok:
+            return error(400, "named tool_choice is not supported")
+        if choice == "auto" and auto == "text":
+            return reply(f'{{"name": "add", "arguments": {{"a": {a}, "b": {b}}}}}')
+        return call("add", a=a, b=b)
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("auto", "named_ok", "mode"),
+    [("parsed", True, "native"), ("text", True, "required"), ("text", False, "required")],
+)
+def test_auto_mode_follows_what_the_probe_measured(
+    tmp_path: Path, auto: str, named_ok: bool, mode: str
+) -> None:
+    answer = call(FINAL_ANSWER, answer="ok") if mode == "required" else reply("ok")
+    responder = probe_responder(auto=auto, named_ok=named_ok, answer=answer)
+    with ScriptedServer(responder=responder) as llm:
+        settings = Settings.load(
+            llm_base_url=llm.url,
+            llm_model="scripted-model",
+            tool_call_mode="auto",
+            cache_dir=tmp_path / "cache",
+            data_dir=tmp_path / "data",
+            llm_max_retries=0,
+        )
+        with Agent(settings, tools=make_tools(), persistence="none") as agent:
+            assert agent.run("hi").answer == "ok"
+        probes = [r for r in llm.requests if tool_names(r) == ["add"]]
+        assert [p["tool_choice"] for p in probes][::2] == [
+            "auto",
+            "required",
+            {"type": "function", "function": {"name": "add"}},
+        ]
+        run = llm.requests[len(probes)]
+        assert run["tool_choice"] == ("auto" if mode == "native" else "required")
+        assert (FINAL_ANSWER in tool_names(run)) == (mode == "required")
+
+        profile = cached_profile(settings)
+        assert profile is not None and profile.mode == mode
+        assert profile.named_choice is named_ok
+        # a second agent reads the cache: no probe requests this time
+        before = len(llm.requests)
+        with Agent(settings, tools=make_tools(), persistence="none") as agent:
+            agent.run("hi")
+        assert len(llm.requests) == before + 1
+
+
+def test_probe_result_decides_constrained_repair(tmp_path: Path) -> None:
+    script = iter([call("add", a="x", b=1), call("add", a=2, b=1), reply("3")])
+    responder = probe_responder(auto="parsed", named_ok=True, answer=reply("unused"))
+
+    def respond(body: dict[str, Any]) -> Response:
+        return responder(body) if tool_names(body) == ["add"] else next(script)
+
+    with ScriptedServer(responder=respond) as llm:
+        settings = Settings.load(
+            llm_base_url=llm.url,
+            llm_model="scripted-model",
+            cache_dir=tmp_path / "cache",
+            data_dir=tmp_path / "data",
+            llm_max_retries=0,
+        )
+        with Agent(settings, tools=make_tools(), persistence="none") as agent:
+            assert agent.run("2+1").answer == "3"
+        repair = llm.requests[-2]
+    assert repair["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+
+
+# ---- threads -------------------------------------------------------------------------------
+
+
+def test_a_follow_up_sees_the_previous_result(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(
+        call("calculator", expression="17*23+4"),
+        reply("17*23+4 = 395."),
+        call("calculator", expression="395/5"),
+        reply("395 / 5 = 79."),
+    )
+    with Agent(settings, tools=make_tools()) as agent:
+        first = agent.run("What is 17*23+4?")
+        second = agent.run("Now divide that by 5", thread_id=first.thread_id)
+    scripted_llm.assert_done()
+    follow_up = scripted_llm.requests[2]["messages"]
+    # the model is shown the whole first exchange, its result included, before the follow-up
+    assert [m["role"] for m in follow_up] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+    ]
+    assert follow_up[3]["content"] == "395" and "395" in follow_up[4]["content"]
+    assert "earlier result" in follow_up[0]["content"]  # the prompt tells it to use the value
+    assert second.answer == "395 / 5 = 79." and len(second.tool_calls) == 1
