@@ -33,11 +33,13 @@ from agent._sync import SyncRunner
 from agent.builtins import DefaultTools
 from agent.errors import AgentError, RunError, ThreadError
 from agent.events import AgentEvent, ApproveHook, ErrorEvent, FinalEvent, RunResult
-from agent.llm import LLMClient, ServerProfile, server_profile
+from agent.llm import LLMClient
 from agent.loop import (
+    ServerProfile,
     close_interrupted_calls,
     first_question,
     run_result,
+    server_profile,
     system_prompt_for,
     uncommitted_messages,
 )

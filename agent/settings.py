@@ -222,4 +222,3 @@ class Settings(BaseSettings):
         if names != {"auto"}:
             return names
         return set(BUILTIN_TOOL_GROUPS)
-

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from agent.cli._render import history_view, threads_view, tools_view
 from agent.errors import AgentError
-from agent.llm import describe_mode
+from agent.loop import describe_mode
 
 if TYPE_CHECKING:
     from agent.cli.repl import Repl
@@ -89,9 +89,7 @@ async def _mode(repl: Repl, arg: str) -> bool:
             return True
         await repl.reconfigure(tool_call_mode=arg)
     s = repl.settings
-    repl.console.print(
-        f"tool-call mode: [bold]{s.tool_call_mode}[/] ({describe_mode(s)})"
-    )
+    repl.console.print(f"tool-call mode: [bold]{s.tool_call_mode}[/] ({describe_mode(s)})")
     return True
 
 

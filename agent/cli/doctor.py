@@ -22,7 +22,8 @@ from rich.table import Table
 from agent.cli._common import print_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
-from agent.llm import LLMClient, ServerProfile, cached_profile, server_profile
+from agent.llm import LLMClient
+from agent.loop import ServerProfile, cached_profile, server_profile
 from agent.settings import Settings
 from agent.text import clip
 

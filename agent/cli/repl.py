@@ -34,7 +34,7 @@ from agent.cli._repl_input import SEND_HINT, LineReader, PlainInput, PromptInput
 from agent.cli.exit_codes import ExitCode
 from agent.errors import AgentError
 from agent.events import Approval, ErrorEvent, ToolCallRequest
-from agent.llm import describe_mode
+from agent.loop import describe_mode
 from agent.settings import Settings
 
 T = TypeVar("T")

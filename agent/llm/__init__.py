@@ -6,23 +6,9 @@ every transport or server failure into the error tree (``LLMUnavailableError`` n
 """
 
 from agent.llm.client import LLMClient, make_chat_model, to_openai_messages
-from agent.llm.probe import (
-    ProbeResult,
-    ServerProfile,
-    cached_profile,
-    describe_mode,
-    probe_server,
-    server_profile,
-)
 
 __all__ = [
     "LLMClient",
-    "ProbeResult",
-    "ServerProfile",
-    "cached_profile",
-    "describe_mode",
     "make_chat_model",
-    "probe_server",
-    "server_profile",
     "to_openai_messages",
 ]

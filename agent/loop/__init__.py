@@ -9,6 +9,14 @@ the answer streamed out of ``final_answer``'s argument, one validated tool step
 from agent.loop._answer_stream import AnswerStream
 from agent.loop._recovery import recover_tool_calls
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
+from agent.loop.probe import (
+    ProbeResult,
+    ServerProfile,
+    cached_profile,
+    describe_mode,
+    probe_server,
+    server_profile,
+)
 from agent.loop.prompts import RESCUE_PROMPT, system_prompt_for
 from agent.loop.runner import ToolStep, call_shape, run_tool_calls
 from agent.loop.transcript import (
@@ -27,16 +35,22 @@ __all__ = [
     "RESCUE_PROMPT",
     "AnswerStream",
     "FinalAnswerArgs",
+    "ProbeResult",
+    "ServerProfile",
     "ToolStep",
+    "cached_profile",
     "call_shape",
     "close_interrupted_calls",
     "current_run",
+    "describe_mode",
     "final_answer_spec",
     "first_question",
     "not_run",
+    "probe_server",
     "recover_tool_calls",
     "run_result",
     "run_tool_calls",
+    "server_profile",
     "system_prompt_for",
     "uncommitted_messages",
 ]

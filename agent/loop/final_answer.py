@@ -19,9 +19,7 @@ class FinalAnswerArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Before the answer, so that guided decoding lets the model work the problem out first.
-    reasoning: str = Field(
-        "", description="Your step-by-step working, before you give the answer."
-    )
+    reasoning: str = Field("", description="Your step-by-step working, before you give the answer.")
     answer: str = Field(
         ..., min_length=1, description="The complete final answer to the user's question."
     )

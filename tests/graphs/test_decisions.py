@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from agent import Agent, Settings, StepBudgetExceededError
-from agent.llm import cached_profile
-from agent.loop import FINAL_ANSWER, RESCUE_PROMPT
+from agent.loop import FINAL_ANSWER, RESCUE_PROMPT, cached_profile
 from agent.testing import Response, ScriptedServer, call, error, reply
 from tests.test_api import make_tools
 
@@ -129,7 +128,8 @@ def test_repair_is_not_constrained_when_off_or_for_an_unknown_tool(
 
 def probe_responder(*, auto: str, named_ok: bool, answer: Response) -> Any:
     """Answers the probe's ``add`` requests as a server would; anything else with ``answer``.
-    ``auto``: "parsed" (the server's parser makes tool_calls) or "text" (it does not)."""
+    ``auto``: "parsed" (the server's parser makes tool_calls), "json" (the model writes the
+    call as JSON text, which native mode recovers) or "prose" (no call at all)."""
 
     def respond(body: dict[str, Any]) -> Response:
         if tool_names(body) != ["add"]:
@@ -139,8 +139,10 @@ def probe_responder(*, auto: str, named_ok: bool, answer: Response) -> Any:
         choice = body["tool_choice"]
         if isinstance(choice, dict) and not named_ok:
             return error(400, "named tool_choice is not supported")
-        if choice == "auto" and auto == "text":
-            return reply(f'{{"name": "add", "arguments": {{"a": {a}, "b": {b}}}}}')
+        if choice == "auto" and auto == "json":
+            return reply(f'{{"name": "add", "arguments": {{"a": {a:g}, "b": {b:g}}}}}')
+        if choice == "auto" and auto == "prose":
+            return reply("The sum is probably 42.")
         return call("add", a=a, b=b)
 
     return respond
@@ -148,7 +150,12 @@ def probe_responder(*, auto: str, named_ok: bool, answer: Response) -> Any:
 
 @pytest.mark.parametrize(
     ("auto", "named_ok", "mode"),
-    [("parsed", True, "native"), ("text", True, "required"), ("text", False, "required")],
+    [
+        ("parsed", True, "native"),
+        ("json", True, "native"),
+        ("prose", True, "required"),
+        ("prose", False, "required"),
+    ],
 )
 def test_auto_mode_follows_what_the_probe_measured(
     tmp_path: Path, auto: str, named_ok: bool, mode: str

@@ -2,8 +2,9 @@
 
 ``tool_call_mode=auto`` sends a few tiny sums with one ``add`` tool, once per ``tool_choice``:
 
-* ``auto``: does the server's tool parser turn the model's reply into ``tool_calls``?
-  (vLLM: ``--enable-auto-tool-choice --tool-call-parser ...``). Then the agent runs in
+* ``auto``: does the reply carry the call, either as ``tool_calls`` from the server's parser
+  (vLLM: ``--enable-auto-tool-choice --tool-call-parser ...``) or as JSON in the text that the
+  loop recovers (``recover_tool_calls``; small models write calls so)? Then the agent runs in
   ``native`` mode: the model may think in text and answers in text.
 * ``required``: does guided decoding force a valid call? The fallback mode.
 * named (``{"type": "function", "function": {"name": "add"}}``): does the server constrain a
@@ -26,14 +27,15 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage
 
 from agent.errors import LLMResponseError
-from agent.llm.client import LLMClient
+from agent.llm import LLMClient
+from agent.loop._recovery import recover_tool_calls
 from agent.settings import Settings, ToolCallMode
 from agent.text import clip
 
 ProbeChoice = Literal["auto", "required", "named"]
-ProbeOutcome = Literal["parsed", "wrong-args", "as-text", "no-call", "error"]
+ProbeOutcome = Literal["parsed", "recovered", "wrong-args", "as-text", "no-call", "error"]
 CHOICES: tuple[ProbeChoice, ...] = ("auto", "required", "named")
-_FORMAT = 1  # bump when the probe changes, so old cache files are measured again
+_FORMAT = 2  # bump when the probe changes, so old cache files are measured again
 
 PROBE_TOOL: dict[str, Any] = {
     "type": "function",
@@ -76,13 +78,15 @@ class ServerProfile:
     probed_at: str
 
     def works(self, choice: ProbeChoice) -> bool:
+        """Every probe of ``choice`` gave the right call, parsed by the server or (for
+        ``auto``, where native mode recovers calls from text) recovered by the loop."""
         own = [r for r in self.results if r.choice == choice]
-        return bool(own) and all(r.outcome == "parsed" for r in own)
+        return bool(own) and all(r.outcome in ("parsed", "recovered") for r in own)
 
     @property
     def mode(self) -> ToolCallMode:
-        """native when the parser works (the model keeps room to reason in text), else
-        required when guided decoding does; native, with text-call recovery, when neither."""
+        """native when calls under ``tool_choice=auto`` arrive (the model keeps room to reason
+        in text), else required when guided decoding works; native when neither does."""
         if self.works("auto"):
             return "native"
         return "required" if self.works("required") else "native"
@@ -127,17 +131,19 @@ async def probe_once(
     except LLMResponseError as exc:
         return ProbeResult(choice, "error", _short(str(exc)), time.perf_counter() - started)
     seconds = time.perf_counter() - started
-    if not ai.tool_calls:
-        text = ai.content if isinstance(ai.content, str) else ""
+    text = ai.content if isinstance(ai.content, str) else ""
+    recovered = recover_tool_calls(text, {"add"}) if not ai.tool_calls else []
+    if not ai.tool_calls and not recovered:
         outcome: ProbeOutcome = "as-text" if '"add"' in text or "add(" in text else "no-call"
         return ProbeResult(choice, outcome, _short(text) or "(empty reply)", seconds)
-    call = ai.tool_calls[0]
+    call = (ai.tool_calls or recovered)[0]
     try:
         ok = call["name"] == "add" and float(call["args"]["a"]) + float(call["args"]["b"]) == a + b
     except (KeyError, TypeError, ValueError):
         ok = False
     detail = _short(f"{call['name']}({json.dumps(call['args'])})")
-    return ProbeResult(choice, "parsed" if ok else "wrong-args", detail, seconds)
+    good: ProbeOutcome = "parsed" if ai.tool_calls else "recovered"
+    return ProbeResult(choice, good if ok else "wrong-args", detail, seconds)
 
 
 async def probe_server(llm: LLMClient, *, questions: int = 2) -> ServerProfile:
