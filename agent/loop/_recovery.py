@@ -1,9 +1,12 @@
 """Recover tool calls that a model wrote as text instead of as ``tool_calls``.
 
 Small models under ``tool_choice=auto`` often put the call in ``content``: bare JSON, a fenced
-```json block, or Hermes-style ``<tool_call>...</tool_call>`` tags. A text counts as a call only
-when it parses to an object (or list of objects) naming a *known* tool, so ordinary answers that
-happen to contain JSON are left alone.
+```json block, or Hermes-style ``<tool_call>...</tool_call>`` tags, often after some reasoning
+and sometimes in ``<tools>`` tags (Qwen2.5-Coder-1.5B copies the tag its chat template lists
+the tools in), followed by a result the model made up. A text counts as a call only when a
+block parses to an object (or list of objects) naming a *known* tool, so ordinary answers that
+happen to contain JSON are left alone; blocks that are not JSON (a ```python fence) are skipped.
+The caller drops the text with the call: what follows it is the model guessing the result.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from langchain_core.messages.tool import ToolCall
 
 from agent.tooling import ArgumentsDecodeError, parse_arguments
 
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_TAGGED = re.compile(r"<(tool_call|tools)>\s*(.*?)\s*(?:</\1>|$)", re.DOTALL)
 _FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
@@ -27,13 +30,14 @@ def recover_tool_calls(content: str, known_tools: Container[str]) -> list[ToolCa
     text = content.strip()
     if not text:
         return []
-    candidates = _TAGGED.findall(text) or _FENCED.findall(text) or [text]
+    tagged = [body for _tag, body in _TAGGED.findall(text)]
+    candidates = tagged or _FENCED.findall(text) or [text]
     calls: list[ToolCall] = []
     for candidate in candidates:
         try:
             value = json.loads(candidate)
         except json.JSONDecodeError:
-            return []
+            continue
         for item in value if isinstance(value, list) else [value]:
             call = _as_call(item, known_tools)
             if call is None:

@@ -248,7 +248,7 @@ def test_approval_refused_approved_and_edited(
 def test_ctrl_c_cancels_the_turn_and_the_thread_goes_on(
     scripted_llm: ScriptedServer, env: dict[str, str], tmp_path: Path, chats: list[Chat]
 ) -> None:
-    scripted_llm.push(Response(content="too late", delay_s=8), reply("fast answer"))
+    scripted_llm.push(Response(content="too late", delay_s=30), reply("fast answer"))
     chat = start(chats, env, tmp_path)
     chat.submit("slow question")
     chat.expect("thinking")  # the spinner while waiting for the first token

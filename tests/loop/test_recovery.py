@@ -34,3 +34,23 @@ def test_ordinary_text_and_unknown_tools_are_not_calls() -> None:
     assert recover_tool_calls('{"result": 3}', KNOWN) == []
     assert recover_tool_calls('```json\n{"name": "add", "arguments": [1]}\n```', KNOWN) == []
     assert recover_tool_calls("", KNOWN) == []
+
+
+def test_call_after_reasoning_in_tools_tags_with_a_made_up_result() -> None:
+    # Qwen2.5-Coder-1.5B under tool_choice=auto, verbatim shape
+    text = (
+        "To solve the expression 17*23+4, I'll use the calculator function:\n<tools>\n"
+        '{"name": "calculator", "arguments": {"expression": "17*23+4"}}\n</tools>\n'
+        "The result is 441."
+    )
+    calls = recover_tool_calls(text, KNOWN)
+    assert [(c["name"], c["args"]) for c in calls] == [("calculator", {"expression": "17*23+4"})]
+
+
+def test_a_code_fence_beside_a_call_fence_is_skipped() -> None:
+    text = (
+        "```python\nprint(2 + 2)\n```\nInstead:\n"
+        '```json\n{"name": "add", "arguments": {"a": 2, "b": 2}}\n```'
+    )
+    assert [c["args"] for c in recover_tool_calls(text, KNOWN)] == [{"a": 2, "b": 2}]
+    assert recover_tool_calls("```python\nprint(2 + 2)\n```", KNOWN) == []
