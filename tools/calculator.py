@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +111,9 @@ SYNTAX_HINT: Final = (
     "Write one arithmetic expression using numbers, + - * / // % ** and parentheses, "
     "e.g. sqrt(2) * (3 + 4)**2 or log(100, 10)."
 )
+
+_POSTFIX_FACTORIAL: Final = re.compile(r"[\w)]\s*!(?!=)")
+_FACTORIAL_HINT: Final = "For a factorial write factorial(n), not n!."
 
 
 class CalculatorArgs(BaseModel):
@@ -458,7 +462,9 @@ def evaluate(expression: str, limits: CalculatorLimits = DEFAULT_LIMITS) -> Numb
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         where = f" at column {exc.offset}" if exc.offset else ""
-        raise ToolError(f"not a valid expression ({exc.msg}{where}). {SYNTAX_HINT}") from None
+        # The common slip gets its own fix: small models copy a generic example instead.
+        hint = _FACTORIAL_HINT if _POSTFIX_FACTORIAL.search(text) else SYNTAX_HINT
+        raise ToolError(f"not a valid expression ({exc.msg}{where}). {hint}") from None
     except (RecursionError, MemoryError):
         # CPython's parser fails this way on very deep input ("-" * 5000 + "1").
         raise ToolError(

@@ -10,7 +10,7 @@ import pytest
 
 from agent.errors import ConfigError, ToolError
 from agent.tooling import ToolArgumentsError
-from tools.calculator import DEFAULT_LIMITS, CalculatorLimits, make_calculator_tool
+from tools.calculator import DEFAULT_LIMITS, CalculatorLimits, evaluate, make_calculator_tool
 
 # A refusal is a few microseconds of work; this bound only catches a check that ran *after*
 # the computation (factorial(10**7), 10**10**8, 2**2**64 take seconds, or never finish).
@@ -291,3 +291,10 @@ async def test_custom_limits_apply() -> None:
 async def test_xor_refusal_offers_the_power_expression() -> None:
     message = await refusal("3.5 ^ 2 + 1")
     assert "Did you mean: 3.5 ** 2 + 1" in message
+
+
+def test_postfix_factorial_gets_its_own_fix() -> None:
+    tool = make_calculator_tool()
+    with pytest.raises(ToolError, match=r"write factorial\(n\), not n!"):
+        evaluate("7!", CalculatorLimits())
+    assert tool.name == "calculator"
