@@ -299,36 +299,43 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
             yield json.loads(line)
 
 
-def run(data: Path) -> Run:
-    skipped = {
+def entries(data: Path) -> Iterator[tuple[str, dict[str, Any], list[Any] | None, bool]]:
+    """``(category, entry, ground truth or None, listed as inconsistent)`` for every entry of
+    the four categories, in file order. ``data`` is the ``bfcl`` folder."""
+    inconsistent = {
         row[0] for row in json.loads((data / "known_dataset_inconsistencies.json").read_text())
     }
-    result = Run()
     for category in CATEGORIES:
         answers = {
             row["id"]: row["ground_truth"]
             for row in _lines(data / "possible_answer" / f"BFCL_v4_{category}.json")
         }
         for entry in _lines(data / f"BFCL_v4_{category}.json"):
-            if entry["id"] in skipped:
-                result.stats[category]["skipped_ids"] += 1
-                continue
-            tools = {}
-            for fn in entry["function"]:
-                tool = result.function(category, entry["id"], fn)
-                if tool is not None:
-                    tools[fn["name"]] = (tool, convert(fn["parameters"]))
-            for ground in answers.get(entry["id"], []):
-                for fname, answer in ground.items():
-                    if fname not in tools:
-                        result.failures.append(f"{entry['id']}: no function {fname}")
-                        continue
-                    tool, schema = tools[fname]
-                    calls = list(concrete_calls(answer))
-                    for index, call in enumerate(calls):
-                        result.valid_call(category, entry["id"], tool, schema, call, index == 0)
-                    for kind, path, bad in mutants(calls[0], schema):
-                        result.mutant(category, entry["id"], tool, kind, path, bad)
+            yield category, entry, answers.get(entry["id"]), entry["id"] in inconsistent
+
+
+def run(data: Path) -> Run:
+    result = Run()
+    for category, entry, ground_truth, inconsistent in entries(data):
+        if inconsistent:
+            result.stats[category]["skipped_ids"] += 1
+            continue
+        tools = {}
+        for fn in entry["function"]:
+            tool = result.function(category, entry["id"], fn)
+            if tool is not None:
+                tools[fn["name"]] = (tool, convert(fn["parameters"]))
+        for ground in ground_truth or []:
+            for fname, answer in ground.items():
+                if fname not in tools:
+                    result.failures.append(f"{entry['id']}: no function {fname}")
+                    continue
+                tool, schema = tools[fname]
+                calls = list(concrete_calls(answer))
+                for index, call in enumerate(calls):
+                    result.valid_call(category, entry["id"], tool, schema, call, index == 0)
+                for kind, path, bad in mutants(calls[0], schema):
+                    result.mutant(category, entry["id"], tool, kind, path, bad)
     return result
 
 

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from agent.cli._render import history_view, threads_view, tools_view
 from agent.errors import AgentError
-from agent.loop import describe_mode
 
 if TYPE_CHECKING:
     from agent.cli.repl import Repl
@@ -89,7 +88,7 @@ async def _mode(repl: Repl, arg: str) -> bool:
             return True
         await repl.reconfigure(tool_call_mode=arg)
     s = repl.settings
-    repl.console.print(f"tool-call mode: [bold]{s.tool_call_mode}[/] ({describe_mode(s)})")
+    repl.console.print(f"tool-call mode: [bold]{s.tool_call_mode}[/] ({repl.mode_label})")
     return True
 
 
@@ -99,7 +98,7 @@ async def _model(repl: Repl, arg: str) -> bool:
     s = repl.settings
     repl.console.print(
         f"model [bold]{escape(s.llm_model)}[/] at {escape(s.llm_base_url)} "
-        f"(tool-call mode {describe_mode(s)})"
+        f"(tool-call mode {repl.mode_label})"
     )
     return True
 

@@ -63,6 +63,8 @@ class Repl:
         self.resuming = thread_id is not None
         self.thread_id = thread_id or new_thread_id()
         self.approve_calls = approve_calls
+        # read from the profile cache once per turn, not at every toolbar redraw
+        self.mode_label = describe_mode(settings)
         self.known_threads: list[str] = []
         self._agent: Agent | None = None
         self._turn: asyncio.Task[None] | None = None
@@ -121,7 +123,7 @@ class Repl:
         tools = len(self.agent.tools)
         self.console.print(
             f"[bold]agent chat[/] · {escape(s.llm_model)} at {escape(s.llm_base_url)} · mode "
-            f"{describe_mode(s)} · {tools} tool{'s' if tools != 1 else ''}",
+            f"{self.mode_label} · {tools} tool{'s' if tools != 1 else ''}",
             highlight=False,
         )
         history = await self._safe(self.agent.ahistory(self.thread_id)) or []
@@ -156,7 +158,7 @@ class Repl:
         approve = " · approve on" if self.approve_calls else ""
         return (
             f" thread {self.thread_id[:8]} · {self.settings.llm_model} · "
-            f"{describe_mode(self.settings)}{approve}  │  {SEND_HINT}"
+            f"{self.mode_label}{approve}  │  {SEND_HINT}"
         )
 
     async def _read(self, prompt: str, *, default: str = "", main: bool = False) -> str:
@@ -178,6 +180,7 @@ class Repl:
             await asyncio.wait({turn})
         finally:
             self._turn = None
+            self.mode_label = describe_mode(self.settings)  # the first run may have probed
         if turn.cancelled():
             self.console.print(
                 "[yellow]⏹ cancelled[/] [dim]— the thread is intact; ask again or go on[/]"
@@ -284,6 +287,7 @@ class Repl:
         settings = self.settings.model_copy(update=update)
         self._agent = Agent(settings, tools=list(old.tools))
         self.settings = settings
+        self.mode_label = describe_mode(settings)
         await old.aclose()
 
 

@@ -16,6 +16,7 @@ The result is cached on disk per (base URL, model), so the probe costs a few sec
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -179,10 +180,10 @@ def save_profile(settings: Settings, profile: ServerProfile) -> None:
 
 async def server_profile(llm: LLMClient, *, refresh: bool = False) -> ServerProfile:
     """The cached profile of ``llm``'s server and model, probing (and caching) when missing."""
-    profile = None if refresh else cached_profile(llm.settings)
+    profile = None if refresh else await asyncio.to_thread(cached_profile, llm.settings)
     if profile is None:
         profile = await probe_server(llm)
-        save_profile(llm.settings, profile)
+        await asyncio.to_thread(save_profile, llm.settings, profile)
     return profile
 
 

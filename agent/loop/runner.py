@@ -151,8 +151,9 @@ def _check_repeats(
             )
 
 
-def _error(call_id: str, name: str, text: str) -> _Outcome:
-    return _Outcome(ToolMessage(text, tool_call_id=call_id, name=name, status="error"), True)
+def _error(call_id: str, name: str, text: str, *, bad_arguments: bool = False) -> _Outcome:
+    message = ToolMessage(text, tool_call_id=call_id, name=name, status="error")
+    return _Outcome(message, True, bad_arguments=bad_arguments)
 
 
 async def _execute(
@@ -199,8 +200,8 @@ async def _execute(
             if decision.arguments is not None:
                 validated = tool.validate(decision.arguments)
     except ToolArgumentsError as exc:
-        failed = _error(call_id, name, f"{exc}\n{_REPAIR_HINT} {call_shape(tool)}")
-        return _Outcome(failed.message, True, bad_arguments=True)
+        text = f"{exc}\n{_REPAIR_HINT} {call_shape(tool)}"
+        return _error(call_id, name, text, bad_arguments=True)
     timeout = tool.timeout_s if tool.timeout_s is not None else settings.tool_timeout_s
     started = time.perf_counter()  # after approval: a human's thinking time is not the tool's
     try:

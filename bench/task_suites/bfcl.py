@@ -32,14 +32,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bfcl_schemas import convert, materialize
+from bfcl_schemas import CATEGORIES, convert, entries, materialize
 
 from agent import Settings, Tool
 from agent.errors import ConfigError
 from agent.tooling import JsonSchemaTool, ToolArgumentsError
 from task_suites.base import RunOutput, SuiteSkipped, Task
 
-CATEGORIES = ("simple_python", "multiple", "parallel", "parallel_multiple")
 OPENAI_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _BFCL_STRIP = re.compile(r"[ ,./\-_*^]")
 
@@ -167,12 +166,6 @@ async def _ok(**_: Any) -> str:
     return "ok"
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            yield json.loads(line)
-
-
 def first_choice_calls(expected: Expected) -> list[Call]:
     """The ground truth as concrete calls: the first acceptable value of each parameter,
     parameters whose only choice is "omitted" left out (BFCL names, not tool names)."""
@@ -200,23 +193,15 @@ class BFCL:
         root = data / "bfcl"
         if not (root / "possible_answer").is_dir():
             raise SuiteSkipped(f"no BFCL data at {root}")
-        skipped = {
-            row[0] for row in json.loads((root / "known_dataset_inconsistencies.json").read_text())
-        }
         self.unusable = Counter()
         tasks: list[Task] = []
-        for category in CATEGORIES:
-            answers = {
-                row["id"]: row["ground_truth"]
-                for row in _lines(root / "possible_answer" / f"BFCL_v4_{category}.json")
-            }
-            for entry in _lines(root / f"BFCL_v4_{category}.json"):
-                if entry["id"] in skipped:
-                    self.unusable["known_dataset_inconsistencies"] += 1
-                    continue
-                task = self._task(category, entry, answers.get(entry["id"]))
-                if task is not None:
-                    tasks.append(task)
+        for category, entry, ground_truth, inconsistent in entries(root):
+            if inconsistent:
+                self.unusable["known_dataset_inconsistencies"] += 1
+                continue
+            task = self._task(category, entry, ground_truth)
+            if task is not None:
+                tasks.append(task)
         return tasks
 
     def _task(self, category: str, entry: dict[str, Any], expected: Expected | None) -> Task | None:
