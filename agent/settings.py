@@ -17,7 +17,7 @@ from agent.errors import ConfigError
 
 ToolCallMode = Literal["native", "required"]
 
-DEFAULT_LOCAL_MODEL = "qwen2.5-coder-0.5b-instruct"
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct"
 BUILTIN_TOOL_GROUPS = ("calculator", "rag_search", "mcp")
 
 
@@ -55,7 +55,8 @@ class Settings(BaseSettings):
         description=(
             "native: tool_choice=auto and the server's parser makes tool_calls; required: "
             "tool_choice=required every step plus a final_answer tool (guided decoding; best "
-            "for small models); auto: required for the small local default model, else native"
+            "for small models); auto: probe the server once per (URL, model), cached, and use "
+            "native where its parser returns tool calls, else required"
         ),
     )
     repair_choice: Literal["auto", "named", "off"] = Field(

@@ -98,7 +98,9 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
     },
     "agent.llm": {"LLMClient", "make_chat_model", "to_openai_messages"},
     "agent.local": {
+        "LOCAL_MODELS",
         "LocalModelPaths",
+        "LocalModelSpec",
         "OnProgress",
         "ProgressEvent",
         "ProvisionReport",
@@ -108,6 +110,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "ensure_local_model",
         "is_provisioned",
         "local_model_paths",
+        "local_model_spec",
         "read_pid_file",
         "served_models",
         "start_server",

