@@ -1,18 +1,15 @@
-"""Error triage: known errors for a log, plus the agent's explanation, fix and citations.
+"""Error triage: the known errors in a log or stack trace, and their cause, fix and citations.
 
 ``triage(TriageRequest(log=...))`` is the one implementation; ``agent triage`` (CLI), the MCP
-``triage`` tool and Python callers all call it and get a ``TriageReport``::
+``triage`` tool and Python callers all call it and get the same ``TriageReport``::
 
-    report = asyncio.run(triage(TriageRequest(log=text, llm=False)))
+    report = asyncio.run(triage(TriageRequest(log=text)))
 
-Two steps, so a result exists even when the LLM is down:
-
-1. Lookup (deterministic): the log through the known-error index (``ErrorIndex``); these are
-   the "matched known errors".
-2. With ``llm`` on, the agent, given the reduced log and the ``lookup_error`` tool, explains
-   the cause and the fix and cites KB ids in brackets (``[numpy-float-alias-removed]``). Only
-   ids that exist in the KB count as citations; the answer's ``Cause:`` and ``Fix:`` sections
-   are parsed out when present. An LLM failure is reported in ``llm_error``, not raised.
+It runs ``graphs.triage_graph``: reduce the input to its informative lines and look up the
+known errors (no LLM), then exactly one LLM call with structured output explains the cause and
+the fix and cites ids among those retrieved (one constrained retry if the reply is unusable).
+When there is no usable explanation, or the LLM cannot be reached (``llm_error``), the report
+carries the best match's own KB cause and fix with ``fallback`` set, so a result always exists.
 """
 
 from __future__ import annotations
@@ -20,30 +17,22 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Collection
+from functools import cache
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.errors import AgentError
 from agent.known_errors import (
     MAX_TEXT_CHARS,
     ErrorIndex,
     LookupResult,
     MatchSummary,
-    reduce_log,
 )
+from agent.llm import LLMClient
 from agent.settings import Settings
-from tools.lookup_error import make_local_lookup_error_tool
+from graphs.triage_graph import Confidence, TriageContext, build_triage_graph
 
-__all__ = ["TriageReport", "TriageRequest", "parse_answer", "triage"]
-
-TRIAGE_INSTRUCTIONS = (
-    "\n\nYou are triaging an error. First call lookup_error with the most specific error text "
-    "(the exception line or the ERROR line) to find known errors in the knowledge base. Base "
-    "your answer on the entries that fit; cite each one you use by its id in square brackets, "
-    "e.g. [numpy-float-alias-removed]. If none fits, say so and reason from the log. Answer in "
-    "this form:\nCause: <why it happens, for this log>\nFix: <what to do>\n"
-    "Known errors: [<id>], ..."
-)
+__all__ = ["Citation", "TriageReport", "TriageRequest", "parse_answer", "triage"]
 
 _CITATION = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_.:-]*)\]")
 _HEAD = r"^[ \t]*[*_#]*[ \t]*(?:{names})[ \t]*[*_]*[ \t]*:[ \t]*[*_]*"
@@ -80,17 +69,39 @@ class TriageRequest(BaseModel):
         return value
 
 
+class Citation(BaseModel):
+    """A KB entry the explanation used, with the lookup's score and rank for it."""
+
+    id: str
+    title: str
+    score: float
+    rank: int
+
+
 class TriageReport(BaseModel):
     """What ``triage()`` returns, ``agent triage`` prints and the MCP ``triage`` tool returns."""
 
     matches: list[MatchSummary]
-    answer: str | None = None
+    answer: str | None = Field(
+        default=None, description="cause, fix and citations as text; None without the LLM step"
+    )
     cause: str | None = None
     fix: str | None = None
     cited_ids: list[str] = []
+    citations: list[Citation] = []
+    confidence: Confidence | None = None
+    fallback: bool = Field(
+        default=False,
+        description="cause and fix are the top entry's own KB text: the LLM gave no usable "
+        "explanation (see llm_error) or could not be reached",
+    )
     llm_error: str | None = None
     lines_in: int
     lines_used: int
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict, description="per step: reduce, lookup, explain"
+    )
+    usage: dict[str, int] = Field(default_factory=dict, description="LLM tokens")
 
 
 def parse_answer(
@@ -100,10 +111,6 @@ def parse_answer(
     sections = {m.group(1).lower(): m.group(2).strip() for m in _SECTION.finditer(answer)}
     cited = [c for c in dict.fromkeys(_CITATION.findall(answer)) if c in known_ids]
     return sections.get("cause") or None, sections.get("fix") or None, cited
-
-
-def triage_question(log_text: str) -> str:
-    return f"Triage this log and tell me the cause and the fix:\n```\n{log_text}\n```"
 
 
 async def triage(
@@ -126,27 +133,48 @@ async def triage(
         await asyncio.to_thread(opened.close)
 
 
+@cache
+def _graph() -> Any:  # CompiledStateGraph; Any keeps mypy from chasing langgraph's generics
+    return build_triage_graph()
+
+
 async def _triage(request: TriageRequest, settings: Settings, index: ErrorIndex) -> TriageReport:
-    reduced = reduce_log(request.log)
-    matches = await index.alookup(request.log, top_k=request.top_k)
+    llm = LLMClient(settings) if request.llm else None
+    try:
+        state = await _graph().ainvoke(
+            {"log": request.log, "top_k": request.top_k, "explain": request.llm, "timings_ms": {}},
+            context=TriageContext(index=index, llm=llm),
+        )
+    finally:
+        if llm is not None:
+            await llm.aclose()
+    return _report(state)
+
+
+def _report(state: dict[str, Any]) -> TriageReport:
+    matches = state.get("matches") or []
+    reduced = state["reduced"]
     report = TriageReport(
         matches=LookupResult.from_matches(matches).matches,
         lines_in=reduced.lines_in,
         lines_used=reduced.lines_out,
+        timings_ms=state["timings_ms"],
+        usage=state.get("usage") or {},
+        llm_error=state.get("llm_error"),
+        fallback=bool(state.get("fallback")),
     )
-    if not request.llm:
+    explanation = state.get("explanation")
+    if explanation is None:
         return report
-    from agent.api import Agent  # LangGraph and the LLM client load only when explaining
-
-    tools = [make_local_lookup_error_tool(index)]
-    try:
-        async with Agent(
-            settings, tools=tools, persistence="none", instructions=TRIAGE_INSTRUCTIONS
-        ) as agent:
-            result = await agent.arun(triage_question(reduced.text))
-    except AgentError as exc:
-        report.llm_error = str(exc)
-        return report
-    cause, fix, cited = parse_answer(result.answer, set(index.ids()))
-    report.answer, report.cause, report.fix, report.cited_ids = result.answer, cause, fix, cited
+    ranks = {m.id: (rank, m) for rank, m in enumerate(matches, start=1)}
+    report.cause, report.fix = explanation.cause, explanation.fix
+    report.cited_ids = explanation.cited
+    report.confidence = explanation.confidence
+    report.citations = [
+        Citation(id=i, title=ranks[i][1].title, score=ranks[i][1].score, rank=ranks[i][0])
+        for i in explanation.cited
+    ]
+    if not report.fallback:
+        cited = ", ".join(f"[{i}]" for i in explanation.cited) or "none"
+        report.answer = f"Cause: {explanation.cause}\nFix: {explanation.fix}\nKnown errors: {cited}"
     return report

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
-from agent.testing import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, reply
 from agent.triage import parse_answer
 
 # A real traceback of the PY_SSIZE_T_CLEAN pitfall (an old C extension on Python 3.10+).
@@ -65,17 +65,24 @@ def test_triage_without_llm_returns_the_right_entry_first(
     assert report["lines_in"] == 7
 
 
-def test_triage_from_stdin_prints_matches_explanation_fix_and_citations(
+def explanation(**fields: object) -> str:
+    return json.dumps(
+        {
+            "cause": "fastcrc's C extension parses '#' formats without PY_SSIZE_T_CLEAN, which "
+            "Python 3.10+ rejects.",
+            "fix": "upgrade fastcrc, or add #define PY_SSIZE_T_CLEAN before #include <Python.h> "
+            "and rebuild.",
+            "cited": ["python-py-ssize-t-clean"],
+            "confidence": "high",
+            **fields,
+        }
+    )
+
+
+def test_triage_from_stdin_explains_in_one_structured_call(
     env: dict[str, str], scripted_llm: ScriptedServer
 ) -> None:
-    scripted_llm.push(
-        call("lookup_error", text="SystemError: PY_SSIZE_T_CLEAN macro must be defined"),
-        reply(
-            "Cause: fastcrc's C extension parses '#' formats without PY_SSIZE_T_CLEAN, which "
-            "Python 3.10+ rejects.\nFix: upgrade fastcrc, or add #define PY_SSIZE_T_CLEAN before "
-            "#include <Python.h> and rebuild.\nKnown errors: [python-py-ssize-t-clean]"
-        ),
-    )
+    scripted_llm.push(reply(explanation()))
     code, out, err = triage(env, "-", stdin=SSIZE_T_TRACEBACK)
     assert code == 0, err
     lines = out.splitlines()
@@ -83,14 +90,52 @@ def test_triage_from_stdin_prints_matches_explanation_fix_and_citations(
     assert lines[1].startswith("1. python-py-ssize-t-clean  (score ")
     assert "Cause: fastcrc's C extension parses '#' formats" in out
     assert "Fix: upgrade fastcrc, or add #define PY_SSIZE_T_CLEAN" in out
-    assert "Citations: python-py-ssize-t-clean" in out
+    assert "Citations: python-py-ssize-t-clean  (confidence high)" in out
     scripted_llm.assert_done()
-    # the agent was given the log and the tool, and the tool's answer reached it
-    first = scripted_llm.requests[0]
-    assert "lookup_error" in [t["function"]["name"] for t in first["tools"]]
-    assert "PY_SSIZE_T_CLEAN" in first["messages"][-1]["content"]
-    tool_reply = scripted_llm.requests[1]["messages"][-1]
-    assert tool_reply["role"] == "tool" and "python-py-ssize-t-clean" in tool_reply["content"]
+    # one call, no tools: the retrieved entries are in the prompt, and the server must decode
+    # to a schema whose citations can only be the retrieved ids
+    (request,) = scripted_llm.requests
+    assert "tools" not in request
+    prompt = request["messages"][-1]["content"]
+    assert "PY_SSIZE_T_CLEAN" in prompt and "1. id: python-py-ssize-t-clean" in prompt
+    schema = request["response_format"]["json_schema"]["schema"]
+    assert request["response_format"]["type"] == "json_schema"
+    assert schema["required"] == ["cause", "fix", "cited", "confidence"]
+    cited_ids = schema["properties"]["cited"]["items"]["enum"]
+    assert cited_ids[0] == "python-py-ssize-t-clean" and len(cited_ids) == 3
+
+
+def test_an_unusable_reply_gets_one_retry_that_names_the_problem(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    scripted_llm.push(
+        reply(explanation(cited=["made-up-id"])),  # a server without structured outputs
+        reply(explanation()),
+    )
+    code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["fallback"] is False and report["cited_ids"] == ["python-py-ssize-t-clean"]
+    assert report["citations"][0]["rank"] == 1 and report["citations"][0]["score"] > 0
+    assert set(report["timings_ms"]) == {"reduce", "lookup", "explain"}
+    scripted_llm.assert_done()
+    retry = scripted_llm.requests[1]["messages"]
+    assert retry[-2]["role"] == "assistant" and "made-up-id" in retry[-2]["content"]
+    assert "cites made-up-id, which the search did not return" in retry[-1]["content"]
+
+
+def test_two_unusable_replies_fall_back_to_the_top_entry(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    scripted_llm.push(reply("The cause is a missing macro."), reply(explanation(fix="  ")))
+    code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["fallback"] is True and report["answer"] is None
+    assert report["cited_ids"] == ["python-py-ssize-t-clean"]
+    assert report["fix"].startswith("In the C source put `#define")
+    scripted_llm.assert_done()
+    assert "it is not valid JSON" in scripted_llm.requests[1]["messages"][-1]["content"]
 
 
 def test_triage_with_llm_down_still_prints_the_kb_fix(env: dict[str, str], tmp_path: Path) -> None:
@@ -101,6 +146,10 @@ def test_triage_with_llm_down_still_prints_the_kb_fix(env: dict[str, str], tmp_p
     assert code == 0
     assert "Fix (from python-py-ssize-t-clean): In the C source put `#define" in out
     assert "warning: no explanation from the LLM" in err
+    code, out, _ = triage(down, str(log), "--json")
+    report = json.loads(out)
+    assert report["fallback"] is True and "127.0.0.1:9" in report["llm_error"]
+    assert report["cited_ids"] == ["python-py-ssize-t-clean"] and report["confidence"] == "low"
 
 
 def test_empty_input_is_a_usage_error(env: dict[str, str]) -> None:

@@ -73,21 +73,21 @@ def _print_report(report: TriageReport) -> None:
     else:
         out.print("No known error matches.")
     out.print(f"[dim](read {report.lines_in} lines, used {report.lines_used})[/]")
-    if report.answer is not None:
-        out.print()
-        if report.cause:
-            out.print(f"[bold]Cause:[/] {escape(report.cause)}")
-        if report.fix:
-            out.print(f"[bold]Fix:[/] {escape(report.fix)}")
-        if not (report.cause and report.fix):
-            out.print(escape(report.answer))
-        cited = ", ".join(report.cited_ids) if report.cited_ids else "none"
-        out.print(f"[bold]Citations:[/] {escape(cited)}")
-    elif report.matches:
-        best = report.matches[0]
-        out.print()
-        out.print(f"[bold]Cause[/] (from {best.id}): {escape(best.cause)}")
-        out.print(f"[bold]Fix[/] (from {best.id}): {escape(best.fix)}")
+    if report.cause is None or report.fix is None or report.fallback:
+        if report.matches:  # no explanation (--no-llm, or a fallback): the KB's own text
+            best = report.matches[0]
+            out.print()
+            out.print(f"[bold]Cause[/] (from {best.id}): {escape(best.cause)}")
+            out.print(f"[bold]Fix[/] (from {best.id}): {escape(best.fix)}")
+        return
+    out.print()
+    out.print(f"[bold]Cause:[/] {escape(report.cause)}")
+    out.print(f"[bold]Fix:[/] {escape(report.fix)}")
+    cited = ", ".join(report.cited_ids) if report.cited_ids else "none"
+    out.print(f"[bold]Citations:[/] {escape(cited)}  [dim](confidence {report.confidence})[/]")
+    explain_ms = report.timings_ms.get("explain")
+    if explain_ms is not None:
+        out.print(f"[dim](explained in {explain_ms / 1000:.1f} s)[/]")
 
 
 def triage(
@@ -103,9 +103,10 @@ def triage(
 ) -> None:
     """Find the known errors in a log or stack trace and explain the cause and the fix.
 
-    Matched known errors come from the KB (signature, BM25 and dense search); the explanation
-    comes from the agent, which cites the KB ids it used. If the LLM is unreachable, the
-    matches and their KB cause and fix are still printed.
+    Matched known errors come from the KB (signature, BM25 and dense search, no LLM); then one
+    LLM call explains the cause and the fix and cites the KB ids it used, among those matched.
+    If the LLM is unreachable or its reply is unusable, the best match's own KB cause and fix
+    are printed instead, marked with the entry they come from.
     """
     request = _request(_read(file), top_k=top_k, llm=not no_llm)
     with exit_on_agent_error(err):

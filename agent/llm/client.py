@@ -129,6 +129,7 @@ class LLMClient:
         tool_choice: str | dict[str, Any] | None,
         stream: bool,
         max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {
@@ -142,6 +143,8 @@ class LLMClient:
             body["tools"] = tools
             if tool_choice is not None:
                 body["tool_choice"] = tool_choice
+        if response_format is not None:
+            body["response_format"] = response_format
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -156,11 +159,21 @@ class LLMClient:
         on_token: TokenCallback | None = None,
         on_tool_args: ToolArgsCallback | None = None,
         max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
     ) -> AIMessage:
         """One chat completion. With a callback the reply is streamed: each text delta goes to
-        ``on_token``, each piece of tool-call arguments to ``on_tool_args``, as they arrive."""
+        ``on_token``, each piece of tool-call arguments to ``on_tool_args``, as they arrive.
+        ``response_format`` (``{"type": "json_schema", ...}``) has vLLM decode the reply to a
+        JSON schema (structured outputs)."""
         streaming = on_token is not None or on_tool_args is not None
-        body = self._payload(messages, tools, tool_choice, stream=streaming, max_tokens=max_tokens)
+        body = self._payload(
+            messages,
+            tools,
+            tool_choice,
+            stream=streaming,
+            max_tokens=max_tokens,
+            response_format=response_format,
+        )
         try:
             if not streaming:
                 completion = await self._client.post(

@@ -21,8 +21,9 @@ The data has no causes or fixes, so each entry's cause and fix text is SYNTHESIZ
 with ..."), generic and not a real diagnosis. What is measured is therefore citing the right entry
 and producing a non-empty explanation and fix, not the quality of the explanation.
 
-Arms: ``agent`` runs the project's ``agent.triage.triage`` (lookup, then the agent with the
-``lookup_error`` tool) on the suite's index and is scored on the report's ``cited_ids``,
+Arms: ``agent`` runs the project's ``agent.triage.triage`` (reduce, lookup, one structured
+LLM call citing among the retrieved ids) on the suite's index and is scored on the report's
+``cited_ids``,
 ``cause``, ``fix``; ``raw`` gets a ``lookup_error`` tool on the same index
 (``make_local_lookup_error_tool``) and a question that asks for the same answer form, and its
 answer is parsed by ``agent.triage.parse_answer``. The index (Milvus Lite in a temp dir, local

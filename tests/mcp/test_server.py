@@ -20,7 +20,7 @@ from mcp.shared.exceptions import MCPError
 from agent.known_errors import ErrorIndex, LookupErrorArgs
 from agent.mcp.server import build_server
 from agent.settings import Settings
-from agent.testing import ScriptedServer, call, reply
+from agent.testing import ScriptedServer, reply
 from agent.triage import TriageReport, TriageRequest, triage
 
 NUMPY_TRACEBACK = """\
@@ -114,26 +114,18 @@ async def test_stdio_session(server_env: dict[str, str], llm: ScriptedServer) ->
         with pytest.raises(MCPError, match="no known error with id 'nope'"):
             await client.read_resource("kb://errors/nope")
 
-        # triage: the server's agent calls lookup_error, then answers citing the KB
-        llm.push(
-            call("lookup_error", text="AttributeError: module 'numpy' has no attribute 'float'"),
-            reply(
-                "Cause: np.float was removed in NumPy 1.24.\nFix: use np.float64.\n"
-                "Known errors: [numpy-float-alias-removed], [invented-id]"
-            ),
-        )
+        # triage: lookup, then one structured LLM call that cites among the retrieved ids
+        llm.push(reply(NUMPY_EXPLANATION))
         triaged = await client.call_tool("triage", {"log": NUMPY_TRACEBACK})
         assert not triaged.is_error, text_of(triaged)
         report = json.loads(text_of(triaged))
         assert report["matches"][0]["id"] == "numpy-float-alias-removed"
         assert report["cause"] == "np.float was removed in NumPy 1.24."
-        assert report["fix"] == "use np.float64."
-        assert report["cited_ids"] == ["numpy-float-alias-removed"]  # invented ids are dropped
+        assert report["fix"] == "use np.float64 or float."
+        assert report["cited_ids"] == ["numpy-float-alias-removed"]
         llm.assert_done()
-        tool_message = llm.requests[-1]["messages"][-1]
-        assert tool_message["role"] == "tool" and "numpy-float-alias-removed" in str(
-            tool_message["content"]
-        )
+        request = llm.requests[-1]
+        assert "tools" not in request and "numpy-float-alias-removed" in str(request["messages"])
     # the server exits once the client closes its stdin (reaped while this loop still runs)
     for _ in range(300):  # up to 30 s
         if not server_children():
@@ -250,18 +242,47 @@ async def test_tools_publish_the_python_contracts(index: ErrorIndex) -> None:
     )
 
 
-async def test_triage_tool_returns_what_the_python_api_returns(index: ErrorIndex) -> None:
-    settings = Settings.load(mcp_servers=[])
+NUMPY_EXPLANATION = json.dumps(
+    {
+        "cause": "np.float was removed in NumPy 1.24.",
+        "fix": "use np.float64 or float.",
+        "cited": ["numpy-float-alias-removed"],
+        "confidence": "high",
+    }
+)
+
+
+def same_report(report: TriageReport) -> dict[str, object]:
+    """The report without its timings, which differ from one run to the next."""
+    return report.model_dump(mode="json", exclude={"timings_ms"})
+
+
+@pytest.mark.parametrize("explain", [False, True], ids=["lookup-only", "explained"])
+async def test_triage_tool_returns_what_the_python_api_returns(
+    index: ErrorIndex, llm: ScriptedServer, explain: bool
+) -> None:
+    settings = Settings.load(
+        mcp_servers=[], llm_base_url=llm.url, llm_model="scripted-model", llm_max_retries=0
+    )
+    if explain:
+        llm.push(reply(NUMPY_EXPLANATION), reply(NUMPY_EXPLANATION))
     server = build_server(settings, index=index)
     async with Client(server) as client:
-        result = await client.call_tool("triage", {"log": NUMPY_TRACEBACK, "llm": False})
+        result = await client.call_tool("triage", {"log": NUMPY_TRACEBACK, "llm": explain})
         blank = await client.call_tool("triage", {"log": "  \n"})
     assert not result.is_error, text_of(result)
     over_mcp = TriageReport.model_validate_json(text_of(result))
     direct = await triage(
-        TriageRequest(log=NUMPY_TRACEBACK, llm=False), settings=settings, index=index
+        TriageRequest(log=NUMPY_TRACEBACK, llm=explain), settings=settings, index=index
     )
-    assert over_mcp == direct
-    assert result.structured_content == direct.model_dump(mode="json")
-    assert direct.matches[0].id == "numpy-float-alias-removed" and direct.answer is None
+    llm.assert_done()
+    assert same_report(over_mcp) == same_report(direct)
+    assert result.structured_content is not None
+    assert result.structured_content["cited_ids"] == direct.cited_ids
+    assert direct.matches[0].id == "numpy-float-alias-removed"
+    if explain:
+        assert direct.cause == "np.float was removed in NumPy 1.24." and not direct.fallback
+        assert [c.id for c in direct.citations] == ["numpy-float-alias-removed"]
+    else:
+        assert direct.answer is None and direct.cause is None and direct.timings_ms["lookup"] > 0
     assert blank.is_error and "the log is empty" in text_of(blank)

@@ -1,0 +1,272 @@
+"""Error triage as a LangGraph state machine: reduce, look up, explain in one LLM call::
+
+    START -> reduce -> lookup -> (explain | END)     no LLM in reduce or lookup
+             explain -> (END | explain | fallback)   one structured call; one retry at most
+             fallback -> END                         the top entry's own cause and fix
+
+``explain`` asks for a JSON object (``cause``, ``fix``, ``cited``, ``confidence``) decoded with
+the server's structured outputs (``response_format: json_schema``): ``cited`` is an enum of the
+retrieved ids, so the server cannot emit an id the lookup did not return. A reply that is not
+valid JSON, has a blank cause or fix, or cites an id outside the candidates (a server without
+structured outputs) is sent back once with the problem named; a second failure, or an LLM that
+cannot be reached, ends in ``fallback``: the best match's KB cause and fix, marked as such. The
+model never calls tools here, so the triage cannot loop on ``lookup_error``.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from agent.errors import AgentError
+from agent.known_errors import ErrorIndex, ErrorMatch, ReducedLog, reduce_log
+from agent.llm import LLMClient
+from agent.text import clip
+
+Confidence = Literal["high", "medium", "low"]
+MAX_ATTEMPTS = 2  # the first explanation and one constrained retry
+EXPLAIN_MAX_TOKENS = 320
+# Bounds the server decodes to: a small model otherwise copies whole KB texts into the reply
+# and runs into the token limit (measured: 2 x 320 tokens, 105 s, then the fallback).
+ANSWER_MAX_CHARS = 280
+LOG_PROMPT_CHARS = 3000
+ENTRY_TEXT_CHARS = 300
+
+EXPLAIN_SYSTEM = (
+    "You explain an error from a log or stack trace with a knowledge base (KB) of known errors. "
+    "You get the log and the KB entries a search found for it, best match first. Decide which "
+    "entries describe this error. Write the cause (why it happens here) and the fix (what to "
+    "do), each in one or two short sentences of your own, from those entries and the log; cite "
+    "the ids of the entries you used. If no entry fits, cite none, explain from the log alone "
+    "and give low confidence. Reply with the JSON object only."
+)
+
+
+class Explanation(BaseModel):
+    """The explain step's structured output."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cause: str
+    fix: str
+    cited: list[str]
+    confidence: Confidence
+
+    @field_validator("cause", "fix")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank")
+        return value.strip()
+
+
+def explanation_schema(candidate_ids: list[str]) -> dict[str, Any]:
+    """The JSON schema the server decodes to: ``cited`` can only hold retrieved ids."""
+    return {
+        "type": "object",
+        "properties": {
+            "cause": {"type": "string", "maxLength": ANSWER_MAX_CHARS},
+            "fix": {"type": "string", "maxLength": ANSWER_MAX_CHARS},
+            "cited": {
+                "type": "array",
+                "items": {"type": "string", "enum": candidate_ids},
+                "maxItems": len(candidate_ids),
+            },
+            "confidence": {"type": "string", "enum": ["high", "medium", "low"]},
+        },
+        "required": ["cause", "fix", "cited", "confidence"],
+        "additionalProperties": False,
+    }
+
+
+class TriageState(TypedDict):
+    log: str
+    top_k: int
+    explain: bool  # False: reduce and lookup only
+    reduced: NotRequired[ReducedLog]
+    matches: NotRequired[list[ErrorMatch]]
+    messages: NotRequired[list[BaseMessage]]  # the explain conversation so far
+    attempts: NotRequired[int]
+    problem: NotRequired[str | None]  # why the last explanation was refused
+    explanation: NotRequired[Explanation | None]
+    fallback: NotRequired[bool]
+    llm_error: NotRequired[str | None]
+    usage: NotRequired[dict[str, int]]
+    timings_ms: Annotated[dict[str, float], operator.or_]
+
+
+@dataclass(frozen=True, slots=True)
+class TriageContext:
+    index: ErrorIndex
+    llm: LLMClient | None  # None when ``explain`` is off
+
+
+def _ms(started: float) -> float:
+    return round(1000 * (time.perf_counter() - started), 1)
+
+
+def candidates_prompt(log_text: str, matches: list[ErrorMatch]) -> str:
+    lines = [f"Log:\n```\n{clip(log_text, LOG_PROMPT_CHARS)}\n```", "", "KB entries found:"]
+    for rank, m in enumerate(matches, start=1):
+        lines.append(f"{rank}. id: {m.id}")
+        lines.append(f"   title: {clip(m.title, 200)}")
+        evidence = ", ".join(m.matched_by)
+        if m.matched_text:
+            evidence += f" (matched: {clip(m.matched_text, 160)})"
+        lines.append(f"   matched by: {evidence}")
+        lines.append(f"   cause: {clip(m.entry.cause, ENTRY_TEXT_CHARS)}")
+        lines.append(f"   fix: {clip(m.entry.fix, ENTRY_TEXT_CHARS)}")
+    return "\n".join(lines)
+
+
+def check_reply(text: str, candidate_ids: list[str]) -> tuple[Explanation | None, str | None]:
+    """(explanation, None), or (None, what is wrong with the reply, to send back)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"it is not valid JSON ({exc.msg} at character {exc.pos})"
+    try:
+        explanation = Explanation.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'the object'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return None, f"it does not match the schema ({problems})"
+    unknown = [c for c in explanation.cited if c not in candidate_ids]
+    if unknown:
+        return None, (
+            f"it cites {', '.join(unknown)}, which the search did not return; cite only "
+            f"{', '.join(candidate_ids)}"
+        )
+    explanation.cited = list(dict.fromkeys(explanation.cited))
+    return explanation, None
+
+
+async def reduce_node(state: TriageState) -> dict[str, Any]:
+    started = time.perf_counter()
+    reduced = reduce_log(state["log"])
+    return {"reduced": reduced, "timings_ms": {"reduce": _ms(started)}}
+
+
+async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
+    started = time.perf_counter()
+    matches = await runtime.context.index.alookup(state["log"], top_k=state["top_k"])
+    return {"matches": matches, "timings_ms": {"lookup": _ms(started)}}
+
+
+async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
+    llm = runtime.context.llm
+    assert llm is not None, "explain runs only with an LLM"
+    started = time.perf_counter()
+    matches = state.get("matches") or []
+    ids = [m.id for m in matches]
+    messages = state.get("messages") or [
+        SystemMessage(EXPLAIN_SYSTEM),
+        HumanMessage(candidates_prompt(state["reduced"].text, matches)),
+    ]
+    attempts = state.get("attempts", 0) + 1
+    spent = dict(state.get("usage") or {})
+    try:
+        ai = await llm.complete(
+            messages,
+            tools=[],
+            max_tokens=EXPLAIN_MAX_TOKENS,
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "triage",
+                    "schema": explanation_schema(ids),
+                    "strict": True,
+                },
+            },
+        )
+    except AgentError as exc:
+        return {
+            "attempts": attempts,
+            "llm_error": str(exc),
+            "timings_ms": {"explain": state["timings_ms"].get("explain", 0.0) + _ms(started)},
+        }
+    for key, value in (ai.usage_metadata or {}).items():
+        if isinstance(value, int):
+            spent[key] = spent.get(key, 0) + value
+    explanation, problem = check_reply(ai.text, ids)
+    if problem and ai.response_metadata.get("finish_reason") == "length":
+        problem += "; the reply was cut off at the token limit: keep cause and fix short"
+    update: dict[str, Any] = {
+        "attempts": attempts,
+        "explanation": explanation,
+        "problem": problem,
+        "usage": spent,
+        "timings_ms": {"explain": state["timings_ms"].get("explain", 0.0) + _ms(started)},
+    }
+    if problem:
+        update["messages"] = [
+            *messages,
+            AIMessage(ai.text),
+            HumanMessage(
+                f"That reply cannot be used: {problem}. Reply again with the JSON object only."
+            ),
+        ]
+    return update
+
+
+async def fallback_node(state: TriageState) -> dict[str, Any]:
+    """No usable explanation: the best match's own cause and fix, marked as a fallback."""
+    matches = state.get("matches") or []
+    if not matches:
+        return {"fallback": True, "explanation": None}
+    top = matches[0]
+    return {
+        "fallback": True,
+        "explanation": Explanation(
+            cause=top.entry.cause, fix=top.entry.fix, cited=[top.id], confidence="low"
+        ),
+    }
+
+
+def _after_lookup(state: TriageState) -> str:
+    # nothing retrieved (an empty KB): nothing to explain from or cite
+    return "explain" if state["explain"] and state.get("matches") else END
+
+
+def _after_explain(state: TriageState) -> str:
+    if state.get("explanation") is not None:
+        return END
+    if state.get("llm_error") or state.get("attempts", 0) >= MAX_ATTEMPTS:
+        return "fallback"
+    return "explain"
+
+
+def build_triage_graph() -> CompiledStateGraph[TriageState, TriageContext, Any, Any]:
+    builder = StateGraph(TriageState, context_schema=TriageContext)
+    builder.add_node("reduce", reduce_node)
+    builder.add_node("lookup", lookup_node)
+    builder.add_node("explain", explain_node)
+    builder.add_node("fallback", fallback_node)
+    builder.add_edge(START, "reduce")
+    builder.add_edge("reduce", "lookup")
+    builder.add_conditional_edges("lookup", _after_lookup, ["explain", END])
+    builder.add_conditional_edges("explain", _after_explain, ["explain", "fallback", END])
+    builder.add_edge("fallback", END)
+    return builder.compile()
+
+
+__all__ = [
+    "EXPLAIN_SYSTEM",
+    "Explanation",
+    "TriageContext",
+    "TriageState",
+    "build_triage_graph",
+    "check_reply",
+    "explanation_schema",
+]
