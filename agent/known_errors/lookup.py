@@ -4,8 +4,16 @@ Three signals over the Milvus collection ``mcp-errors``, fused by weighted recip
 
     signature  each entry's regex, searched in the input (the raw input up to 200k chars);
                several matches rank by specificity: characters matched outside wildcards
+    trace      for a stack-trace input only: field-weighted BM25 over the parsed traces of the
+               entries' examples (exception types, masked messages, own frames, frame:line;
+               ``agent.known_errors.traces``), in memory
     bm25       Milvus BM25 over the entry's title + examples + tags
     dense      cosine similarity of all-MiniLM-L6-v2 embeddings (query: the exception lines)
+
+The trace signal exists only for stack-trace inputs and entries with trace examples, and for a
+trace input those entries are ranked by it alone (``Rankings.for_fusion``): BM25 and dense over
+a trace's raw text made the fused ranking worse than the trace signal on Defects4J
+(``bench/triage_recall.py``). Entries without trace examples keep BM25 and dense.
 
     score(entry) = sum over signals s of  weight_s / (RRF_K + rank_s(entry))
 
@@ -38,6 +46,7 @@ from agent.errors import KnowledgeBaseError
 from agent.known_errors.importer import UNDOCUMENTED_TAG, WILDCARD_GROUP
 from agent.known_errors.kb import KnowledgeBase, KnownError, load_kb
 from agent.known_errors.log_reduce import reduce_log
+from agent.known_errors.traces import TraceIndex, parse_trace
 from agent.store import (
     CollectionSpec,
     Embedder,
@@ -51,9 +60,14 @@ if TYPE_CHECKING:
     from agent.settings import Settings
 
 COLLECTION_NAME = "mcp-errors"
-Signal = Literal["signature", "bm25", "dense"]
-ALL_SIGNALS: tuple[Signal, ...] = ("signature", "bm25", "dense")
-DEFAULT_WEIGHTS: Mapping[Signal, float] = {"signature": 3.0, "bm25": 1.0, "dense": 1.0}
+Signal = Literal["signature", "trace", "bm25", "dense"]
+ALL_SIGNALS: tuple[Signal, ...] = ("signature", "trace", "bm25", "dense")
+DEFAULT_WEIGHTS: Mapping[Signal, float] = {
+    "signature": 3.0,
+    "trace": 3.0,  # structural evidence; at least BM25 and dense together (a tie goes to it)
+    "bm25": 1.0,
+    "dense": 1.0,
+}
 RRF_K = 60
 SIGNATURE_SCAN_CHARS = 200_000
 _ENTRY_MAX_BYTES = 60_000
@@ -89,6 +103,22 @@ class Rankings:
 
     per_signal: dict[Signal, list[tuple[str, float]]] = field(default_factory=dict)
     matched_text: list[tuple[str, float, str]] = field(default_factory=list)
+    trace_covered: frozenset[str] = frozenset()  # entries the trace signal judged
+
+    def for_fusion(self) -> dict[Signal, list[tuple[str, float]]]:
+        """The rankings ``lookup`` fuses: an entry with trace examples is judged by the trace
+        signal, not by BM25 or dense over its raw text (on Defects4J traces those made the
+        fused ranking worse than the trace signal alone: ``bench/triage_recall.py``)."""
+        if not self.trace_covered:
+            return self.per_signal
+        return {
+            signal: (
+                [hit for hit in ranked if hit[0] not in self.trace_covered]
+                if signal in ("bm25", "dense")
+                else ranked
+            )
+            for signal, ranked in self.per_signal.items()
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +199,7 @@ class ErrorIndex(Closing):
         self._owns_store = owns_store
         self._lock = threading.Lock()
         self._cache: dict[str, _Indexed] | None = None
+        self._traces: TraceIndex | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, seed: bool = True) -> ErrorIndex:
@@ -256,7 +287,19 @@ class ErrorIndex(Closing):
                     entry = KnownError.model_validate_json(row["entry"])
                     cache[entry.id] = _Indexed(entry, entry.pattern, str(row["digest"]))
                 self._cache = dict(sorted(cache.items()))
+                self._traces = None
             return self._cache
+
+    def _trace_index(self) -> TraceIndex:
+        indexed = self._indexed()
+        with self._lock:
+            if self._traces is None:
+                self._traces = TraceIndex(
+                    (entry_id, text)
+                    for entry_id, known in indexed.items()
+                    for text in known.entry.examples
+                )
+            return self._traces
 
     def entries(self) -> list[KnownError]:
         return [i.entry for i in self._indexed().values()]
@@ -321,7 +364,8 @@ class ErrorIndex(Closing):
         for rankings in ranked:
             matched_text = {eid: text for eid, _, text in rankings.matched_text}
             matches = []
-            for entry_id, score, evidence in rrf_fuse(rankings.per_signal, self.weights)[:top_k]:
+            fused = rrf_fuse(rankings.for_fusion(), self.weights)
+            for entry_id, score, evidence in fused[:top_k]:
                 known = indexed.get(entry_id)
                 if known is None:  # deleted since the cache was read
                     continue
@@ -355,28 +399,42 @@ class ErrorIndex(Closing):
         if not texts or not self._indexed():
             return out
         reduced = [reduce_log(t) for t in texts]
+        is_trace = [parse_trace(t) is not None for t in texts]
+        if "trace" in signals and any(is_trace):
+            traces = self._trace_index()
+            covered = traces.entry_ids()
+            for i, text in enumerate(texts):
+                if is_trace[i] and covered:
+                    out[i].per_signal["trace"] = traces.rank(text, limit=candidates)
+                    out[i].trace_covered = covered
+        # BM25 and dense only for inputs where they can rank something: not for a trace when
+        # every entry is judged by the trace signal (``Rankings.for_fusion``)
+        everything = len(self._indexed())
+        retrieve = [i for i in range(len(texts)) if len(out[i].trace_covered) < everything]
         if "signature" in signals:
             for i, text in enumerate(texts):
                 found = self.signature_matches(text)
                 out[i].per_signal["signature"] = [(eid, spec) for eid, spec, _ in found]
                 out[i].matched_text = found
-        if "dense" in signals:
-            vectors = self.embedder.embed([r.headline or r.text for r in reduced])
+        if "dense" in signals and retrieve:
+            vectors = self.embedder.embed(
+                [reduced[i].headline or reduced[i].text for i in retrieve]
+            )
             hits = self.collection.search_many(
                 vectors, top_k=candidates, output_fields=[], mode="dense"
             )
-            for i, per_query in enumerate(hits):
+            for i, per_query in zip(retrieve, hits, strict=True):
                 out[i].per_signal["dense"] = [(h.id, h.score) for h in per_query]
-        if "bm25" in signals and self.collection.hybrid:
-            unused = [[0.0] * self.embedder.dim for _ in texts]  # BM25 reads only the texts
+        if "bm25" in signals and self.collection.hybrid and retrieve:
+            unused = [[0.0] * self.embedder.dim for _ in retrieve]  # BM25 reads only the texts
             hits = self.collection.search_many(
                 unused,
-                texts=[r.text for r in reduced],
+                texts=[reduced[i].text for i in retrieve],
                 top_k=candidates,
                 output_fields=[],
                 mode="bm25",
             )
-            for i, per_query in enumerate(hits):
+            for i, per_query in zip(retrieve, hits, strict=True):
                 out[i].per_signal["bm25"] = [(h.id, abs(h.score)) for h in per_query]
         return out
 

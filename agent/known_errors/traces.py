@@ -1,0 +1,396 @@
+"""Stack traces as structure: parse them, and rank known errors by field-weighted BM25.
+
+``parse_trace`` reads Java (``Caused by:`` chains, ``Suppressed:``, ``... N more``), Python,
+JavaScript/Node, Go panics and .NET traces into exceptions (type, message with the variable
+parts masked) and frames (qualified name, file, line; library or the project's own; test code
+or not). ``TraceIndex`` keeps the known errors whose examples are traces in memory and scores a
+query trace over these fields::
+
+    exc       exception types (qualified and simple), the outermost first
+    msg       the messages' words, numbers / ids / paths / hex masked
+    frame     the project's own frames, qualified (``pkg.Class.method``); top frames weigh most
+    site      own frames with their line (``pkg.Class.method:42``): the same code path in the
+              same build; a different version of the file moves the lines
+    lib       the first library frames (where the error surfaced in the JDK, numpy, ...)
+    words     every identifier of the raw text: what plain BM25 sees
+
+    score(entry) = sum over fields f of  weight_f * sum over query terms t of
+                   query_weight(t) * BM25(t, entry's field f)
+
+Weights are measured on the Defects4J dev split (``bench/triage_recall.py --suite d4j``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Language = Literal["java", "python", "javascript", "go", "dotnet"]
+Field = Literal["exc", "msg", "frame", "site", "lib", "words"]
+
+FIELD_WEIGHTS: Mapping[str, float] = {
+    "exc": 1.0,
+    "msg": 1.0,
+    "frame": 2.0,
+    "site": 2.0,
+    "lib": 0.3,
+    "words": 1.0,
+}
+BM25_K1 = 1.2
+BM25_B = 0.75
+TOP_FRAMES = 20  # own frames indexed per trace; deeper frames are the framework's plumbing
+# A query term in more than this share of the indexed traces is skipped: it barely separates
+# entries (BM25's idf is near its floor) and its long posting list is most of the lookup's time.
+COMMON_TERM_SHARE = 0.5
+MAX_MESSAGE_WORDS = 200
+
+_JAVA_FRAME = re.compile(r"^\s*at\s+(?:[\w.-]+/)*([\w$.<>]+)\.([\w$<>-]+)\(([^()]*)\)\s*$")
+_JAVA_MORE = re.compile(r"^\s*\.\.\. \d+ (?:more|common frames omitted)\s*$")
+_DOTNET_FRAME = re.compile(
+    r"^\s*at\s+([\w.`<>+]+)\.([\w`<>]+)\(.*?\)(?:\s+in\s+(.+?):line (\d+))?\s*$"
+)
+_PY_FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+), in (\S+)')
+_JS_FRAME = re.compile(r"^\s*at\s+(?:(?:async\s+)?([^\s(]+)\s+\()?(\S+?):(\d+):\d+\)?\s*$")
+_GO_FUNC = re.compile(r"^([\w./*()-]+)\.([\w.*()-]+)\(.*\)\s*$")
+_GO_FILE = re.compile(r"^\s+(\S+\.go):(\d+)")
+_GO_PANIC = re.compile(r"^(?:panic|fatal error): (.*)$")
+_EXCEPTION = re.compile(
+    r"^\s*(?:Caused by: |Suppressed: |Exception in thread \"[^\"]*\" |Unhandled exception\. "
+    r"|Uncaught |\[[^\]]*\]\s*)?"
+    r"((?:[A-Za-z_][\w$]*[.$])*[A-Za-z_][\w$]*(?:Error|Exception|Exit|Interrupt|Failure|Fault"
+    r"|Throwable|Warning))(?:\s*:\s?(.*))?$"
+)
+_MASK = re.compile(
+    r"(?:[A-Za-z]:)?(?:/[\w.@~+-]+)+/?|\\\\[\w\\.-]+|0x[0-9a-fA-F]+|\b[0-9a-f]{8,}\b"
+    r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+    r"|\d+(?:\.\d+)?"
+)
+_WORD = re.compile(r"[A-Za-z_][\w$]*")
+
+_JAVA_LIB = re.compile(
+    r"^(java|javax|jakarta|sun|jdk|com\.sun|kotlin|scala|junit|org\.junit|org\.hamcrest"
+    r"|org\.testng|org\.mockito|org\.easymock|org\.apache\.maven|org\.gradle|org\.apache\.tools"
+    r"|org\.springframework|io\.netty|reactor|groovy|org\.codehaus\.groovy)\."
+)
+_PY_LIB = re.compile(r"(site-packages|dist-packages)/|/lib/python\d|^<frozen |^<string>")
+_JS_LIB = re.compile(r"node_modules/|^node:|^internal/|\(internal/|^<anonymous>")
+_GO_LIB = re.compile(r"^(runtime|reflect|sync|net/http|testing|syscall|os|internal/)")
+_DOTNET_LIB = re.compile(r"^(System|Microsoft|Newtonsoft|NUnit|Xunit)\.")
+_TEST_NAME = re.compile(r"(^|[./$])(Test\w*|\w*Tests?|\w*TestCase|test_\w*|\w*_test)($|[.$:])")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame: ``name`` qualified as the language prints it (``pkg.Class.method``,
+    ``module.function``), ``library`` when it is a dependency's or the runtime's code."""
+
+    name: str
+    file: str
+    line: int | None
+    library: bool
+    test: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TraceException:
+    type: str
+    message: str  # as printed, first line and its continuation lines
+    masked: str  # numbers, ids, paths and hex replaced by "#"
+
+
+@dataclass(slots=True)
+class Trace:
+    language: Language
+    exceptions: list[TraceException] = field(default_factory=list)  # outermost first
+    frames: list[Frame] = field(default_factory=list)  # innermost first (where it raised)
+
+    @property
+    def own_frames(self) -> list[Frame]:
+        return [f for f in self.frames if not f.library]
+
+
+def mask_message(message: str) -> str:
+    return _MASK.sub("#", message).strip()
+
+
+def _is_test(name: str) -> bool:
+    return bool(_TEST_NAME.search(name))
+
+
+def _exception(line: str) -> TraceException | None:
+    m = _EXCEPTION.match(line)
+    if m is None:
+        return None
+    message = (m.group(2) or "").strip()
+    return TraceException(m.group(1), message, mask_message(message))
+
+
+def parse_trace(text: str) -> Trace | None:
+    """The trace in ``text`` (the first language with at least one frame), or None."""
+    lines = text.splitlines()
+    for parse in (_parse_java_or_dotnet, _parse_python, _parse_go, _parse_js):
+        trace = parse(lines)
+        if trace is not None and trace.frames:
+            return trace
+    return None
+
+
+def _continuation(lines: list[str], start: int, is_frame: re.Pattern[str]) -> list[str]:
+    """The lines after an exception line that continue its message, up to the first frame."""
+    out: list[str] = []
+    for line in lines[start + 1 : start + 40]:
+        if is_frame.match(line) or _exception(line) is not None or not line.strip():
+            break
+        out.append(line.strip())
+    return out
+
+
+def _parse_java_or_dotnet(lines: list[str]) -> Trace | None:
+    java = sum(1 for ln in lines if ":line " not in ln and _JAVA_FRAME.match(ln))
+    dotnet = sum(1 for ln in lines if ":line " in ln and _DOTNET_FRAME.match(ln))
+    if not java and not dotnet:
+        return None
+    trace = Trace("dotnet" if dotnet > java else "java")
+    frame_re = _DOTNET_FRAME if trace.language == "dotnet" else _JAVA_FRAME
+    for i, line in enumerate(lines):
+        m = frame_re.match(line)
+        if m is not None:
+            cls, method = m.group(1), m.group(2)
+            if trace.language == "java":
+                where = m.group(3)
+                file, _, num = where.partition(":")
+            else:
+                file, num = m.group(3) or "", m.group(4) or ""
+            lib = (_DOTNET_LIB if trace.language == "dotnet" else _JAVA_LIB).match(cls)
+            trace.frames.append(
+                Frame(
+                    f"{cls}.{method}",
+                    file,
+                    int(num) if num.isdigit() else None,
+                    library=lib is not None,
+                    test=_is_test(cls) or method.startswith("test"),
+                )
+            )
+            continue
+        if _JAVA_MORE.match(line):
+            continue
+        exc = _exception(line)
+        if exc is not None:
+            more = _continuation(lines, i, frame_re)
+            if more:
+                message = "\n".join([exc.message, *more]).strip()
+                exc = TraceException(exc.type, message, mask_message(message))
+            trace.exceptions.append(exc)
+    return trace
+
+
+def _parse_python(lines: list[str]) -> Trace | None:
+    if not any(_PY_FRAME.match(ln) for ln in lines):
+        return None
+    trace = Trace("python")
+    blocks: list[list[Frame]] = [[]]
+    for i, line in enumerate(lines):
+        m = _PY_FRAME.match(line)
+        if m is not None:
+            path, num, func = m.group(1), int(m.group(2)), m.group(3)
+            module = re.sub(r"\.py$", "", path.replace("\\", "/").rsplit("/", 1)[-1])
+            blocks[-1].append(
+                Frame(
+                    f"{module}.{func}",
+                    path,
+                    num,
+                    library=_PY_LIB.search(path) is not None,
+                    test=_is_test(module) or func.startswith("test"),
+                )
+            )
+            continue
+        if line.startswith((" ", "\t")):
+            continue
+        exc = _exception(line)
+        if exc is not None:
+            more = _continuation(lines, i, _PY_FRAME)
+            if more:
+                message = "\n".join([exc.message, *more]).strip()
+                exc = TraceException(exc.type, message, mask_message(message))
+            trace.exceptions.append(exc)
+            blocks.append([])
+    # Python prints the outermost chained exception first and the raise site last: the last
+    # exception is what the user sees, its frames innermost-last
+    trace.exceptions.reverse()
+    for block in reversed(blocks):
+        trace.frames.extend(reversed(block))
+    return trace
+
+
+def _parse_go(lines: list[str]) -> Trace | None:
+    panic = next((m for ln in lines if (m := _GO_PANIC.match(ln.strip()))), None)
+    if panic is None or not any(_GO_FILE.match(ln) for ln in lines):
+        return None
+    trace = Trace("go")
+    message = panic.group(1)
+    kind = "panic" if "panic" in panic.group(0)[:6] else "fatal error"
+    trace.exceptions.append(TraceException(kind, message, mask_message(message)))
+    for i, line in enumerate(lines[:-1]):
+        m = _GO_FUNC.match(line.strip()) if not line.startswith((" ", "\t")) else None
+        f = _GO_FILE.match(lines[i + 1])
+        if m is not None and f is not None:
+            name = f"{m.group(1)}.{m.group(2)}"
+            trace.frames.append(
+                Frame(
+                    name,
+                    f.group(1),
+                    int(f.group(2)),
+                    library=_GO_LIB.match(name) is not None or "/go/src/" in f.group(1),
+                    test=f.group(1).endswith("_test.go"),
+                )
+            )
+    return trace
+
+
+def _parse_js(lines: list[str]) -> Trace | None:
+    frames = [(i, m) for i, ln in enumerate(lines) if (m := _JS_FRAME.match(ln))]
+    if not frames:
+        return None
+    trace = Trace("javascript")
+    for line in lines:
+        if _JS_FRAME.match(line):
+            continue
+        exc = _exception(line)
+        if exc is not None:
+            trace.exceptions.append(exc)
+    for _, m in frames:
+        func, path, num = m.group(1) or "<anonymous>", m.group(2), int(m.group(3))
+        module = re.sub(r"\.[cm]?[jt]sx?$", "", path.rsplit("/", 1)[-1])
+        trace.frames.append(
+            Frame(
+                f"{module}.{func}",
+                path,
+                num,
+                library=_JS_LIB.search(path) is not None,
+                test=_is_test(module) or ".test" in path or ".spec" in path,
+            )
+        )
+    return trace
+
+
+Terms = dict[str, list[tuple[str, float]]]
+
+
+def _position_weight(i: int) -> float:
+    return 1.0 / (1.0 + 0.2 * i)
+
+
+def trace_terms(trace: Trace, raw_text: str) -> Terms:
+    """The fields of ``trace`` as weighted terms (a term's weight applies on the query side)."""
+    terms: Terms = defaultdict(list)
+    for i, exc in enumerate(trace.exceptions[:4]):
+        w = 1.0 if i == 0 else 0.7
+        terms["exc"] += [(exc.type, w), (exc.type.rsplit(".", 1)[-1], w)]
+        words = _WORD.findall(exc.masked)[:MAX_MESSAGE_WORDS]
+        terms["msg"] += [(word.lower(), w) for word in words]
+    own = trace.own_frames[:TOP_FRAMES]
+    for i, frame in enumerate(own):
+        w = _position_weight(i)
+        terms["frame"].append((frame.name, w))
+        if frame.line is not None:
+            terms["site"].append((f"{frame.name}:{frame.line}", w))
+    for i, frame in enumerate([f for f in trace.frames if f.library][:3]):
+        terms["lib"].append((frame.name, _position_weight(i)))
+    terms["words"] = [(word, 1.0) for word in _WORD.findall(raw_text)]
+    return terms
+
+
+class TraceIndex:
+    """Known errors whose examples are stack traces, scored by field-weighted BM25."""
+
+    def __init__(
+        self,
+        docs: Iterable[tuple[str, str]],
+        *,
+        weights: Mapping[str, float] = FIELD_WEIGHTS,
+    ) -> None:
+        """``docs``: (entry id, example text) pairs; an entry may have several examples (its
+        best-scoring one counts), and texts that hold no trace are skipped."""
+        self.weights: dict[str, float] = dict(weights)
+        self._ids: list[str] = []
+        tfs: list[dict[str, Counter[str]]] = []
+        for entry_id, text in docs:
+            trace = parse_trace(text)
+            if trace is None:
+                continue
+            self._ids.append(entry_id)
+            tfs.append({f: Counter(t for t, _ in ts) for f, ts in trace_terms(trace, text).items()})
+        n = len(tfs)
+        self._entry_ids = frozenset(self._ids)
+        self._common = max(10, int(COMMON_TERM_SHARE * n))
+        df: dict[str, Counter[str]] = defaultdict(Counter)
+        lengths: dict[str, list[int]] = defaultdict(list)
+        for tf in tfs:
+            for f, counts in tf.items():
+                df[f].update(counts.keys())
+        for f in df:
+            lengths[f] = [sum(tf[f].values()) if f in tf else 0 for tf in tfs]
+        self._postings: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
+        for doc, tf in enumerate(tfs):
+            for f, counts in tf.items():
+                avg = (sum(lengths[f]) / n) or 1.0
+                norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[f][doc] / avg)
+                for term, count in counts.items():
+                    idf = math.log(1 + (n - df[f][term] + 0.5) / (df[f][term] + 0.5))
+                    score = idf * count * (BM25_K1 + 1) / (count + norm)
+                    self._postings[(f, term)].append((doc, score))
+
+    def __len__(self) -> int:
+        return len(self.entry_ids())
+
+    def entry_ids(self) -> frozenset[str]:
+        """The entries with at least one trace example."""
+        return self._entry_ids
+
+    def rank(self, text: str, *, limit: int = 20) -> list[tuple[str, float]]:
+        """(entry id, score) best first, or [] when ``text`` holds no trace."""
+        trace = parse_trace(text)
+        if trace is None or not self._ids:
+            return []
+        scores: dict[int, float] = defaultdict(float)
+        for f, terms in trace_terms(trace, text).items():
+            wf = self.weights.get(f, 0.0)
+            if not wf:
+                continue
+            best: dict[str, float] = {}
+            for term, w in terms:
+                best[term] = max(best.get(term, 0.0), w)
+            for term, w in best.items():
+                postings = self._postings.get((f, term), ())
+                if len(postings) > self._common:
+                    continue
+                for doc, s in postings:
+                    scores[doc] += wf * w * s
+        per_entry: dict[str, float] = {}
+        for doc, s in scores.items():
+            entry_id = self._ids[doc]
+            per_entry[entry_id] = max(per_entry.get(entry_id, 0.0), s)
+        ranked = sorted(per_entry.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(i, round(s, 6)) for i, s in ranked[:limit]]
+
+
+def trace_docs(entries: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[str, str]]:
+    """(id, example) pairs from (id, examples) for ``TraceIndex``."""
+    return [(entry_id, text) for entry_id, examples in entries for text in examples]
+
+
+__all__ = [
+    "FIELD_WEIGHTS",
+    "Frame",
+    "Trace",
+    "TraceException",
+    "TraceIndex",
+    "mask_message",
+    "parse_trace",
+    "trace_docs",
+    "trace_terms",
+]
