@@ -13,7 +13,15 @@ from rich.table import Table
 
 from agent.cli._common import exit_on_agent_error
 from agent.cli.exit_codes import ExitCode
-from agent.known_errors import ErrorIndex, dump_kb_yaml, import_file
+from agent.errors import KnowledgeBaseError
+from agent.known_errors import (
+    ErrorIndex,
+    KnownError,
+    dump_kb_yaml,
+    import_file,
+    parse_qa_jsonl,
+    plan_qa_import,
+)
 from agent.settings import Settings
 
 errors_app = typer.Typer(
@@ -24,6 +32,7 @@ errors_app = typer.Typer(
         "starter KB is loaded on first use.\n\n"
         "  agent errors import team-errors.yaml\n\n"
         "  agent errors import HDFS_2k.log_templates.csv --prefix hdfs\n\n"
+        "  agent errors import resolved-issues.jsonl --dry-run\n\n"
         "  agent errors list --tag vllm"
     ),
     no_args_is_help=True,
@@ -42,12 +51,20 @@ def import_cmd(
             exists=True,
             dir_okay=False,
             readable=True,
-            help="a KB file (.yaml/.yml/.json) or templates CSV",
+            help=(
+                "a KB file (.yaml/.yml/.json), a templates CSV, or resolved question/answer "
+                "pairs (.jsonl: text, cause, fix per line)"
+            ),
         ),
     ],
     prefix: Annotated[
         str | None,
-        typer.Option(help="id prefix for CSV templates (default: the file name up to its first _)"),
+        typer.Option(
+            help=(
+                "id prefix for CSV templates (default: the file name up to its first _) and "
+                "for entries added from .jsonl pairs (default: qa)"
+            )
+        ),
     ] = None,
     yaml_out: Annotated[
         Path | None,
@@ -57,12 +74,18 @@ def import_cmd(
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="validate only; write nothing")] = False,
 ) -> None:
-    """Validate FILE and add its entries (new ids are added, existing ids replaced)."""
+    """Validate FILE and add its entries (new ids are added, existing ids replaced).
+
+    Question/answer pairs (.jsonl) are checked against the KB first: a pair whose error is
+    already known is skipped, one that an entry's signature recognises becomes a new example of
+    that entry, and only the rest become new entries, so importing twice adds nothing.
+    """
     with exit_on_agent_error(err):
+        if file.suffix.lower() == ".jsonl":
+            _import_pairs(file, prefix=prefix or "qa", yaml_out=yaml_out, dry_run=dry_run)
+            return
         entries = import_file(file, prefix=prefix)
-        if yaml_out is not None:
-            yaml_out.write_text(dump_kb_yaml(entries), encoding="utf-8")
-            out.print(f"wrote {len(entries)} entries to {yaml_out}")
+        _write_yaml(entries, yaml_out)
         if dry_run:
             out.print(f"{file}: {len(entries)} valid entries (dry run: nothing imported)")
             return
@@ -72,6 +95,48 @@ def import_cmd(
                 f"imported {written} entries from {file} into {index.store.uri} "
                 f"({index.count()} known errors in total)"
             )
+
+
+def _write_yaml(entries: list[KnownError], path: Path | None) -> None:
+    if path is not None:
+        path.write_text(dump_kb_yaml(entries), encoding="utf-8")
+        out.print(f"wrote {len(entries)} entries to {path}")
+
+
+def _import_pairs(file: Path, *, prefix: str, yaml_out: Path | None, dry_run: bool) -> None:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KnowledgeBaseError(f"{file}: cannot read: {exc.strerror or exc}") from None
+    pairs = parse_qa_jsonl(text, source=str(file))
+    with ErrorIndex.open(Settings.load()) as index:
+
+        def progress(done: int, total: int) -> None:
+            if total > 32:
+                err.print(f"checked {done}/{total} pairs against the KB", highlight=False)
+
+        plan = plan_qa_import(index, pairs, prefix=prefix, on_progress=progress)
+        for decision in plan.decisions:
+            if decision.action != "add":
+                out.print(
+                    f"line {decision.line}: {decision.action} -> {decision.entry_id} "
+                    f"({decision.reason})",
+                    markup=False,
+                    highlight=False,
+                )
+        _write_yaml(plan.entries, yaml_out)
+        counts = (
+            f"{plan.count('add')} new, {plan.count('merge')} merged into existing entries, "
+            f"{plan.count('skip')} already known"
+        )
+        if dry_run:
+            out.print(f"{file}: {len(pairs)} pairs: {counts} (dry run: nothing imported)")
+            return
+        index.upsert(plan.entries)
+        out.print(
+            f"{file}: {len(pairs)} pairs: {counts}; {index.store.uri} has "
+            f"{index.count()} known errors"
+        )
 
 
 @errors_app.command("list")

@@ -1,12 +1,11 @@
 """The known-error knowledge base ("the KB"): entries, their files, import, log reduction, lookup.
 
-A ``KnownError`` says how to recognise an error (a regex signature, example messages), why it
-happens and how to fix it; ``load_kb`` reads and checks KB files (the starter KB ships in
-``kb_data/``), ``import_file`` also turns log-template CSVs into entries. ``ErrorIndex`` keeps the
-KB in Milvus and finds the entries that match a message, a stack trace or a whole log
-(``reduce_log`` keeps its informative lines) by signature, BM25 and dense search fused by rank.
-The ``lookup_error`` tool's contract (``LookupErrorArgs`` in, ``LookupResult`` out) is defined
-here once, for the agent's tool and the MCP server alike.
+``KnownError``: how to recognise an error, why it happens, how to fix it. ``load_kb`` reads KB
+files (the starter KB is ``kb_data/``); ``import_file`` also reads log-template CSVs and
+``plan_qa_import`` resolved Q&A pairs, without duplicates. ``ErrorIndex`` keeps the KB in Milvus
+and ranks entries for a message, trace or whole log (``reduce_log``) by signature, trace fields,
+BM25 and dense search. The ``lookup_error`` contract (``LookupErrorArgs``, ``LookupResult``)
+is defined here once, for the agent's tool and the MCP server alike.
 """
 
 from agent.known_errors.contract import (
@@ -44,6 +43,7 @@ from agent.known_errors.lookup import (
     SignalHit,
     rrf_fuse,
 )
+from agent.known_errors.qa_import import QAPair, parse_qa_jsonl, plan_qa_import
 
 __all__ = [
     "ALL_SIGNALS",
@@ -59,6 +59,7 @@ __all__ = [
     "LookupErrorArgs",
     "LookupResult",
     "MatchSummary",
+    "QAPair",
     "Rankings",
     "ReducedLog",
     "Signal",
@@ -69,6 +70,8 @@ __all__ = [
     "load_kb_file",
     "lookup_known_errors",
     "parse_kb_text",
+    "parse_qa_jsonl",
+    "plan_qa_import",
     "parse_templates_csv",
     "reduce_log",
     "rrf_fuse",

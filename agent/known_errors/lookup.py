@@ -132,6 +132,19 @@ def entry_digest(entry: KnownError) -> str:
     return hashlib.sha256(entry.model_dump_json().encode("utf-8")).hexdigest()
 
 
+def _keep_learned(shipped: KnownError, stored: KnownError) -> KnownError:
+    examples = [x for x in stored.examples if x not in shipped.examples]
+    references = [r for r in stored.references if r not in shipped.references]
+    if not examples and not references:
+        return shipped
+    return shipped.model_copy(
+        update={
+            "examples": [*shipped.examples, *examples],
+            "references": [*shipped.references, *references],
+        }
+    )
+
+
 def collection_spec(dim: int) -> CollectionSpec:
     return CollectionSpec(
         name=COLLECTION_NAME,
@@ -261,13 +274,19 @@ class ErrorIndex(Closing):
         return written
 
     def sync(self, entries: Iterable[KnownError]) -> int:
-        """Upsert only entries that are new or changed (by content digest)."""
+        """Upsert only entries that are new or changed (by content digest).
+
+        The stored copy's own examples and references (what ``plan_qa_import`` added to a
+        shipped entry) are kept: a newer shipped version replaces the curated text, not what
+        the KB learned."""
         current = self._indexed()
-        changed = [
-            e
-            for e in entries
-            if (known := current.get(e.id)) is None or known.digest != entry_digest(e)
-        ]
+        changed = []
+        for entry in entries:
+            known = current.get(entry.id)
+            if known is not None:
+                entry = _keep_learned(entry, known.entry)
+            if known is None or known.digest != entry_digest(entry):
+                changed.append(entry)
         return self.upsert(changed)
 
     def delete(self, ids: Sequence[str]) -> int:
