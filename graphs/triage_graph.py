@@ -6,7 +6,8 @@
 
 ``explain`` asks for a JSON object (``cause``, ``fix``, ``cited``, ``confidence``) decoded with
 the server's structured outputs (``response_format: json_schema``): ``cited`` is an enum of the
-retrieved ids, so the server cannot emit an id the lookup did not return. A reply that is not
+retrieved entries' numbers (mapped back to ids: an id costs a small model ~10 tokens, a number
+one), so the server cannot cite an entry the lookup did not return. A reply that is not
 valid JSON, has a blank cause or fix, or cites an id outside the candidates (a server without
 structured outputs) is sent back once with the problem named; a second failure, or an LLM that
 cannot be reached, ends in ``fallback``: the best match's KB cause and fix, marked as such. The
@@ -37,17 +38,19 @@ MAX_ATTEMPTS = 2  # the first explanation and one constrained retry
 EXPLAIN_MAX_TOKENS = 320
 # Bounds the server decodes to: a small model otherwise copies whole KB texts into the reply
 # and runs into the token limit (measured: 2 x 320 tokens, 105 s, then the fallback).
-ANSWER_MAX_CHARS = 280
-LOG_PROMPT_CHARS = 3000
+ANSWER_MAX_CHARS = 200
+LOG_PROMPT_CHARS = 1500
 ENTRY_TEXT_CHARS = 300
+CONTENTION = 0.5  # matches below half the best score are left out of the explain prompt
 
 EXPLAIN_SYSTEM = (
     "You explain an error from a log or stack trace with a knowledge base (KB) of known errors. "
     "You get the log and the KB entries a search found for it, best match first. Decide which "
     "entries describe this error. Write the cause (why it happens here) and the fix (what to "
-    "do), each in one or two short sentences of your own, from those entries and the log; cite "
-    "the ids of the entries you used. If no entry fits, cite none, explain from the log alone "
-    "and give low confidence. Reply with the JSON object only."
+    "do), each in one sentence of at most 25 words, from those entries and the log; in "
+    "`cited` give the numbers of the entries you used, only those that describe this error. "
+    "If no entry fits, cite none, explain from the log alone and give low confidence. Reply "
+    "with the JSON object only."
 )
 
 
@@ -58,7 +61,7 @@ class Explanation(BaseModel):
 
     cause: str
     fix: str
-    cited: list[str]
+    cited: list[str]  # KB ids; on the wire the entries' numbers in the prompt (fewer tokens)
     confidence: Confidence
 
     @field_validator("cause", "fix")
@@ -66,11 +69,22 @@ class Explanation(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("is blank")
-        return value.strip()
+        return whole_sentences(value.strip())
+
+
+def whole_sentences(text: str) -> str:
+    """``text`` without a sentence the length cap cut off: up to its last full stop when that
+    keeps most of it, else marked as cut with an ellipsis."""
+    if len(text) < ANSWER_MAX_CHARS - 1 or text.endswith((".", "!", "?")):
+        return text
+    end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    if end >= len(text) // 2:
+        return text[: end + 1]
+    return text.rstrip(" ,;:") + "…"
 
 
 def explanation_schema(candidate_ids: list[str]) -> dict[str, Any]:
-    """The JSON schema the server decodes to: ``cited`` can only hold retrieved ids."""
+    """The JSON schema the server decodes to: ``cited`` can only hold the entries' numbers."""
     return {
         "type": "object",
         "properties": {
@@ -78,7 +92,7 @@ def explanation_schema(candidate_ids: list[str]) -> dict[str, Any]:
             "fix": {"type": "string", "maxLength": ANSWER_MAX_CHARS},
             "cited": {
                 "type": "array",
-                "items": {"type": "string", "enum": candidate_ids},
+                "items": {"type": "integer", "enum": list(range(1, len(candidate_ids) + 1))},
                 "maxItems": len(candidate_ids),
             },
             "confidence": {"type": "string", "enum": ["high", "medium", "low"]},
@@ -114,6 +128,16 @@ def _ms(started: float) -> float:
     return round(1000 * (time.perf_counter() - started), 1)
 
 
+def in_contention(matches: list[ErrorMatch]) -> list[ErrorMatch]:
+    """The matches worth the model's reading: within ``CONTENTION`` of the best fused score. A
+    far weaker runner-up (the best matched by its signature, the rest by loose word overlap)
+    only tempts a small model to explain the wrong entry, and costs prompt time."""
+    if not matches:
+        return []
+    floor = CONTENTION * matches[0].score
+    return [m for m in matches if m.score >= floor]
+
+
 def candidates_prompt(log_text: str, matches: list[ErrorMatch]) -> str:
     lines = [f"Log:\n```\n{clip(log_text, LOG_PROMPT_CHARS)}\n```", "", "KB entries found:"]
     for rank, m in enumerate(matches, start=1):
@@ -134,6 +158,15 @@ def check_reply(text: str, candidate_ids: list[str]) -> tuple[Explanation | None
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"it is not valid JSON ({exc.msg} at character {exc.pos})"
+    cited = data.get("cited") if isinstance(data, dict) else None
+    if isinstance(cited, list):
+        # entry numbers (what the schema asks for) become ids; an id as such is taken too
+        data["cited"] = [
+            candidate_ids[c - 1]
+            if isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= len(candidate_ids)
+            else str(c)
+            for c in cited
+        ]
     try:
         explanation = Explanation.model_validate(data)
     except ValidationError as exc:
@@ -145,8 +178,8 @@ def check_reply(text: str, candidate_ids: list[str]) -> tuple[Explanation | None
     unknown = [c for c in explanation.cited if c not in candidate_ids]
     if unknown:
         return None, (
-            f"it cites {', '.join(unknown)}, which the search did not return; cite only "
-            f"{', '.join(candidate_ids)}"
+            f"it cites {', '.join(unknown)}, which the search did not return; cite only the "
+            f"numbers 1 to {len(candidate_ids)} of the entries listed"
         )
     explanation.cited = list(dict.fromkeys(explanation.cited))
     return explanation, None
@@ -168,7 +201,7 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
     llm = runtime.context.llm
     assert llm is not None, "explain runs only with an LLM"
     started = time.perf_counter()
-    matches = state.get("matches") or []
+    matches = in_contention(state.get("matches") or [])
     ids = [m.id for m in matches]
     messages = state.get("messages") or [
         SystemMessage(EXPLAIN_SYSTEM),

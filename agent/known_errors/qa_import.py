@@ -15,9 +15,11 @@ the pairs before it in the file, so the KB grows without duplicates:
   types, masked messages, top own frame and line; a message's masked text) as one of its
   examples (a pair with a url new to the entry is a **merge** of that url into its references,
   so the second report of an error is not lost);
-* **merge** when a candidate entry's signature regex recognises the text: the entry is that
-  error, so the text becomes one more example of it (and its url one more reference) and the
-  entry's own cause and fix stay;
+* **merge** when a candidate entry's signature regex recognises the message, not only the
+  exception type, and the error did not raise in the application's own frames (a log line, or
+  a trace raised in a library or the runtime): the entry is that error, so the text becomes one
+  more example of it (and its url one more reference) and the entry's own cause and fix stay.
+  A generic signature (any ``NullPointerException``) or a raise in own code is that code's bug;
 * **add** otherwise: a new entry with the pair's cause and fix, id ``PREFIX-<hash>`` stable for
   the same error, so importing a file twice adds nothing the second time.
 
@@ -146,6 +148,21 @@ def fingerprint(text: str) -> str:
     return "text|" + re.sub(r"\s+", " ", mask_message(reduced.headline or reduced.text)).lower()
 
 
+_EXCEPTION_NAME = re.compile(r"[\w$.]*(?:Error|Exception|Throwable|Failure)\b")
+
+
+def _same_error(text: str, matched: str | None) -> bool:
+    """Whether a signature match makes ``text`` the entry's error. Not when the signature
+    matched the exception type alone (any ``NullPointerException``: every bug of that kind is
+    its own error), nor when a trace raised in the application's own frames (that code's bug,
+    told apart by where it raised). A log line, or a message raised in a library or the runtime
+    (``np.float`` inside numpy), is the signature's."""
+    if not matched or not re.search(r"\w", _EXCEPTION_NAME.sub("", matched)):
+        return False
+    trace = parse_trace(text)
+    return trace is None or not trace.frames or trace.frames[0].library
+
+
 def _new_entry(pair: QAPair, print_: str, *, prefix: str) -> KnownError:
     digest = hashlib.sha1(print_.encode("utf-8")).hexdigest()[:12]
     entry_id = f"{prefix}-{digest}"
@@ -203,16 +220,15 @@ def plan_qa_import(
         batch = pairs[start : start + LOOKUP_BATCH]
         found = index.lookup_many([clip(p.text, MAX_TEXT_CHARS) for _, p in batch], top_k=3)
         for (line_no, pair), matches in zip(batch, found, strict=True):
-            print_ = fingerprint(pair.text)
+            print_ = fingerprint(clip(pair.text, MAX_TEXT_CHARS))  # what an example keeps
             if print_ in seen:
                 plan.decisions.append(_known(line_no, seen[print_], pair, index, changed))
                 continue
             recognised = next((m for m in matches if "signature" in m.matched_by), None)
-            if recognised is not None:
+            if recognised is not None and _same_error(pair.text, recognised.matched_text):
                 base = changed.get(recognised.id, recognised.entry)
                 if len(base.examples) >= MAX_EXAMPLES:
-                    reason = f"its signature matches; it has {MAX_EXAMPLES} examples already"
-                    plan.decisions.append(QADecision(line_no, "skip", base.id, reason))
+                    plan.decisions.append(_known(line_no, base.id, pair, index, changed))
                     continue
                 changed[base.id] = base.model_copy(
                     update={

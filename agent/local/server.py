@@ -112,6 +112,10 @@ def server_command(cfg: ServerConfig) -> list[str]:
         # Without it vLLM constrains only the call envelope and leaves the arguments free
         # unless a tool says `strict: true`; the 0.5B model then adds keys such as "type".
         "--tool-strict-level", "parameter",
+        # Compact JSON under structured outputs (triage's explanation, strict tool arguments):
+        # with whitespace allowed between tokens the 1.5B model pads with spaces until
+        # max_tokens. Engine-wide in vLLM; a request cannot set it.
+        "--structured-outputs-config", '{"backend": "xgrammar", "disable_any_whitespace": true}',
     ]  # fmt: skip
 
 

@@ -174,3 +174,30 @@ def test_a_shipped_update_keeps_what_the_kb_learned(index: ErrorIndex) -> None:
     assert stored is not None and stored.cause == shipped.cause
     assert stored.examples[-1].endswith("(seen in features.py)")
     assert index.sync(load_kb()) == 0
+
+
+def test_a_bug_in_own_code_is_not_folded_into_a_generic_entry(index: ErrorIndex) -> None:
+    npe = (
+        "java.lang.NullPointerException\n"
+        "\tat com.shop.billing.Invoice.total(Invoice.java:42)\n"
+        "\tat com.shop.billing.CheckoutService.pay(CheckoutService.java:88)\n"
+    )
+    assert index.lookup(npe, top_k=3)[0].id == "java-null-pointer"  # the generic signature
+    pair = {"text": npe, "cause": "Invoice.total reads a discount that is null.", "fix": "f"}
+    plan = plan_qa_import(index, parse_qa_jsonl(json.dumps(pair), source="qa"), prefix="shop")
+
+    assert [d.action for d in plan.decisions] == ["add"]
+    assert plan.entries[0].cause == pair["cause"]
+
+
+def test_a_long_trace_imported_twice_is_known_the_second_time(index: ErrorIndex) -> None:
+    frames = "".join(f"\tat com.shop.deep.L{i}.call(L{i}.java:{i + 10})\n" for i in range(200))
+    long_trace = "java.lang.IllegalArgumentException: depth exceeded\n" + frames
+    pair = json.dumps({"text": long_trace, "cause": "recursion", "fix": "limit depth"})
+    first = plan_qa_import(index, parse_qa_jsonl(pair, source="qa"))
+    assert [d.action for d in first.decisions] == ["add"]
+    assert len(first.entries[0].examples[0]) < len(long_trace)  # stored clipped
+    index.upsert(first.entries)
+
+    again = plan_qa_import(index, parse_qa_jsonl(pair, source="qa"))
+    assert [d.action for d in again.decisions] == ["skip"]

@@ -153,6 +153,8 @@ def test_command_has_the_flags_this_model_needs(cfg: ServerConfig) -> None:
         "--max-model-len 2048",
     ):
         assert flag in joined
+    i = cmd.index("--structured-outputs-config")
+    assert json.loads(cmd[i + 1]) == {"backend": "xgrammar", "disable_any_whitespace": True}
     env = server_env(cfg)
     assert env["VLLM_CPU_KVCACHE_SPACE"] == "1"
     assert env["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "0"
