@@ -139,14 +139,21 @@ def parse_trace(text: str) -> Trace | None:
     return None
 
 
-def _continuation(lines: list[str], start: int, is_frame: re.Pattern[str]) -> list[str]:
-    """The lines after an exception line that continue its message, up to the first frame."""
-    out: list[str] = []
+def _exception_at(lines: list[str], start: int, is_frame: re.Pattern[str]) -> TraceException | None:
+    """The exception on ``lines[start]``, its message with the lines after it that continue
+    it, up to the first frame; None when that line is no exception."""
+    exc = _exception(lines[start])
+    if exc is None:
+        return None
+    more: list[str] = []
     for line in lines[start + 1 : start + 40]:
         if is_frame.match(line) or _exception(line) is not None or not line.strip():
             break
-        out.append(line.strip())
-    return out
+        more.append(line.strip())
+    if not more:
+        return exc
+    message = "\n".join([exc.message, *more]).strip()
+    return TraceException(exc.type, message, mask_message(message))
 
 
 def _parse_java_or_dotnet(lines: list[str]) -> Trace | None:
@@ -178,12 +185,8 @@ def _parse_java_or_dotnet(lines: list[str]) -> Trace | None:
             continue
         if _JAVA_MORE.match(line):
             continue
-        exc = _exception(line)
+        exc = _exception_at(lines, i, frame_re)
         if exc is not None:
-            more = _continuation(lines, i, frame_re)
-            if more:
-                message = "\n".join([exc.message, *more]).strip()
-                exc = TraceException(exc.type, message, mask_message(message))
             trace.exceptions.append(exc)
     return trace
 
@@ -210,12 +213,8 @@ def _parse_python(lines: list[str]) -> Trace | None:
             continue
         if line.startswith((" ", "\t")):
             continue
-        exc = _exception(line)
+        exc = _exception_at(lines, i, _PY_FRAME)
         if exc is not None:
-            more = _continuation(lines, i, _PY_FRAME)
-            if more:
-                message = "\n".join([exc.message, *more]).strip()
-                exc = TraceException(exc.type, message, mask_message(message))
             trace.exceptions.append(exc)
             blocks.append([])
     # Python prints the outermost chained exception first and the raise site last: the last
