@@ -299,8 +299,11 @@ class Triage:
         report = await triage(request, settings=settings, index=self.index)
         if report.llm_error is not None:
             raise AgentError(report.llm_error)
-        # the report does not say which tool calls the agent made: calls stay empty
-        return TriageOutput(report.answer or "", [], 0, report.cited_ids, report.cause, report.fix)
+        # a triage makes no tool calls (reduce and lookup run without the model): calls stay empty
+        tokens = report.usage.get("total_tokens", 0)
+        return TriageOutput(
+            report.answer or "", [], tokens, report.cited_ids, report.cause, report.fix
+        )
 
 
 # ---- offline self-check --------------------------------------------------------------------------
