@@ -34,6 +34,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from task_suites.triage import load_defects4j
+
 from agent.known_errors import ErrorIndex, KnownError, QAPair, import_file, plan_qa_import
 from agent.store import EmbeddingCache, LocalEmbedder, VectorStore
 
@@ -49,10 +51,7 @@ def loghub_pairs(root: Path, system: str, limit: int | None) -> list[tuple[str, 
 
 def d4j_pairs(path: Path) -> list[tuple[str, str]]:
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        bug = json.loads(line)
+    for bug in load_defects4j(path):
         for test in bug["failing_tests"]:
             if test["stack_trace"].strip():
                 out.append((test["stack_trace"], f"{bug['project']}-{bug['bug_id']}"))

@@ -42,7 +42,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from task_suites.triage import MAX_TRACE_CHARS, defects4j_entry, defects4j_queries
+from task_suites.triage import (
+    MAX_TRACE_CHARS,
+    defects4j_entry,
+    defects4j_queries,
+    load_defects4j,
+)
 
 from agent.known_errors import (
     DEFAULT_WEIGHTS,
@@ -122,13 +127,8 @@ def score(
             index.rank_signals(queries[:1])  # build the in-memory indexes before timing
             started = time.perf_counter()
             rankings: list[Rankings] = []
-            per_query: list[float] = []
             for start in range(0, len(queries), BATCH):
-                batch_started = time.perf_counter()
                 rankings += index.rank_signals(queries[start : start + BATCH], candidates=20)
-                per_query.append(
-                    (time.perf_counter() - batch_started) / len(queries[start : start + BATCH])
-                )
             elapsed = time.perf_counter() - started
             one = []
             for q in queries[:50]:  # one lookup at a time, as lookup_error runs
@@ -156,7 +156,7 @@ def score(
 
 
 def run_d4j(path: Path, embedder: LocalEmbedder, cache: EmbeddingCache) -> dict[str, object]:
-    bugs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    bugs = load_defects4j(path)
     entries = [defects4j_entry(bug) for bug in bugs]
     queries: list[str] = []
     gold: list[str] = []

@@ -17,7 +17,6 @@ model never calls tools here, so the triage cannot loop on ``lookup_error``.
 from __future__ import annotations
 
 import json
-import operator
 import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
@@ -102,6 +101,10 @@ def explanation_schema(candidate_ids: list[str]) -> dict[str, Any]:
     }
 
 
+def _add(total: dict[str, Any], more: dict[str, Any]) -> dict[str, Any]:
+    return {**total, **{k: total.get(k, 0) + v for k, v in more.items()}}
+
+
 class TriageState(TypedDict):
     log: str
     top_k: int
@@ -110,12 +113,12 @@ class TriageState(TypedDict):
     matches: NotRequired[list[ErrorMatch]]
     messages: NotRequired[list[BaseMessage]]  # the explain conversation so far
     attempts: NotRequired[int]
-    problem: NotRequired[str | None]  # why the last explanation was refused
     explanation: NotRequired[Explanation | None]
     fallback: NotRequired[bool]
     llm_error: NotRequired[str | None]
-    usage: NotRequired[dict[str, int]]
-    timings_ms: Annotated[dict[str, float], operator.or_]
+    # per-node deltas summed by the graph: a retry adds its tokens and time to the first call's
+    usage: Annotated[dict[str, int], _add]
+    timings_ms: Annotated[dict[str, float], _add]
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +211,6 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
         HumanMessage(candidates_prompt(state["reduced"].text, matches)),
     ]
     attempts = state.get("attempts", 0) + 1
-    spent = dict(state.get("usage") or {})
     try:
         ai = await llm.complete(
             messages,
@@ -227,20 +229,16 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
         return {
             "attempts": attempts,
             "llm_error": str(exc),
-            "timings_ms": {"explain": state["timings_ms"].get("explain", 0.0) + _ms(started)},
+            "timings_ms": {"explain": _ms(started)},
         }
-    for key, value in (ai.usage_metadata or {}).items():
-        if isinstance(value, int):
-            spent[key] = spent.get(key, 0) + value
     explanation, problem = check_reply(ai.text, ids)
     if problem and ai.response_metadata.get("finish_reason") == "length":
         problem += "; the reply was cut off at the token limit: keep cause and fix short"
     update: dict[str, Any] = {
         "attempts": attempts,
         "explanation": explanation,
-        "problem": problem,
-        "usage": spent,
-        "timings_ms": {"explain": state["timings_ms"].get("explain", 0.0) + _ms(started)},
+        "usage": {k: v for k, v in (ai.usage_metadata or {}).items() if isinstance(v, int)},
+        "timings_ms": {"explain": _ms(started)},
     }
     if problem:
         update["messages"] = [
@@ -255,10 +253,7 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
 
 async def fallback_node(state: TriageState) -> dict[str, Any]:
     """No usable explanation: the best match's own cause and fix, marked as a fallback."""
-    matches = state.get("matches") or []
-    if not matches:
-        return {"fallback": True, "explanation": None}
-    top = matches[0]
+    top = state["matches"][0]  # only reached after a lookup that found something
     return {
         "fallback": True,
         "explanation": Explanation(

@@ -89,6 +89,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "import_file",
         "load_kb",
         "load_kb_file",
+        "load_qa_file",
         "lookup_known_errors",
         "parse_kb_text",
         "parse_qa_jsonl",

@@ -13,13 +13,12 @@ from rich.table import Table
 
 from agent.cli._common import exit_on_agent_error
 from agent.cli.exit_codes import ExitCode
-from agent.errors import KnowledgeBaseError
 from agent.known_errors import (
     ErrorIndex,
     KnownError,
     dump_kb_yaml,
     import_file,
-    parse_qa_jsonl,
+    load_qa_file,
     plan_qa_import,
 )
 from agent.settings import Settings
@@ -104,11 +103,7 @@ def _write_yaml(entries: list[KnownError], path: Path | None) -> None:
 
 
 def _import_pairs(file: Path, *, prefix: str, yaml_out: Path | None, dry_run: bool) -> None:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise KnowledgeBaseError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    pairs = parse_qa_jsonl(text, source=str(file))
+    pairs = load_qa_file(file)
     with ErrorIndex.open(Settings.load()) as index:
 
         def progress(done: int, total: int) -> None:

@@ -1,11 +1,10 @@
 """The known-error knowledge base ("the KB"): entries, their files, import, log reduction, lookup.
 
 ``KnownError``: how to recognise an error, why it happens, how to fix it. ``load_kb`` reads KB
-files (the starter KB is ``kb_data/``); ``import_file`` also reads log-template CSVs and
-``plan_qa_import`` resolved Q&A pairs, without duplicates. ``ErrorIndex`` keeps the KB in Milvus
-and ranks entries for a message, trace or whole log (``reduce_log``) by signature, trace fields,
-BM25 and dense search. The ``lookup_error`` contract (``LookupErrorArgs``, ``LookupResult``)
-is defined here once, for the agent's tool and the MCP server alike.
+files (starter KB: ``kb_data/``), ``import_file`` log-template CSVs too, ``plan_qa_import``
+resolved Q&A pairs without duplicates. ``ErrorIndex`` keeps the KB in Milvus and ranks entries
+for a message, trace or log (``reduce_log``) by signature, trace fields, BM25 and dense search.
+The ``lookup_error`` contract (``LookupErrorArgs``, ``LookupResult``) is defined here once.
 """
 
 from agent.known_errors.contract import (
@@ -43,7 +42,7 @@ from agent.known_errors.lookup import (
     SignalHit,
     rrf_fuse,
 )
-from agent.known_errors.qa_import import QAPair, parse_qa_jsonl, plan_qa_import
+from agent.known_errors.qa_import import QAPair, load_qa_file, parse_qa_jsonl, plan_qa_import
 
 __all__ = [
     "ALL_SIGNALS",
@@ -68,6 +67,7 @@ __all__ = [
     "import_file",
     "load_kb",
     "load_kb_file",
+    "load_qa_file",
     "lookup_known_errors",
     "parse_kb_text",
     "parse_qa_jsonl",

@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from agent.errors import KnowledgeBaseError
-from agent.known_errors.kb import ID_PATTERN, KnownError, load_kb_file
+from agent.known_errors.kb import ID_PATTERN, KnownError, load_kb_file, read_source
 from agent.text import clip
 
 WILDCARD = "<*>"
@@ -110,10 +110,7 @@ def import_file(path: Path, *, prefix: str | None = None) -> list[KnownError]:
     if suffix in (".yaml", ".yml", ".json"):
         return load_kb_file(path)
     if suffix == ".csv":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise KnowledgeBaseError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        text = read_source(path)
         return parse_templates_csv(text, prefix=prefix or _prefix_for(path), source=path.name)
     raise KnowledgeBaseError(
         f"{path}: unknown file type {suffix or '(none)'}; import a KB file (.yaml, .yml, .json) "

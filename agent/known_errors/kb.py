@@ -79,6 +79,20 @@ class KnownError(BaseModel):
     def pattern(self) -> re.Pattern[str] | None:
         return re.compile(self.signature) if self.signature else None
 
+    def extended(self, examples: Iterable[str] = (), references: Iterable[str] = ()) -> KnownError:
+        """This entry with the examples and references it lacks appended; itself when it lacks
+        none (what an import or a re-seed adds to an entry, never a duplicate)."""
+        more_examples = [x for x in dict.fromkeys(examples) if x not in self.examples]
+        more_refs = [r for r in dict.fromkeys(references) if r not in self.references]
+        if not more_examples and not more_refs:
+            return self
+        return self.model_copy(
+            update={
+                "examples": [*self.examples, *more_examples],
+                "references": [*self.references, *more_refs],
+            }
+        )
+
     def search_text(self) -> str:
         """What retrieval indexes: what users paste (title, examples), not the explanation."""
         return "\n".join([self.title, *self.examples, " ".join(self.tags)]).strip()
@@ -154,13 +168,17 @@ def _parse_entries(data: object, *, source: str) -> list[KnownError]:
     return out
 
 
-def load_kb_file(path: Path) -> list[KnownError]:
-    """Load and validate one YAML KB file."""
+def read_source(path: Path) -> str:
+    """A KB or import file's text; a file that cannot be read is a ``KnowledgeBaseError``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise KnowledgeBaseError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return parse_kb_text(text, source=str(path))
+
+
+def load_kb_file(path: Path) -> list[KnownError]:
+    """Load and validate one YAML KB file."""
+    return parse_kb_text(read_source(path), source=str(path))
 
 
 def parse_kb_text(text: str, *, source: str) -> list[KnownError]:

@@ -132,19 +132,6 @@ def entry_digest(entry: KnownError) -> str:
     return hashlib.sha256(entry.model_dump_json().encode("utf-8")).hexdigest()
 
 
-def _keep_learned(shipped: KnownError, stored: KnownError) -> KnownError:
-    examples = [x for x in stored.examples if x not in shipped.examples]
-    references = [r for r in stored.references if r not in shipped.references]
-    if not examples and not references:
-        return shipped
-    return shipped.model_copy(
-        update={
-            "examples": [*shipped.examples, *examples],
-            "references": [*shipped.references, *references],
-        }
-    )
-
-
 def collection_spec(dim: int) -> CollectionSpec:
     return CollectionSpec(
         name=COLLECTION_NAME,
@@ -284,7 +271,7 @@ class ErrorIndex(Closing):
         for entry in entries:
             known = current.get(entry.id)
             if known is not None:
-                entry = _keep_learned(entry, known.entry)
+                entry = entry.extended(known.entry.examples, known.entry.references)
             if known is None or known.digest != entry_digest(entry):
                 changed.append(entry)
         return self.upsert(changed)
@@ -418,13 +405,14 @@ class ErrorIndex(Closing):
         if not texts or not self._indexed():
             return out
         reduced = [reduce_log(t) for t in texts]
-        is_trace = [parse_trace(t) is not None for t in texts]
-        if "trace" in signals and any(is_trace):
+        parsed = [parse_trace(t) for t in texts]
+        if "trace" in signals and any(parsed):
             traces = self._trace_index()
             covered = traces.entry_ids()
             for i, text in enumerate(texts):
-                if is_trace[i] and covered:
-                    out[i].per_signal["trace"] = traces.rank(text, limit=candidates)
+                if parsed[i] is not None and covered:
+                    ranked = traces.rank(text, limit=candidates, trace=parsed[i])
+                    out[i].per_signal["trace"] = ranked
                     out[i].trace_covered = covered
         # BM25 and dense only for inputs where they can rank something: not for a trace when
         # every entry is judged by the trace signal (``Rankings.for_fusion``)

@@ -34,12 +34,13 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agent.errors import KnowledgeBaseError
-from agent.known_errors.kb import ID_PATTERN, KnownError
+from agent.known_errors.kb import ID_PATTERN, KnownError, read_source
 from agent.known_errors.log_reduce import reduce_log
 from agent.known_errors.lookup import ErrorIndex
 from agent.known_errors.traces import mask_message, parse_trace
@@ -112,6 +113,11 @@ def parse_qa_jsonl(text: str, *, source: str) -> list[tuple[int, QAPair]]:
     if not pairs:
         raise KnowledgeBaseError(f"{source}: no question/answer pairs found")
     return pairs
+
+
+def load_qa_file(path: Path) -> list[tuple[int, QAPair]]:
+    """``parse_qa_jsonl`` of a file."""
+    return parse_qa_jsonl(read_source(path), source=str(path))
 
 
 def _pair(raw: dict[str, Any], *, source: str, line_no: int) -> QAPair:
@@ -195,10 +201,10 @@ def _known(
 ) -> QADecision:
     """The pair's error is entry ``entry_id``: keep its references there, add nothing else."""
     base = changed.get(entry_id) or index.get(entry_id)
-    new_refs = [r for r in pair.references if base is not None and r not in base.references]
-    if base is None or not new_refs:
+    extended = base.extended(references=pair.references) if base is not None else None
+    if extended is None or extended is base:
         return QADecision(line_no, "skip", entry_id, "the same error is already known")
-    changed[entry_id] = base.model_copy(update={"references": [*base.references, *new_refs]})
+    changed[entry_id] = extended
     return QADecision(line_no, "merge", entry_id, "the same error is already known: its url added")
 
 
@@ -230,12 +236,7 @@ def plan_qa_import(
                 if len(base.examples) >= MAX_EXAMPLES:
                     plan.decisions.append(_known(line_no, base.id, pair, index, changed))
                     continue
-                changed[base.id] = base.model_copy(
-                    update={
-                        "examples": [*base.examples, clip(pair.text, MAX_TEXT_CHARS)],
-                        "references": list(dict.fromkeys([*base.references, *pair.references])),
-                    }
-                )
+                changed[base.id] = base.extended([clip(pair.text, MAX_TEXT_CHARS)], pair.references)
                 seen[print_] = base.id
                 plan.decisions.append(
                     QADecision(line_no, "merge", base.id, "its signature matches: new example")
@@ -257,6 +258,7 @@ __all__ = [
     "QAImportPlan",
     "QAPair",
     "fingerprint",
+    "load_qa_file",
     "parse_qa_jsonl",
     "plan_qa_import",
 ]

@@ -350,9 +350,12 @@ class TraceIndex:
         """The entries with at least one trace example."""
         return self._entry_ids
 
-    def rank(self, text: str, *, limit: int = 20) -> list[tuple[str, float]]:
-        """(entry id, score) best first, or [] when ``text`` holds no trace."""
-        trace = parse_trace(text)
+    def rank(
+        self, text: str, *, limit: int = 20, trace: Trace | None = None
+    ) -> list[tuple[str, float]]:
+        """(entry id, score) best first, or [] when ``text`` holds no trace. ``trace``: ``text``
+        already parsed, when the caller has it."""
+        trace = trace or parse_trace(text)
         if trace is None or not self._ids:
             return []
         scores: dict[int, float] = defaultdict(float)

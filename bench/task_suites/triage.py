@@ -116,6 +116,12 @@ def loghub_entries(folder: Path, system: str) -> list[KnownError]:
     return out
 
 
+def load_defects4j(path: Path) -> list[dict[str, Any]]:
+    """The bugs of a Defects4J traces JSONL (``traces_dev.jsonl``), one per line."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 def defects4j_entry(bug: dict[str, Any]) -> KnownError:
     """One bug: its first failing test's trace, with a synthesized cause and fix."""
     first = bug["failing_tests"][0]
@@ -239,7 +245,7 @@ class Triage:
                     (f"loghub-{system}-{line}", content, f"{system.lower()}-{event}", "loghub")
                 )
         if d4j.is_file() and n_d4j:
-            bugs = [json.loads(x) for x in d4j.read_text(encoding="utf-8").splitlines() if x]
+            bugs = load_defects4j(d4j)
             with_queries: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for bug in bugs:
                 if defects4j_queries(bug):
