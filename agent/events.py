@@ -43,6 +43,20 @@ class RunResult:
     # Set when a budget ran out and the answer came from one last call with tools off: the
     # budget's message (the answer may rest on incomplete tool work).
     rescued: str | None = None
+    # Steps of an earlier answer in this run that the answer check found wrong and sent back to
+    # the model ("3.79 + 4.5 = 8.29, not 8.38"); the answer is the model's revision.
+    corrected: list[str] = field(default_factory=list)
+    # What the caller should know about the answer, e.g. that the server cut it off at its
+    # length limit (finish_reason "length"): the answer is then incomplete.
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEvent:
+    """The answer check found wrong steps in the answer just given; the model revises it."""
+
+    problems: list[str]
+    kind: Literal["check"] = "check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +103,7 @@ class ErrorEvent:
     kind: Literal["error"] = "error"
 
 
-AgentEvent = TokenEvent | ToolCallEvent | ToolResultEvent | FinalEvent | ErrorEvent
+AgentEvent = TokenEvent | ToolCallEvent | ToolResultEvent | CheckEvent | FinalEvent | ErrorEvent
 
 
 @dataclass(frozen=True, slots=True)

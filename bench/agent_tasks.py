@@ -22,6 +22,7 @@ saying so, when it is absent:
 
     python bench/agent_tasks.py [--data ../shared/data] [--suites gsm8k] [--arms agent,bare,raw]
                                 [--n 30] [--seed 0] [--save bench/results/NAME.json]
+                                [--tasks ID,...]
 
 The server is ``AGENT_LLM_BASE_URL`` / ``AGENT_LLM_MODEL`` (the local default: start it with
 ``agent llm serve --detach``). A question that fails ends as a result with its reason, counted
@@ -235,6 +236,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save", type=Path, help="also write the JSON result to this file")
     parser.add_argument("--verbose", action="store_true", help="print each answer's tail")
+    parser.add_argument(
+        "--tasks",
+        default="",
+        help="only these task ids of the sample (comma-separated), e.g. to re-run questions "
+        "that failed for an outside reason",
+    )
     args = parser.parse_args()
     arms = [a for a in args.arms.split(",") if a]
     names = [s for s in args.suites.split(",") if s]
@@ -250,6 +257,8 @@ def main() -> None:
         suite = SUITES[name]
         try:
             tasks = suite.load(args.data, args.n, args.seed)
+            if args.tasks:
+                tasks = [t for t in tasks if t.id in args.tasks.split(",")]
             own = suite_settings(suite, settings)  # mixed ingests its documents here
         except SuiteSkipped as exc:
             print(f"skip {name}: {exc}", file=sys.stderr)

@@ -1,7 +1,9 @@
 """The agent loop as a LangGraph state machine::
 
-    START -> agent -> (tools | END)        agent: one LLM call with the tools bound
-             tools -> (agent | END)        tools: validate + run the calls (END after final_answer)
+    START -> retrieve -> agent          retrieve: the documents' excerpts for the question, if close
+             agent -> (tools | check)   agent: one LLM call with the tools bound
+             tools -> (agent | check)   tools: validate + run the calls (then check a final_answer)
+             check -> (agent | END)     check: the answer's arithmetic, wrong steps sent back
 
 Budgets are checked at the top of ``agent``, so the messages of the step that broke a budget are
 already in the checkpoint when the run stops, and the error carries the whole transcript.
@@ -9,6 +11,9 @@ already in the checkpoint when the run stops, and the error carries the whole tr
 
 from __future__ import annotations
 
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
@@ -18,6 +23,7 @@ from langchain_core.messages import (
     BaseMessage,
     HumanMessage,
     SystemMessage,
+    ToolMessage,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -26,24 +32,29 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from agent.errors import (
+    AgentError,
     RepairBudgetExceededError,
     RepeatedToolCallError,
     RunError,
     StepBudgetExceededError,
 )
-from agent.events import ApproveHook, TokenEvent
+from agent.events import ApproveHook, CheckEvent, TokenEvent, ToolCallEvent, ToolResultEvent
 from agent.llm import LLMClient
 from agent.loop import (
+    ANSWER_CHECK,
     FINAL_ANSWER,
     RESCUE_PROMPT,
     AnswerStream,
+    check_feedback,
     current_run,
     final_answer_spec,
+    is_question,
     not_run,
     recover_tool_calls,
     run_tool_calls,
 )
 from agent.settings import Settings, ToolCallMode
+from agent.text import frame_untrusted
 from agent.tooling import ToolRegistry
 
 
@@ -56,6 +67,13 @@ class AgentState(TypedDict):
     repair_tool: NotRequired[str | None]  # the next call must be to this tool (a repair)
     stopped: NotRequired[str | None]  # why tools are off: a budget ran out
     rescued: NotRequired[str | None]  # set when the answer came from a rescue call
+    checks: NotRequired[int]  # answers of the current run sent back by the answer check
+
+
+# Finds what is wrong in an answer's text (each item printable); empty when nothing is.
+AnswerCheck = Callable[[str], Sequence[object]]
+# The excerpts a search tool finds for a question, framed for the model, or None.
+Prefetch = Callable[[str], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +89,8 @@ class AgentContext:
     stream_tokens: bool = False
     approve: ApproveHook | None = None
     named_choice: bool = False  # the server constrains a call to a named tool
+    check_answer: AnswerCheck | None = None
+    prefetch: tuple[str, Prefetch] | None = None  # (the search tool's name, its prefetch)
 
 
 def make_context(
@@ -83,12 +103,24 @@ def make_context(
     stream_tokens: bool = False,
     approve: ApproveHook | None = None,
     named_choice: bool = False,
+    check_answer: AnswerCheck | None = None,
+    prefetch: tuple[str, Prefetch] | None = None,
 ) -> AgentContext:
     specs = tools.openai_specs()
     if mode == "required":
         specs = [*specs, final_answer_spec()]
     return AgentContext(
-        llm, tools, settings, mode, system_prompt, specs, stream_tokens, approve, named_choice
+        llm,
+        tools,
+        settings,
+        mode,
+        system_prompt,
+        specs,
+        stream_tokens,
+        approve,
+        named_choice,
+        check_answer if settings.answer_checks else None,
+        prefetch if settings.auto_retrieve else None,
     )
 
 
@@ -139,6 +171,37 @@ async def _rescue(
         "usage": _add_usage(state, ai),
         "answer": answer,
         "rescued": str(budget),
+    }
+
+
+async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Search the documents for the question before the model's first step, and add what is
+    close to it as a search call the model made and its result. Small models answer from
+    memory rather than call a search tool; this way the excerpts are in front of them."""
+    ctx = runtime.context
+    question = state["messages"][-1] if state["messages"] else None
+    if ctx.prefetch is None or question is None or not is_question(question):
+        return {}
+    name, prefetch = ctx.prefetch
+    started = time.perf_counter()
+    try:
+        found = await prefetch(question.text)
+    except AgentError:  # the store failed: the model can still call the tool and see why
+        return {}
+    if found is None:
+        return {}
+    call_id = f"prefetch_{uuid.uuid4().hex[:12]}"
+    args = {"query": question.text.strip()[:1000]}
+    content = frame_untrusted(found, source=name)
+    runtime.stream_writer(ToolCallEvent(call_id, name, args))
+    runtime.stream_writer(
+        ToolResultEvent(call_id, name, content, False, time.perf_counter() - started)
+    )
+    return {
+        "messages": [
+            AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}]),
+            ToolMessage(content, tool_call_id=call_id, name=name, status="success"),
+        ]
     }
 
 
@@ -216,15 +279,47 @@ async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     return update
 
 
-def route_after_model(state: AgentState) -> Literal["tools", "__end__"]:
+def _answer_text(state: AgentState) -> str:
+    """The text of the answer just given, with its working (final_answer's arguments)."""
+    ai = next(m for m in reversed(state["messages"]) if isinstance(m, AIMessage))
+    parts: list[str] = [str(ai.text)]
+    for call in ai.tool_calls:
+        if call["name"] == FINAL_ANSWER:
+            parts += [str(v) for v in call["args"].values()]
+    return "\n".join(parts)
+
+
+async def check_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Check the answer (its arithmetic, by default); send what is wrong back to the model,
+    at most ``answer_checks`` times a run. A rescued answer is final."""
+    ctx = runtime.context
+    checks = state.get("checks") or 0
+    if ctx.check_answer is None or state.get("rescued") or checks >= ctx.settings.answer_checks:
+        return {}
+    problems = [str(p) for p in ctx.check_answer(_answer_text(state))]
+    if not problems:
+        return {}
+    runtime.stream_writer(CheckEvent(problems))
+    feedback = HumanMessage(
+        check_feedback(problems), name=ANSWER_CHECK, additional_kwargs={"problems": problems}
+    )
+    return {"messages": [feedback], "checks": checks + 1, "answer": None}
+
+
+def route_after_model(state: AgentState) -> Literal["tools", "check"]:
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
         return "tools"
-    return "__end__"
+    return "check"
 
 
-def route_after_tools(state: AgentState) -> Literal["agent", "__end__"]:
-    return "__end__" if state.get("answer") is not None else "agent"
+def route_after_tools(state: AgentState) -> Literal["agent", "check"]:
+    return "check" if state.get("answer") is not None else "agent"
+
+
+def route_after_check(state: AgentState) -> Literal["agent", "__end__"]:
+    last = state["messages"][-1]
+    return "agent" if isinstance(last, HumanMessage) and last.name == ANSWER_CHECK else "__end__"
 
 
 def build_agent_graph(
@@ -233,7 +328,11 @@ def build_agent_graph(
     builder = StateGraph(AgentState, context_schema=AgentContext)
     builder.add_node("agent", call_model)
     builder.add_node("tools", call_tools)
-    builder.add_edge(START, "agent")
-    builder.add_conditional_edges("agent", route_after_model, {"tools": "tools", END: END})
-    builder.add_conditional_edges("tools", route_after_tools, {"agent": "agent", END: END})
+    builder.add_node("check", check_answer)
+    builder.add_node("retrieve", retrieve)
+    builder.add_edge(START, "retrieve")
+    builder.add_edge("retrieve", "agent")
+    builder.add_conditional_edges("agent", route_after_model, {"tools": "tools", "check": "check"})
+    builder.add_conditional_edges("tools", route_after_tools, {"agent": "agent", "check": "check"})
+    builder.add_conditional_edges("check", route_after_check, {"agent": "agent", END: END})
     return builder.compile(checkpointer=checkpointer)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -27,6 +27,7 @@ from rich.text import Text
 
 from agent.events import (
     AgentEvent,
+    CheckEvent,
     ErrorEvent,
     FinalEvent,
     RunResult,
@@ -34,7 +35,7 @@ from agent.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agent.loop import FINAL_ANSWER
+from agent.loop import FINAL_ANSWER, is_question
 from agent.text import clip
 from agent.tooling import Tool
 
@@ -187,6 +188,11 @@ class TurnView:
             self._refresh()
         elif isinstance(event, ToolResultEvent):
             self._tool_result(event)
+        elif isinstance(event, CheckEvent):
+            self._flush_text()  # the answer so far is a draft: the model revises it
+            note = "checked with the calculator, revising: " + "; ".join(event.problems)
+            self._print(Text(note, style="yellow"), note)
+            self._refresh()
         elif isinstance(event, FinalEvent):
             self._final(event.result)
         elif isinstance(event, ErrorEvent):
@@ -211,6 +217,8 @@ class TurnView:
         self._stop_live()
         answer = result.answer or "(no answer)"
         self._print(Markdown(answer), answer)
+        for warning in result.warnings:
+            self._print(Text(f"warning: {warning}", style="yellow"), f"warning: {warning}")
         if self.show_usage:
             elapsed = time.perf_counter() - self.started
             usage = usage_text(result, elapsed)
@@ -280,7 +288,7 @@ def history_view(messages: Sequence[AnyMessage], *, turns: int = 3) -> Renderabl
     """The last few question/answer pairs of a thread, to show where a resumed chat stands."""
     pairs: list[tuple[str, str]] = []
     for m in messages:
-        if isinstance(m, HumanMessage):
+        if is_question(m):
             pairs.append((m.text, ""))
         elif isinstance(m, AIMessage) and pairs and (text := _answer_text(m)):
             pairs[-1] = (pairs[-1][0], text)

@@ -17,19 +17,22 @@ from agent.loop.probe import (
     probe_server,
     server_profile,
 )
-from agent.loop.prompts import RESCUE_PROMPT, system_prompt_for
+from agent.loop.prompts import RESCUE_PROMPT, check_feedback, system_prompt_for
 from agent.loop.runner import ToolStep, call_shape, run_tool_calls
 from agent.loop.transcript import (
+    ANSWER_CHECK,
     INTERRUPTED,
     close_interrupted_calls,
     current_run,
     first_question,
+    is_question,
     not_run,
     run_result,
     uncommitted_messages,
 )
 
 __all__ = [
+    "ANSWER_CHECK",
     "FINAL_ANSWER",
     "INTERRUPTED",
     "RESCUE_PROMPT",
@@ -40,11 +43,13 @@ __all__ = [
     "ToolStep",
     "cached_profile",
     "call_shape",
+    "check_feedback",
     "close_interrupted_calls",
     "current_run",
     "describe_mode",
     "final_answer_spec",
     "first_question",
+    "is_question",
     "not_run",
     "probe_server",
     "recover_tool_calls",

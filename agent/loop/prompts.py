@@ -39,5 +39,16 @@ RESCUE_PROMPT = (
 )
 
 
+def check_feedback(problems: list[str]) -> str:
+    """The message that sends an answer's wrong steps back to the model."""
+    listed = "\n".join(f"- {p}" for p in problems)
+    return (
+        "I checked the arithmetic in your answer with a calculator. These steps are wrong:\n"
+        f"{listed}\n"
+        "Every value computed from a wrong one is wrong too. Redo the solution from the first "
+        "wrong step with the correct values, and end with the corrected final answer."
+    )
+
+
 def system_prompt_for(mode: ToolCallMode) -> str:
     return _REQUIRED if mode == "required" else _NATIVE

@@ -16,18 +16,36 @@ from agent.events import RunResult, ToolCallRecord, Usage
 from agent.loop.final_answer import FINAL_ANSWER
 
 INTERRUPTED = "Cancelled: the previous run stopped before this call ran."
+# The name of the user-role message that sends an answer's failed checks back to the model: part
+# of the run it checks, not a new question.
+ANSWER_CHECK = "answer_check"
+
+
+def is_question(m: BaseMessage) -> bool:
+    """A question from the user (a human message that is not an answer check)."""
+    return isinstance(m, HumanMessage) and m.name != ANSWER_CHECK
 
 
 def current_run(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The messages of the run in progress: everything after the last human message."""
+    """The messages of the run in progress: everything after the last question."""
     for i in range(len(messages) - 1, -1, -1):
-        if messages[i].type == "human":
+        if is_question(messages[i]):
             return list(messages[i + 1 :])
     return list(messages)
 
 
 def first_question(messages: Sequence[AnyMessage]) -> str:
-    return next((m.text for m in messages if isinstance(m, HumanMessage)), "")
+    return next((m.text for m in messages if is_question(m)), "")
+
+
+def check_problems(run: Sequence[AnyMessage]) -> list[str]:
+    """What the answer checks of a run found wrong, in order."""
+    return [
+        str(p)
+        for m in run
+        if isinstance(m, HumanMessage) and m.name == ANSWER_CHECK
+        for p in m.additional_kwargs.get("problems", [])
+    ]
 
 
 def uncommitted_messages(tasks: Sequence[Any]) -> list[AnyMessage]:
@@ -64,9 +82,15 @@ def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
     messages: list[AnyMessage] = list(state.get("messages", []))
     run = current_run(messages)
     answer = state.get("answer")
+    last = run[-1] if run else None
     if answer is None:
-        last = run[-1] if run else None
         answer = last.text if isinstance(last, AIMessage) else ""
+    warnings: list[str] = []
+    if isinstance(last, AIMessage) and last.response_metadata.get("finish_reason") == "length":
+        warnings.append(
+            "the answer was cut off by the server's length limit (max_tokens, AGENT_MAX_TOKENS): "
+            "it is incomplete"
+        )
     usage = state.get("usage") or {}
     return RunResult(
         answer=answer,
@@ -80,6 +104,8 @@ def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
         tool_calls=_tool_call_records(run),
         messages=list[BaseMessage](messages),
         rescued=state.get("rescued"),
+        corrected=check_problems(run),
+        warnings=warnings,
     )
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from graphs.agent_graph import build_agent_graph, route_after_model, route_after_tools
+from agent.loop import ANSWER_CHECK
+from graphs.agent_graph import (
+    build_agent_graph,
+    route_after_check,
+    route_after_model,
+    route_after_tools,
+)
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "agent_graph.mmd"
 
@@ -27,6 +33,9 @@ def test_routers_name_only_real_nodes() -> None:
     base = {"steps": 0, "repairs": 0, "usage": {}, "answer": None}
     with_call = AIMessage("", tool_calls=[{"id": "1", "name": "x", "args": {}}])
     assert route_after_model({**base, "messages": [HumanMessage("q"), with_call]}) == "tools"
-    assert route_after_model({**base, "messages": [AIMessage("done")]}) == "__end__"
-    assert route_after_tools({**base, "messages": [], "answer": "42"}) == "__end__"
+    assert route_after_model({**base, "messages": [AIMessage("done")]}) == "check"
+    assert route_after_tools({**base, "messages": [], "answer": "42"}) == "check"
     assert route_after_tools({**base, "messages": []}) == "agent"
+    check = HumanMessage("wrong: 2 + 2 = 4, not 5", name=ANSWER_CHECK)
+    assert route_after_check({**base, "messages": [AIMessage("2 + 2 = 5"), check]}) == "agent"
+    assert route_after_check({**base, "messages": [AIMessage("2 + 2 = 4")]}) == "__end__"

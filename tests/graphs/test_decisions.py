@@ -1,8 +1,8 @@
 """Each decision the loop makes, driven through the real Agent against a scripted server.
 
 Rescue (a budget ran out: one more call with tools off), constrained repair (a named
-tool_choice after a call failed validation), the tool-call mode from probing the server, and a
-follow-up question on a thread.
+tool_choice after a call failed validation), the tool-call mode from probing the server, the
+answer check (wrong arithmetic sent back once), and a follow-up question on a thread.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from agent import Agent, Settings, StepBudgetExceededError
-from agent.loop import FINAL_ANSWER, RESCUE_PROMPT, cached_profile
+from agent import Agent, CheckEvent, FinalEvent, Settings, StepBudgetExceededError
+from agent.loop import FINAL_ANSWER, RESCUE_PROMPT, cached_profile, check_feedback
 from agent.testing import Response, ScriptedServer, call, error, reply
 from tests.test_api import make_tools
 
@@ -212,6 +212,91 @@ def test_probe_result_decides_constrained_repair(tmp_path: Path) -> None:
             assert agent.run("2+1").answer == "3"
         repair = llm.requests[-2]
     assert repair["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+
+
+# ---- the answer check ----------------------------------------------------------------------
+
+WRONG = "First 3.79 + 4.5 = 8.38, then 8.38 / 2 = 4.19. The answer is 4.19."
+RIGHT = "First 3.79 + 4.5 = 8.29, then 8.29 / 2 = 4.145. The answer is 4.145."
+
+
+def test_wrong_arithmetic_goes_back_to_the_model_once_and_the_revision_is_the_answer(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(reply(WRONG), reply(RIGHT), reply("It is 3."))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("average of 3.79 and 4.5?")
+        follow_up = agent.run("and 1+2?", thread_id=result.thread_id)
+        first_question = agent.threads()[0].first_question
+    scripted_llm.assert_done()
+    assert result.answer == RIGHT
+    assert result.corrected == ["3.79 + 4.5 = 8.29, not 8.38"]
+    revision = scripted_llm.requests[1]["messages"]
+    assert [m["role"] for m in revision] == ["system", "user", "assistant", "user"]
+    assert revision[-1]["content"] == check_feedback(["3.79 + 4.5 = 8.29, not 8.38"])
+    assert "tools" in scripted_llm.requests[1]  # the model may use the calculator to redo it
+    # the check is part of the run it checked: the next question starts a new run
+    assert follow_up.answer == "It is 3." and follow_up.corrected == []
+    assert first_question == "average of 3.79 and 4.5?"
+
+
+def test_the_check_runs_at_most_answer_checks_times(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(reply(WRONG), reply(WRONG))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("average?")
+    scripted_llm.assert_done()
+    assert result.answer == WRONG and len(result.corrected) == 1  # sent back once, then final
+
+    scripted_llm.push(reply(WRONG))
+    off = settings.model_copy(update={"answer_checks": 0})
+    with Agent(off, tools=make_tools()) as agent:
+        assert agent.run("average?").corrected == []
+    scripted_llm.assert_done()
+
+
+def test_a_right_answer_and_a_rescued_answer_are_not_sent_back(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(reply(RIGHT))
+    with Agent(settings, tools=make_tools()) as agent:
+        assert agent.run("average?").answer == RIGHT
+    scripted_llm.assert_done()
+
+    scripted_llm.push(call("add", a=1, b=2), reply(WRONG))  # the rescue's answer is final
+    budget = settings.model_copy(update={"max_steps": 1})
+    with Agent(budget, tools=make_tools()) as agent:
+        result = agent.run("average?")
+    scripted_llm.assert_done()
+    assert result.rescued is not None and result.corrected == []
+
+
+def test_required_mode_checks_the_working_in_final_answer(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    settings = settings.model_copy(update={"tool_call_mode": "required"})
+    scripted_llm.push(
+        call(FINAL_ANSWER, reasoning="3.79 + 4.5 = 8.38", answer="8.38"),
+        call(FINAL_ANSWER, reasoning="3.79 + 4.5 = 8.29", answer="8.29"),
+    )
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("3.79 + 4.5?")
+    scripted_llm.assert_done()
+    assert result.answer == "8.29" and result.corrected == ["3.79 + 4.5 = 8.29, not 8.38"]
+    assert scripted_llm.requests[1]["messages"][-1]["role"] == "user"
+
+
+async def test_the_stream_says_the_answer_is_being_revised(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(reply(WRONG), reply(RIGHT))
+    async with Agent(settings, tools=make_tools()) as agent:
+        events = [e async for e in agent.astream("average?")]
+    checks = [e for e in events if isinstance(e, CheckEvent)]
+    assert checks == [CheckEvent(["3.79 + 4.5 = 8.29, not 8.38"])]
+    final = events[-1]
+    assert isinstance(final, FinalEvent) and final.result.answer == RIGHT
 
 
 # ---- threads -------------------------------------------------------------------------------
