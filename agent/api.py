@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from agent._sync import SyncRunner
 from agent.builtins import DefaultTools
-from agent.errors import AgentError, RunError, ThreadError
+from agent.errors import AgentError, InputError, RunError, RunTimeoutError, ThreadError
 from agent.events import AgentEvent, ApproveHook, ErrorEvent, FinalEvent, RunResult
 from agent.llm import LLMClient
 from agent.loop import (
@@ -43,10 +44,22 @@ from agent.loop import (
     system_prompt_for,
     uncommitted_messages,
 )
-from agent.persistence import Checkpoints, Persistence, ThreadInfo, open_checkpoints
+from agent.persistence import (
+    Checkpoints,
+    Persistence,
+    ThreadInfo,
+    open_checkpoints,
+    thread_locks,
+)
 from agent.settings import Settings, ToolCallMode
 from agent.tooling import Tool, ToolRegistry
-from graphs.agent_graph import AgentContext, build_agent_graph, make_context
+from graphs.agent_graph import AgentContext, Prefetch, build_agent_graph, make_context
+from tools.arithmetic_check import find_miscalculations
+from tools.rag_search import RagSearchTool
+
+# Questions shorter than this fit any context a served model has (2,048 tokens at least):
+# only longer ones cost a /tokenize request.
+_COUNT_TOKENS_FROM_CHARS = 6000
 
 
 @dataclass
@@ -80,6 +93,7 @@ class Agent:
         self._profile: ServerProfile | None = None  # measured once, on the first run
         self._per_loop: dict[asyncio.AbstractEventLoop, _LoopResources] = {}
         self._memory = InMemorySaver() if persistence == "memory" else None
+        self._locks = thread_locks(persistence, self.settings)
         self._sync = SyncRunner("agent-loop")
 
     # ---- resources ---------------------------------------------------------------------------
@@ -149,7 +163,26 @@ class Agent:
     def _config(self, thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": 10_000}
 
+    async def _check_length(self, res: _LoopResources, question: str) -> None:
+        """Refuse a question longer than the model's context before it enters the thread: saved,
+        it would make every later turn of the thread fail."""
+        if len(question) < _COUNT_TOKENS_FROM_CHARS:
+            return
+        counted = await res.llm.count_tokens(question)
+        if counted is None:
+            return
+        tokens, context = counted
+        room = context - (self.settings.max_tokens or 0)
+        if tokens > room:
+            raise InputError(
+                f"the question is {tokens:,} tokens, more than the model's context of "
+                f"{context:,} tokens leaves after {self.settings.max_tokens or 0:,} for the "
+                "answer (AGENT_MAX_TOKENS); it was not added to the thread. Shorten it, or add "
+                "the text as a document (`agent docs add`) and ask about it"
+            )
+
     async def _input(self, res: _LoopResources, question: str, thread_id: str) -> dict[str, Any]:
+        await self._check_length(res, question)
         new: list[AnyMessage] = []
         if self.persistence != "none":
             snapshot = await res.graph.aget_state(self._config(thread_id))
@@ -165,6 +198,7 @@ class Agent:
             "repair_tool": None,
             "stopped": None,
             "rescued": None,
+            "checks": 0,
         }
 
     async def _context(
@@ -180,7 +214,33 @@ class Agent:
             stream_tokens=stream_tokens,
             approve=approve,
             named_choice=self._named_choice(),
+            check_answer=find_miscalculations,
+            prefetch=self._prefetch(),
         )
+
+    def _prefetch(self) -> tuple[str, Prefetch] | None:
+        search = next((t for t in self.tools if isinstance(t, RagSearchTool)), None)
+        return (search.name, search.prefetch) if search is not None else None
+
+    @asynccontextmanager
+    async def _run_on(self, thread_id: str) -> AsyncIterator[None]:
+        """Hold the thread for one run (one run at a time per thread, across processes) and
+        end the run at its deadline."""
+        s = self.settings
+        async with self._locks.hold(thread_id, wait_s=s.thread_wait_s):
+            try:
+                async with asyncio.timeout(s.run_timeout_s) as deadline:
+                    with _tag_thread(thread_id):
+                        yield
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise
+                raise RunTimeoutError(
+                    f"the run on thread {thread_id!r} had not finished after "
+                    f"{s.run_timeout_s:g} s (AGENT_RUN_TIMEOUT_S); the thread keeps every step "
+                    "that finished",
+                    thread_id=thread_id,
+                ) from exc
 
     async def arun(
         self, question: str, *, thread_id: str | None = None, approve: ApproveHook | None = None
@@ -189,8 +249,8 @@ class Agent:
         thread_id = thread_id or uuid.uuid4().hex
         res = await self._resources()
         ctx = await self._context(res, approve)
-        inputs = await self._input(res, question, thread_id)
-        with _tag_thread(thread_id):
+        async with self._run_on(thread_id):
+            inputs = await self._input(res, question, thread_id)
             state = await res.graph.ainvoke(inputs, self._config(thread_id), context=ctx)
         return run_result(state, thread_id)
 
@@ -200,11 +260,11 @@ class Agent:
         if self.persistence == "none":
             raise ThreadError("resume needs persistence ('sqlite' or 'memory')")
         config = self._config(thread_id)
-        snapshot = await res.graph.aget_state(config)
-        if not snapshot.next:
-            raise ThreadError(f"thread {thread_id!r} has no unfinished run to resume")
         ctx = await self._context(res, approve)
-        with _tag_thread(thread_id):
+        async with self._run_on(thread_id):
+            snapshot = await res.graph.aget_state(config)
+            if not snapshot.next:
+                raise ThreadError(f"thread {thread_id!r} has no unfinished run to resume")
             state = await res.graph.ainvoke(None, config, context=ctx)
         return run_result(state, thread_id)
 
@@ -216,9 +276,9 @@ class Agent:
         try:
             res = await self._resources()
             ctx = await self._context(res, approve, stream_tokens=True)
-            inputs = await self._input(res, question, thread_id)
             state: dict[str, Any] = {}
-            with _tag_thread(thread_id):
+            async with self._run_on(thread_id):
+                inputs = await self._input(res, question, thread_id)
                 async for mode, chunk in res.graph.astream(
                     inputs,
                     self._config(thread_id),

@@ -13,8 +13,11 @@ Everything below is raised to *you*, with a message that says what to do::
     │   ├── StepBudgetExceededError    the model kept calling tools past ``max_steps``
     │   ├── RepeatedToolCallError      the model repeated an identical call in a loop
     │   ├── RepairBudgetExceededError  the model could not repair its calls within the budget
+    │   ├── RunTimeoutError            the run passed its deadline (``run_timeout_s``)
     │   └── ToolCrashedError           a tool failed with an unexpected exception (our bug)
+    ├── InputError                     a question refused before it entered a thread (too long)
     ├── ThreadError                    a thread id that is unknown or cannot be resumed
+    │   └── ThreadBusyError            another run holds the thread past ``thread_wait_s``
     ├── ModelProvisionError            the local model could not be installed or verified
     ├── LocalServerError               the local vLLM server could not be started or stopped
     ├── StoreError                     the vector store failed
@@ -94,12 +97,24 @@ class RepairBudgetExceededError(RunError):
     """The model's tool calls kept failing validation (or the tool) past the repair budget."""
 
 
+class RunTimeoutError(RunError):
+    """The run had not finished when its deadline (``run_timeout_s``) passed."""
+
+
 class ToolCrashedError(RunError):
     """A tool raised something other than ``ToolError``: a bug or an infrastructure failure."""
 
 
+class InputError(AgentError):
+    """A question was refused before it entered a thread (longer than the model's context)."""
+
+
 class ThreadError(AgentError):
     """A thread cannot be found or resumed."""
+
+
+class ThreadBusyError(ThreadError):
+    """Another run holds the thread, and it did not finish within ``thread_wait_s``."""
 
 
 class ModelProvisionError(AgentError):

@@ -43,7 +43,14 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(SecretStr("EMPTY"), description="API key (vLLM: any)")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(1024, ge=1, description="cap on tokens per LLM reply")
-    llm_timeout_s: float = Field(120.0, gt=0, description="read timeout per LLM call")
+    llm_timeout_s: float = Field(
+        300.0,
+        gt=0,
+        description=(
+            "read timeout per LLM call; on 2 CPU cores a 1,024-token reply takes ~150 s, so a "
+            "shorter timeout turns long answers into errors"
+        ),
+    )
     llm_connect_timeout_s: float = Field(5.0, gt=0)
     llm_max_retries: int = Field(
         2, ge=0, le=10, description="retries on connection errors, 429 and 5xx (with backoff)"
@@ -83,6 +90,41 @@ class Settings(BaseSettings):
         2, ge=1, le=20, description="times the same call (name + arguments) may run in one run"
     )
     tool_timeout_s: float = Field(30.0, gt=0, description="default timeout of one tool call")
+    run_timeout_s: float = Field(
+        1800.0,
+        gt=0,
+        description="a run that has not finished after this many seconds ends with an error",
+    )
+    thread_wait_s: float = Field(
+        120.0,
+        ge=0,
+        description=(
+            "how long a run waits for another run on the same thread (any process) to finish "
+            "before it fails with 'thread busy'"
+        ),
+    )
+    auto_retrieve: bool = Field(
+        True,
+        description=(
+            "before the model's first step, search the ingested documents for the question "
+            "and show it the excerpts close in meaning (when the agent has rag_search)"
+        ),
+    )
+    auto_retrieve_min_score: float = Field(
+        0.45,
+        ge=-1.0,
+        le=1.0,
+        description="cosine similarity an excerpt needs to be shown by auto_retrieve",
+    )
+    answer_checks: int = Field(
+        1,
+        ge=0,
+        le=5,
+        description=(
+            "times per run an answer's arithmetic is checked with the calculator and its wrong "
+            "steps sent back to the model to revise; 0: no check"
+        ),
+    )
 
     # --- where things live ------------------------------------------------------------------
     data_dir: Path = Field(Path(".agent"), description="threads and the local vector store")
@@ -165,6 +207,20 @@ class Settings(BaseSettings):
         ),
     )
     mcp_timeout_s: float = Field(60.0, gt=0, description="timeout of one MCP tool call")
+    mcp_http_token: SecretStr | None = Field(
+        None,
+        description=(
+            "bearer token `agent mcp serve --transport http` requires on every request "
+            "(`Authorization: Bearer ...`); it must be set to bind a non-loopback address"
+        ),
+    )
+    mcp_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "extra Host header values `agent mcp serve --transport http` accepts, as a JSON "
+            'list (e.g. ["kb.internal:8765"]); loopback and the bound address always are'
+        ),
+    )
     mcp_connect_timeout_s: float = Field(
         120.0, gt=0, description="time allowed to start and initialize an MCP server"
     )

@@ -27,5 +27,9 @@ def make_local_lookup_error_tool(index: ErrorIndex) -> FunctionTool[LookupErrorA
         return await lookup_known_errors(index, args)
 
     return FunctionTool(
-        lookup_error, LookupErrorArgs, name=LOOKUP_ERROR, description=LOOKUP_ERROR_DESCRIPTION
+        lookup_error,
+        LookupErrorArgs,
+        name=LOOKUP_ERROR,
+        description=LOOKUP_ERROR_DESCRIPTION,
+        untrusted_output=True,  # KB entries are imported from outside (Q&A pairs, files)
     )

@@ -104,12 +104,14 @@ def hint_for(exc: AgentError, settings: Settings | None = None) -> str:
             f"check: the server process is up and {exc.url} is its address (--base-url or "
             "AGENT_LLM_BASE_URL); `agent doctor` probes the endpoint and tool calling."
         )
-    if isinstance(exc, LLMResponseError):
+    if isinstance(exc, LLMResponseError) and exc.status_code in (400, 404, 422):
         model = settings.llm_model if settings is not None else "the model"
         return (
             f"check: does the server serve {model!r} (see its /v1/models; --model / "
             "AGENT_LLM_MODEL) and was it started with tool calling enabled?"
         )
+    if isinstance(exc, LLMResponseError) and (exc.status_code or 0) >= 500:
+        return "check: the LLM server's own log says why it failed"
     if isinstance(exc, RunError) and exc.thread_id:
         return f"the conversation is saved: continue it with `agent chat --thread {exc.thread_id}`"
     return ""
@@ -133,3 +135,18 @@ def exit_on_agent_error(console: Console | None = None) -> Iterator[None]:
         raise typer.Exit(exit_code_for(exc)) from None
     except KeyboardInterrupt:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def utf8_argument(value: str, what: str) -> str:
+    """``value`` from the command line, refused with a clear message (exit 2) when it holds
+    bytes that are not UTF-8 (Python keeps those as lone surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raw = value.encode("utf-8", errors="surrogateescape")[exc.start : exc.start + 1]
+        Console(stderr=True).print(
+            f"[bold red]error:[/] the {what} is not valid UTF-8 (byte 0x{raw.hex().upper()} at "
+            f"character {exc.start + 1}); set your terminal to UTF-8 or fix the text"
+        )
+        raise typer.Exit(ExitCode.USAGE) from None
+    return value

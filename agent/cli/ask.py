@@ -20,6 +20,7 @@ from agent.cli._common import (
     hint_for,
     load_settings,
     print_error,
+    utf8_argument,
 )
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError, RunError
@@ -35,8 +36,8 @@ def ask(
         bool,
         typer.Option(
             "--json",
-            help="print one JSON object (answer, tool_calls, steps, usage, thread_id) and "
-            "nothing else on stdout",
+            help="print one JSON object (answer, tool_calls, steps, usage, thread_id, "
+            "warnings) and nothing else on stdout",
         ),
     ] = False,
     thread: Annotated[
@@ -67,12 +68,14 @@ def ask(
 
       answer, thread_id, steps,
       usage: {input_tokens, output_tokens, total_tokens},
-      tool_calls: [{call_id, name, arguments, content, is_error, duration_s}]
+      tool_calls: [{call_id, name, arguments, content, is_error, duration_s}],
+      warnings: [text, ...] (e.g. the answer was cut off at max_tokens)
 
     and on failure: {"error": {type, message, hint, exit_code}, "thread_id"}.
 
     """
     err = Console(stderr=True, soft_wrap=True)
+    question = utf8_argument(question, "question")
     settings: Settings | None = None
     thread = thread or uuid.uuid4().hex  # known up front, so a failed run can be continued
     try:
@@ -130,6 +133,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "tool_calls": [
             asdict(c) for c in result.tool_calls if c.name != FINAL_ANSWER or c.is_error
         ],
+        "warnings": result.warnings,
     }
 
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -102,7 +103,7 @@ def add(
     except AgentError as exc:
         raise _fail(exc) from None
     for path, reason in report.skipped:
-        err.print(f"[yellow]skipped[/] {path}: {reason}", highlight=False)
+        err.print(f"[yellow]skipped[/] {escape(str(path))}: {escape(reason)}", highlight=False)
     out.print(
         f"{report.files_added} added, {report.files_replaced} replaced, "
         f"{report.files_unchanged} unchanged, {len(report.skipped)} skipped; "
@@ -132,7 +133,7 @@ def list_() -> None:
     for info in infos:
         when = dt.datetime.fromtimestamp(info.ingested_at, dt.UTC).strftime("%Y-%m-%d %H:%M")
         file = "" if info.path.endswith(info.source) else info.path
-        table.add_row(info.source, file, info.title, str(info.chunks), when)
+        table.add_row(escape(info.source), escape(file), escape(info.title), str(info.chunks), when)
     out.print(table)
 
 
@@ -178,6 +179,6 @@ def remove(
     except AgentError as exc:
         raise _fail(exc) from None
     if not removed:
-        err.print(f"[yellow]nothing matched[/] {source!r} (see `agent docs list`)")
+        err.print(f"[yellow]nothing matched[/] {escape(repr(source))} (see `agent docs list`)")
         raise typer.Exit(ExitCode.USAGE)
-    out.print(f"Removed {removed} chunks of {source}.")
+    out.print(f"Removed {removed} chunks of {escape(source)}.")

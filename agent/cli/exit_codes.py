@@ -12,6 +12,7 @@ from enum import IntEnum
 from agent.errors import (
     AgentError,
     ConfigError,
+    InputError,
     LLMResponseError,
     LLMUnavailableError,
     RunError,
@@ -35,15 +36,18 @@ MEANING: dict[ExitCode, str] = {
     ExitCode.FAILED: "the command failed (vector store, MCP server, local vLLM, ...)",
     ExitCode.USAGE: "usage or configuration error (bad flag, bad AGENT_* variable, bad input)",
     ExitCode.LLM_UNAVAILABLE: "the LLM server cannot be reached",
-    ExitCode.RUN_STOPPED: "the run stopped before an answer (step/repair budget, tool crash)",
+    ExitCode.RUN_STOPPED: (
+        "the run stopped before an answer (step/repair budget, tool crash, run deadline)"
+    ),
     ExitCode.LLM_ERROR: "the LLM server answered with an error",
-    ExitCode.THREAD: "the thread cannot be found or resumed",
+    ExitCode.THREAD: "the thread cannot be found or resumed, or another run holds it",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
 # Most specific class first: the first match decides.
 _BY_ERROR: tuple[tuple[type[AgentError], ExitCode], ...] = (
     (ConfigError, ExitCode.USAGE),
+    (InputError, ExitCode.USAGE),
     (LLMUnavailableError, ExitCode.LLM_UNAVAILABLE),
     (RunError, ExitCode.RUN_STOPPED),
     (LLMResponseError, ExitCode.LLM_ERROR),

@@ -41,15 +41,24 @@ def serve(
     host: Annotated[str, typer.Option(help="HTTP: address to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="HTTP: port")] = 8765,
 ) -> None:
-    """Serve the known-error KB over MCP until stopped."""
+    """Serve the known-error KB over MCP until stopped.
+
+    Over HTTP, Host and Origin headers are checked against an allow-list (loopback, the bound
+    address, AGENT_MCP_ALLOWED_HOSTS). Binding an address other than loopback needs
+    AGENT_MCP_HTTP_TOKEN: every request must then carry `Authorization: Bearer <token>`.
+    """
+    from agent.mcp.http_guard import HttpGuard
     from agent.mcp.server import serve as run_server
 
     with exit_on_agent_error(Console(stderr=True)):
         settings = Settings.load()
+        guard = None
         if transport == TransportChoice.http:
+            guard = HttpGuard.for_bind(host, settings.mcp_http_token, settings.mcp_allowed_hosts)
             Console(stderr=True).print(
                 f"MCP server on http://{host}:{port}/mcp (known errors: "
-                f"{settings.errors_store_uri})",
+                f"{settings.errors_store_uri}); {guard.describe()}",
                 highlight=False,
+                markup=False,
             )
-        run_server(settings, transport=transport.value, host=host, port=port)
+        run_server(settings, transport=transport.value, host=host, port=port, guard=guard)

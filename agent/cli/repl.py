@@ -31,7 +31,7 @@ from agent.cli._common import print_error
 from agent.cli._render import TurnView, format_arguments, history_view
 from agent.cli._repl_commands import COMMANDS, argument_choices, run_command
 from agent.cli._repl_input import SEND_HINT, LineReader, PlainInput, PromptInput, SlashCompleter
-from agent.cli.exit_codes import ExitCode
+from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.events import Approval, ErrorEvent, ToolCallRequest
 from agent.loop import describe_mode
@@ -70,6 +70,10 @@ class Repl:
         self._turn: asyncio.Task[None] | None = None
         self._view: TurnView | None = None
         self._approval_lock = asyncio.Lock()
+        # Not 0 after an internal error, nor, when the input is piped in, after a turn that
+        # failed (the code of the last such turn): a script must see it. At a terminal, the
+        # user saw the error and went on.
+        self.exit_code = ExitCode.OK
         interactive = sys.stdin.isatty() and sys.stdout.isatty()
         self.reader: LineReader = reader or (
             PromptInput(
@@ -116,7 +120,7 @@ class Repl:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
             await self.agent.aclose()
-        return ExitCode.OK
+        return self.exit_code
 
     async def _greet(self) -> None:
         s = self.settings
@@ -190,6 +194,7 @@ class Repl:
             self.console.print(
                 f"[bold red]internal error[/] {type(exc).__name__}: {escape(str(exc))}"
             )
+            self.exit_code = ExitCode.FAILED
         self.console.print()
 
     async def _run_turn(self, question: str) -> None:
@@ -203,6 +208,8 @@ class Repl:
                 view.on_event(event)
                 if isinstance(event, ErrorEvent):
                     self.report(event.error)
+                    if not self.interactive:  # a script piped in must see that a turn failed
+                        self.exit_code = exit_code_for(event.error)
         finally:
             view.finish()
             self._view = None

@@ -31,14 +31,21 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _read(source: str) -> str:
-    if source == "-":
-        return sys.stdin.read()
-    path = Path(source)
+    """The log's text. Bytes that are not UTF-8 become U+FFFD (old logs mix encodings); a NUL
+    byte means the input is binary, not a log, and is refused."""
+    name = "standard input" if source == "-" else source
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
-        err.print(f"[bold red]error:[/] cannot read {escape(source)}: {escape(str(exc))}")
+        err.print(f"[bold red]error:[/] cannot read {escape(name)}: {escape(str(exc))}")
         raise typer.Exit(ExitCode.USAGE) from None
+    if b"\x00" in data:
+        err.print(
+            f"[bold red]error:[/] {escape(name)} is not text (it has NUL bytes): give a log or "
+            "a stack trace, not a binary file"
+        )
+        raise typer.Exit(ExitCode.USAGE)
+    return data.decode("utf-8", errors="replace")
 
 
 def _request(log: str, *, top_k: int, llm: bool) -> TriageRequest:

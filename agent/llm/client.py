@@ -13,6 +13,7 @@ want to compose with LangChain; the agent loop itself uses ``LLMClient``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,6 +35,9 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from agent.errors import LLMResponseError, LLMUnavailableError
 from agent.settings import Settings
 from agent.tooling import ArgumentsDecodeError, parse_arguments
+
+# A reply longer than this is not a model's answer (max_tokens bounds those): refused, not saved.
+MAX_REPLY_CHARS = 1_000_000
 
 TokenCallback = Callable[[str], None]
 # (index of the call in the reply, tool name so far, new piece of the JSON arguments)
@@ -77,18 +81,26 @@ def _wire_call(call_id: str | None, name: str | None, arguments: str | None) -> 
 
 def _parse_tool_calls(
     raw_calls: Sequence[tuple[str | None, str | None, str | None]],
+    *,
+    cut_off: str | None = None,
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
-    """Split the server's calls into those whose arguments decode to an object and the rest."""
+    """Split the server's calls into those whose arguments decode to an object and the rest.
+    ``cut_off`` says why a call may be incomplete (the reply hit ``max_tokens``)."""
     good: list[ToolCall] = []
     bad: list[InvalidToolCall] = []
+    seen: set[str] = set()
     for i, (call_id, name, arguments) in enumerate(raw_calls):
         cid = call_id or f"call_{i}"
+        if cid in seen:  # each result answers one call by id: a repeated id would be ambiguous
+            cid = f"{cid}_{i}"
+        seen.add(cid)
         try:
             args = parse_arguments(arguments)
         except ArgumentsDecodeError as exc:
+            error = f"{cut_off}; {exc}" if cut_off else str(exc)
             bad.append(
                 InvalidToolCall(
-                    type="invalid_tool_call", id=cid, name=name, args=arguments, error=str(exc)
+                    type="invalid_tool_call", id=cid, name=name, args=arguments, error=error
                 )
             )
             continue
@@ -121,6 +133,20 @@ class LLMClient:
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    async def count_tokens(self, text: str) -> tuple[int, int] | None:
+        """``(tokens in text, the model's context length)`` from vLLM's ``/tokenize``, or
+        ``None`` where the server has no such endpoint (or does not answer it)."""
+        root = self.base_url.removesuffix("/v1")
+        headers = {"Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}"}
+        body = {"model": self.settings.llm_model, "prompt": text, "add_special_tokens": False}
+        try:
+            async with httpx2.AsyncClient(timeout=self.settings.llm_timeout_s) as http:
+                response = await http.post(f"{root}/tokenize", json=body, headers=headers)
+            data = response.json() if response.status_code == 200 else {}
+            return int(data["count"]), int(data["max_model_len"])
+        except (httpx2.HTTPError, ValueError, KeyError, TypeError):
+            return None
 
     def _payload(
         self,
@@ -204,18 +230,44 @@ class LLMClient:
                 f"the LLM server at {self.base_url} answered {exc.status_code}: {_error_text(exc)}",
                 status_code=exc.status_code,
             ) from exc
+        except openai.APIError as exc:  # an error event in the stream
+            raise LLMResponseError(
+                f"the LLM server at {self.base_url} sent an error in its reply: {exc.message}"
+            ) from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise LLMResponseError(
+                f"the LLM server at {self.base_url} sent a reply or event that is not JSON "
+                f"({exc}); is AGENT_LLM_BASE_URL an OpenAI-compatible server?"
+            ) from exc
 
-    def _from_completion(self, completion: ChatCompletion) -> AIMessage:
+    def _cut_off(self, finish_reason: str | None) -> str | None:
+        if finish_reason != "length":
+            return None
+        limit = self.settings.max_tokens
+        return (
+            f"the reply was cut off at max_tokens={limit} (AGENT_MAX_TOKENS)"
+            if limit is not None
+            else "the reply was cut off at the server's length limit"
+        )
+
+    def _from_completion(self, completion: ChatCompletion | object) -> AIMessage:
+        if not isinstance(completion, ChatCompletion):
+            raise LLMResponseError(
+                f"the LLM server at {self.base_url} answered with something that is not a chat "
+                f"completion: {str(completion)[:200]!r}; is AGENT_LLM_BASE_URL an "
+                "OpenAI-compatible server (it usually ends in /v1)?"
+            )
         if not completion.choices:
             raise LLMResponseError(f"the LLM server at {self.base_url} returned no choices")
         choice = completion.choices[0]
         msg = choice.message
+        _check_size(len(msg.content or ""), self.base_url)
         raw = [
             (c.id, c.function.name, c.function.arguments)
             for c in msg.tool_calls or ()
             if c.type == "function"
         ]
-        good, bad = _parse_tool_calls(raw)
+        good, bad = _parse_tool_calls(raw, cut_off=self._cut_off(choice.finish_reason))
         return AIMessage(
             content=msg.content or "",
             tool_calls=good,
@@ -241,31 +293,45 @@ class LLMClient:
         finish_reason: str | None = None
         usage: dict[str, int] = {}
         msg_id: str | None = None
-        async for chunk in stream:
-            msg_id = msg_id or chunk.id
-            if chunk.usage is not None:
-                usage = _usage(chunk.usage)
-            if not chunk.choices:
-                continue
-            choice = chunk.choices[0]
-            finish_reason = choice.finish_reason or finish_reason
-            delta = choice.delta
-            if delta.content:
-                text.append(delta.content)
-                if on_token is not None:
-                    on_token(delta.content)
-            for tc in delta.tool_calls or ():
-                slot = calls.setdefault(tc.index, [None, None, ""])
-                if tc.id:
-                    slot[0] = tc.id
-                if tc.function is not None:
-                    if tc.function.name:
-                        slot[1] = (slot[1] or "") + tc.function.name
-                    if tc.function.arguments:
-                        slot[2] = (slot[2] or "") + tc.function.arguments
-                        if on_tool_args is not None:
-                            on_tool_args(tc.index, slot[1], tc.function.arguments)
-        good, bad = _parse_tool_calls([(c[0], c[1], c[2]) for _, c in sorted(calls.items())])
+        events = size = 0
+        async with contextlib.aclosing(stream):  # also when a check below gives up on it
+            async for chunk in stream:
+                events += 1
+                msg_id = msg_id or chunk.id
+                if chunk.usage is not None:
+                    usage = _usage(chunk.usage)
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                finish_reason = choice.finish_reason or finish_reason
+                delta = choice.delta
+                if delta.content:
+                    size = _check_size(size + len(delta.content), self.base_url)
+                    text.append(delta.content)
+                    if on_token is not None:
+                        on_token(delta.content)
+                for tc in delta.tool_calls or ():
+                    slot = calls.setdefault(tc.index, [None, None, ""])
+                    if tc.id:
+                        slot[0] = tc.id
+                    if tc.function is not None:
+                        if tc.function.name:
+                            slot[1] = (slot[1] or "") + tc.function.name
+                        if tc.function.arguments:
+                            size = _check_size(size + len(tc.function.arguments), self.base_url)
+                            slot[2] = (slot[2] or "") + tc.function.arguments
+                            if on_tool_args is not None:
+                                on_tool_args(tc.index, slot[1], tc.function.arguments)
+        if not events:
+            raise LLMResponseError(
+                f"the LLM server at {self.base_url} sent no completion events (its reply was "
+                "empty or not an event stream); is AGENT_LLM_BASE_URL an OpenAI-compatible "
+                "server (it usually ends in /v1)?"
+            )
+        good, bad = _parse_tool_calls(
+            [(c[0], c[1], c[2]) for _, c in sorted(calls.items())],
+            cut_off=self._cut_off(finish_reason),
+        )
         return AIMessage(
             content="".join(text),
             tool_calls=good,
@@ -273,6 +339,15 @@ class LLMClient:
             response_metadata={"finish_reason": finish_reason, "completion_id": msg_id},
             usage_metadata=usage or None,
         )
+
+
+def _check_size(size: int, url: str) -> int:
+    if size > MAX_REPLY_CHARS:
+        raise LLMResponseError(
+            f"the LLM server at {url} sent a reply over {MAX_REPLY_CHARS:,} characters; it was "
+            "dropped, not saved (does the server honour max_tokens?)"
+        )
+    return size
 
 
 def _error_text(exc: openai.APIStatusError) -> str:

@@ -23,6 +23,7 @@ from agent.errors import RepeatedToolCallError, ToolCrashedError, ToolError
 from agent.events import ApproveHook, ToolCallEvent, ToolCallRequest, ToolResultEvent
 from agent.loop import FINAL_ANSWER, FinalAnswerArgs
 from agent.settings import Settings, ToolCallMode
+from agent.text import frame_untrusted
 from agent.tooling import (
     FieldError,
     Tool,
@@ -206,12 +207,15 @@ async def _execute(
     started = time.perf_counter()  # after approval: a human's thinking time is not the tool's
     try:
         output = await asyncio.wait_for(tool.ainvoke(validated), timeout)
+        text = render_output(output)
+        if tool.untrusted_output:
+            text = frame_untrusted(text, source=name)
         outcome = _Outcome(
-            ToolMessage(render_output(output), tool_call_id=call_id, name=name, status="success"),
-            False,
+            ToolMessage(text, tool_call_id=call_id, name=name, status="success"), False
         )
     except ToolError as exc:
-        outcome = _error(call_id, name, f"Tool '{name}' refused the call: {exc}")
+        reason = frame_untrusted(str(exc), source=name) if tool.untrusted_output else str(exc)
+        outcome = _error(call_id, name, f"Tool '{name}' refused the call: {reason}")
     except TimeoutError:
         outcome = _error(
             call_id, name, f"Tool '{name}' timed out after {timeout:g} s. Try a smaller request."

@@ -339,6 +339,7 @@ class MCPToolset(Closing):
             parameters=spec.input_schema,
             fn=call,
             timeout_s=self.settings.mcp_timeout_s + 5.0,  # our own timeout reports first
+            untrusted_output=True,  # another process's text: data, not instructions
         )
 
     def tools(self) -> list[Tool]:

@@ -31,12 +31,16 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar, cast
 
+import anyio
 import mcp_types
+import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.tools import Tool as MCPTool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
-from pydantic import BaseModel
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from pydantic import BaseModel, ValidationError
 
 from agent.errors import AgentError
 from agent.known_errors import (
@@ -47,6 +51,7 @@ from agent.known_errors import (
     LookupResult,
     lookup_known_errors,
 )
+from agent.mcp.http_guard import HttpGuard
 from agent.settings import Settings
 from agent.triage import TriageReport, TriageRequest, triage
 
@@ -133,11 +138,32 @@ def _tool(
 
 
 class ErrorServer(MCPServer[Any]):
-    """``MCPServer`` whose ``resources/list`` also lists every KB entry."""
+    """``MCPServer`` whose ``resources/list`` also lists every KB entry, and whose stdio
+    transport answers a line that is not JSON-RPC instead of dropping it."""
 
     def __init__(self, holder: IndexHolder, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.holder = holder
+
+    async def run_stdio_async(self) -> None:
+        """stdio, as the SDK's, except that a line that does not parse gets the JSON-RPC 2.0
+        answer (-32700 for bad JSON, -32600 for JSON that is not a message, id null): the SDK
+        drops it, leaving a client that sent garbage waiting for a reply that never comes."""
+        lowlevel = self._lowlevel_server
+        async with stdio_server() as (read_stream, write_stream):
+            send, receive = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+
+            async def answer_garbage() -> None:
+                async with send:
+                    async for item in read_stream:
+                        if isinstance(item, Exception):
+                            await write_stream.send(SessionMessage(_unparsable(item)))
+                        else:
+                            await send.send(item)
+
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(answer_garbage)
+                await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
 
     async def list_resources(self) -> list[mcp_types.Resource]:
         listed = await super().list_resources()
@@ -152,6 +178,20 @@ class ErrorServer(MCPServer[Any]):
             for entry in index.entries()
         )
         return listed
+
+
+def _unparsable(exc: Exception) -> mcp_types.JSONRPCError:
+    not_json = isinstance(exc, ValidationError) and any(
+        e["type"] == "json_invalid" for e in exc.errors()
+    )
+    code, what = (
+        (mcp_types.PARSE_ERROR, "Parse error: the line is not JSON")
+        if not_json
+        else (mcp_types.INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message")
+    )
+    return mcp_types.JSONRPCError(
+        jsonrpc="2.0", id=None, error=mcp_types.ErrorData(code=code, message=what)
+    )
 
 
 def build_server(settings: Settings, *, index: ErrorIndex | None = None) -> ErrorServer:
@@ -229,17 +269,29 @@ def build_server(settings: Settings, *, index: ErrorIndex | None = None) -> Erro
 
 
 def serve(
-    settings: Settings, *, transport: Transport = "stdio", host: str = "127.0.0.1", port: int = 8765
+    settings: Settings,
+    *,
+    transport: Transport = "stdio",
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    guard: HttpGuard | None = None,
 ) -> None:
-    """Run the server until it is stopped (stdin closes, or SIGINT/SIGTERM for HTTP)."""
+    """Run the server until it is stopped (stdin closes, or SIGINT/SIGTERM for HTTP). Over HTTP,
+    ``guard`` (default: from the settings, for ``host``) checks Host, Origin and the token."""
     os.environ.setdefault("PYDANTIC_ERRORS_INCLUDE_URL", "0")  # argument errors stay short
+    if transport == "http" and guard is None:
+        guard = HttpGuard.for_bind(host, settings.mcp_http_token, settings.mcp_allowed_hosts)
     server = build_server(settings)
     server.holder.start()  # warm up while the client initializes
     try:
         if transport == "stdio":
             server.run("stdio")
         else:
-            server.run("streamable-http", host=host, port=port)
+            assert guard is not None
+            app = server.streamable_http_app(
+                transport_security=guard.transport_security(), host=host
+            )
+            uvicorn.run(guard.wrap(app), host=host, port=port, log_level="warning")
     finally:
         server.holder.close()
     # Interpreter teardown (torch, gRPC threads, a model still loading in the warm-up thread)

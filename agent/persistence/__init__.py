@@ -2,9 +2,24 @@
 
 ``open_checkpoints`` gives the LangGraph checkpointer for a persistence kind: ``"sqlite"`` (the
 default, ``Settings.threads_db``, shared by every process that opens the same file),
-``"memory"`` (this process only) or ``"none"`` (no thread survives its run).
+``"memory"`` (this process only) or ``"none"`` (no thread survives its run). ``thread_locks``
+keeps runs on one thread apart, across processes for SQLite.
 """
 
-from agent.persistence.checkpoints import Checkpoints, Persistence, ThreadInfo, open_checkpoints
+from agent.persistence.checkpoints import (
+    Checkpoints,
+    Persistence,
+    ThreadInfo,
+    open_checkpoints,
+    thread_locks,
+)
+from agent.persistence.locks import ThreadLocks
 
-__all__ = ["Checkpoints", "Persistence", "ThreadInfo", "open_checkpoints"]
+__all__ = [
+    "Checkpoints",
+    "Persistence",
+    "ThreadInfo",
+    "ThreadLocks",
+    "open_checkpoints",
+    "thread_locks",
+]

@@ -13,6 +13,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.errors import ThreadError
+from agent.persistence.locks import ThreadLocks
 from agent.settings import Settings
 
 Persistence = Literal["sqlite", "memory", "none"]
@@ -83,3 +84,12 @@ async def open_checkpoints(
             "locked, wait for it or set AGENT_CHECKPOINT_PATH to another file."
         ) from exc
     return Checkpoints(saver, conn)
+
+
+def thread_locks(persistence: Persistence, settings: Settings) -> ThreadLocks:
+    """The locks that keep runs on one thread apart: files beside the SQLite database (shared
+    by every process using it), or in-process locks for the other kinds."""
+    if persistence == "sqlite":
+        path = settings.threads_db
+        return ThreadLocks(path.with_name(path.name + ".locks"))
+    return ThreadLocks(None)

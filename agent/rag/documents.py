@@ -369,7 +369,10 @@ class DocumentStore(Closing):
         if coll is None:
             return 0
         as_path = str(Path(source).expanduser().resolve())
-        return coll.delete(filter=f"({eq('source', source)}) or ({eq('path', as_path)})")
+        removed = coll.delete(filter=f"({eq('source', source)}) or ({eq('path', as_path)})")
+        if removed:
+            coll.flush()  # persist the delete: the next process must not see the chunks again
+        return removed
 
     def clear(self) -> None:
         """Drop the whole collection."""

@@ -104,6 +104,13 @@ class VectorStore(Closing):
                 )
             path = lite_path(self.uri)
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if Path(path).exists() and not Path(path).is_dir():
+                # Milvus Lite keeps a directory there; on a file it logs a traceback and fails
+                raise StoreError(
+                    f"{path} is not a Milvus Lite store: it is a file, where Milvus Lite keeps a "
+                    "directory. Move it away (the store is then created empty) or point "
+                    "AGENT_MILVUS_URI elsewhere"
+                )
             if lite_is_locked_elsewhere(path):
                 raise locked_error(path)
             self._lite_path = connect_uri = path

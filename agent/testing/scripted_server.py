@@ -30,7 +30,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Response:
-    """One scripted reply. ``status`` other than 200 sends an OpenAI-style error body."""
+    """One scripted reply. ``status`` other than 200 sends an OpenAI-style error body.
+
+    For faults on the wire: ``body`` is sent as is (status 200, ``content_type``) instead of a
+    completion; ``keepalive_forever`` answers with an event stream of ``: keep-alive`` comments
+    that never ends; ``finish_reason`` replaces the one the reply would have.
+    """
 
     content: str | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -38,6 +43,10 @@ class Response:
     error: str = ""
     delay_s: float = 0.0
     usage: dict[str, int] | None = None
+    body: bytes | None = None
+    content_type: str = "application/json"
+    keepalive_forever: bool = False
+    finish_reason: str | None = None
 
 
 def reply(text: str, **kw: Any) -> Response:
@@ -73,10 +82,12 @@ class ScriptedServer:
         model: str = "scripted-model",
         port: int = 0,
         record: bool = True,
+        max_model_len: int = 32768,
     ) -> None:
         self._script = list(script)
         self._responder = responder
         self.model = model
+        self.max_model_len = max_model_len  # what /tokenize reports, as vLLM's does
         self.requests: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self._port = port
@@ -205,6 +216,12 @@ class ScriptedServer:
                 "data": [{"id": self.model, "object": "model", "owned_by": "scripted"}],
             }
             return await _send_json(writer, 200, data)
+        if method == "POST" and path == "/tokenize":  # vLLM's, at the root; ~4 chars a token
+            prompt = str(json.loads(raw or b"{}").get("prompt", ""))
+            count = max(1, len(prompt) // 4)
+            return await _send_json(
+                writer, 200, {"count": count, "max_model_len": self.max_model_len}
+            )
         if method != "POST" or not path.endswith("/chat/completions"):
             return await _send_json(writer, 404, _err(f"no route {method} {path}"))
         try:
@@ -216,6 +233,10 @@ class ScriptedServer:
             await asyncio.sleep(resp.delay_s)
         if resp.status != 200:
             return await _send_json(writer, resp.status, _err(resp.error))
+        if resp.body is not None:
+            return await _send_raw(writer, resp.content_type, resp.body)
+        if resp.keepalive_forever:
+            return await _keep_alive(writer)
         self._ids += 1
         cid = f"chatcmpl-{self._ids}"
         tool_calls = [
@@ -232,7 +253,7 @@ class ScriptedServer:
             for i, tc in enumerate(resp.tool_calls)
         ]
         usage = resp.usage or {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25}
-        finish = "tool_calls" if tool_calls else "stop"
+        finish = resp.finish_reason or ("tool_calls" if tool_calls else "stop")
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return await self._stream(
@@ -347,6 +368,24 @@ async def _send_json(writer: asyncio.StreamWriter, status: int, data: Any) -> No
         + payload
     )
     await writer.drain()
+
+
+async def _send_raw(writer: asyncio.StreamWriter, content_type: str, body: bytes) -> None:
+    writer.write(
+        f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n"
+        f"content-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+
+
+async def _keep_alive(writer: asyncio.StreamWriter) -> None:
+    writer.write(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    )
+    while not writer.is_closing():  # until the client goes away
+        await _write_chunk(writer, b": keep-alive\n\n")
+        await asyncio.sleep(0.05)
 
 
 async def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:

@@ -54,6 +54,7 @@ class JsonSchemaTool(Tool):
         parameters: Mapping[str, Any] | None,
         fn: Callable[..., Any],
         timeout_s: float | None = 30.0,
+        untrusted_output: bool = False,
     ) -> None:
         if not name:
             raise ConfigError("a tool needs a non-empty name")
@@ -76,6 +77,7 @@ class JsonSchemaTool(Tool):
         self.name = name
         self.description = description
         self.timeout_s = timeout_s
+        self.untrusted_output = untrusted_output
         self.fn = fn
         try:
             self._closed = validation_schema(source)

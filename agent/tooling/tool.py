@@ -140,6 +140,9 @@ class Tool(ABC):
     name: str
     description: str
     timeout_s: float | None
+    # The output comes from outside (documents, a KB, another server): the runtime frames it
+    # as data (``agent.text.frame_untrusted``) before the model sees it.
+    untrusted_output: bool = False
 
     @abstractmethod
     def parameters_schema(self) -> dict[str, Any]:
@@ -179,6 +182,7 @@ class FunctionTool(Tool, Generic[ArgsT]):
         name: str,
         description: str,
         timeout_s: float | None = 30.0,
+        untrusted_output: bool = False,
     ) -> None:
         schema = args_model.model_json_schema()
         open_models = _models_allowing_extra(schema)
@@ -192,6 +196,7 @@ class FunctionTool(Tool, Generic[ArgsT]):
         self.name = name
         self.description = description
         self.timeout_s = timeout_s
+        self.untrusted_output = untrusted_output
         self._schema = strict_schema(schema)
         self._coercer = new_validator(schema)
 

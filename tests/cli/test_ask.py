@@ -53,7 +53,7 @@ def test_json_answer_has_the_documented_shape(
     assert code == 0
     assert out.count("\n") == 1  # one JSON document and nothing else
     data: dict[str, Any] = json.loads(out)
-    assert set(data) == {"answer", "thread_id", "steps", "usage", "tool_calls"}
+    assert set(data) == {"answer", "thread_id", "steps", "usage", "tool_calls", "warnings"}
     assert data["answer"] == "17 * 23 = 391" and data["steps"] == 2
     assert data["usage"] == {"input_tokens": 40, "output_tokens": 10, "total_tokens": 50}
     assert isinstance(data["thread_id"], str) and len(data["thread_id"]) == 32

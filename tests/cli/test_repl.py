@@ -23,9 +23,10 @@ import pexpect
 import pytest
 
 from agent import Agent
+from agent.cli.exit_codes import ExitCode
 from agent.events import Approval, ToolCallRequest
 from agent.settings import Settings
-from agent.testing import Response, ScriptedServer, call, reply
+from agent.testing import Response, ScriptedServer, call, error, reply
 
 AGENT = str(Path(sys.executable).parent / "agent")
 START_TIMEOUT = 90  # a cold start imports langgraph, openai and jsonschema: slow on a busy box
@@ -338,6 +339,25 @@ def test_piped_chat_prints_plain_text(
     assert "\x1b" not in done.stdout  # no colour codes, spinners or cursor moves in a pipe
     assert '[tool ok] calculator(expression="2**10") -> 1024' in done.stdout
     assert "It is 1024." in done.stdout
+    scripted_llm.assert_done()
+
+
+def test_piped_chat_exits_with_the_code_of_a_failed_turn(
+    scripted_llm: ScriptedServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    scripted_llm.push(error(500, "engine crashed"), reply("It is 4."))
+    done = subprocess.run(
+        [AGENT, "chat"],
+        input="What is 2+2?\nWhat is 2+2?\n/exit\n",
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+    assert "engine crashed" in done.stdout + done.stderr
+    assert "It is 4." in done.stdout  # the chat went on after the failed turn
+    assert done.returncode == ExitCode.LLM_ERROR, done.stderr  # but does not report success
     scripted_llm.assert_done()
 
 

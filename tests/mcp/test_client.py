@@ -19,6 +19,7 @@ from agent.errors import ConfigError, MCPError, ToolError
 from agent.mcp import MCPToolset, parse_server
 from agent.settings import Settings
 from agent.testing import ScriptedServer, call, reply
+from agent.text import unframe_untrusted
 from agent.tooling import JsonSchemaTool, ToolArgumentsError
 
 # A small third-party-style server: no model to load, so kills and restarts are cheap.
@@ -220,7 +221,8 @@ def test_agent_calls_lookup_error_over_mcp_in_a_loop_and_survives_a_server_kill(
             first = agent.run("Why does my script fail with: " + NUMPY_LINE)
             assert [c.is_error for c in first.tool_calls] == [True, False]
             assert "top_k" in first.tool_calls[0].content
-            matches = json.loads(first.tool_calls[1].content)["matches"]
+            assert first.tool_calls[1].content.startswith("<untrusted_data")  # framed as data
+            matches = json.loads(unframe_untrusted(first.tool_calls[1].content))["matches"]
             assert [m["id"] for m in matches][0] == "numpy-float-alias-removed"
             assert len(matches) == 2
             assert first.answer == "Use np.float64 [numpy-float-alias-removed]."
@@ -235,9 +237,8 @@ def test_agent_calls_lookup_error_over_mcp_in_a_loop_and_survives_a_server_kill(
             )
             second = agent.run("My C extension fails with PY_SSIZE_T_CLEAN")
             assert [c.is_error for c in second.tool_calls] == [False]
-            assert json.loads(second.tool_calls[0].content)["matches"][0]["id"] == (
-                "python-py-ssize-t-clean"
-            )
+            found = json.loads(unframe_untrusted(second.tool_calls[0].content))["matches"]
+            assert found[0]["id"] == "python-py-ssize-t-clean"
         assert toolset.sessions_opened == 2
         scripted_llm.assert_done()
         # the model saw the MCP tool's schema

@@ -212,6 +212,96 @@ async def test_streamable_http_session(http_server: int) -> None:
         assert bad.is_error and "text" in text_of(bad)
 
 
+def test_stdio_answers_garbage_with_json_rpc_errors(server_env: dict[str, str]) -> None:
+    proc = subprocess.Popen(
+        [*agent_command(), "mcp", "serve"],
+        env=server_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    with proc:  # closes the pipes
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(
+                'this is not json\n{"hello": 1}\n{"jsonrpc":"2.0","id":7,"method":"ping"}\n'
+            )
+            proc.stdin.flush()
+            replies = [json.loads(proc.stdout.readline()) for _ in range(3)]
+        finally:
+            proc.kill()
+    assert [r.get("error", {}).get("code") for r in replies] == [-32700, -32600, None]
+    assert replies[0]["id"] is None and replies[2] == {"jsonrpc": "2.0", "id": 7, "result": {}}
+
+
+def test_a_non_loopback_bind_without_a_token_refuses_to_start(
+    server_env: dict[str, str],
+) -> None:
+    env = {k: v for k, v in server_env.items() if k != "AGENT_MCP_HTTP_TOKEN"}
+    done = subprocess.run(
+        [*agent_command(), "mcp", "serve", "--transport", "http", "--host", "0.0.0.0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "AGENT_MCP_HTTP_TOKEN" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def exposed_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """`agent mcp serve --transport http --host 0.0.0.0` with a token; (port, its log)."""
+    port = free_port()
+    env = {**server_env, "AGENT_MCP_HTTP_TOKEN": "s3cret-token"}
+    argv = [*agent_command(), "mcp", "serve", "--transport", "http", "--host", "0.0.0.0"]
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*argv, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(port, proc)
+            yield port, log_path
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+async def test_an_exposed_server_requires_the_token_and_checks_the_host(
+    exposed_server: tuple[int, Path],
+) -> None:
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    port, log_path = exposed_server
+    url = f"http://127.0.0.1:{port}/mcp"
+    async with httpx2.AsyncClient() as http:
+        anonymous = await http.post(url, json={})
+        wrong = await http.post(url, json={}, headers={"Authorization": "Bearer nope"})
+        rebound = await http.post(
+            url,
+            json={},
+            headers={"Authorization": "Bearer s3cret-token", "Host": "evil.example:80"},
+        )
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Bearer")
+    assert rebound.status_code in (400, 403, 421)  # Host not in the allow-list
+    headers = {"Authorization": "Bearer s3cret-token"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=300) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        names = {t.name for t in (await client.list_tools()).tools}
+    assert names == {"lookup_error", "triage"}
+    assert "bearer token required" in log_path.read_text()
+
+
 @pytest.fixture(scope="module")
 def index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ErrorIndex]:
     settings = Settings.load(
