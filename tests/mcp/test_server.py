@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -172,17 +173,14 @@ def agent_command() -> list[str]:
     return [sys.executable, "-c", "from agent.cli import main; main()"]
 
 
-@pytest.fixture
-def http_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[int]:
-    """`agent mcp serve --transport http` on a free port; stopped after the test."""
+@contextlib.contextmanager
+def serving_http(env: dict[str, str], log_path: Path, *args: str) -> Iterator[int]:
+    """`agent mcp serve --transport http ARGS` on a free port (output to ``log_path``);
+    stopped at the end of the block."""
     port = free_port()
-    with (tmp_path / "server.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*agent_command(), "mcp", "serve", "--transport", "http", "--port", str(port)],
-            env=server_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    argv = [*agent_command(), "mcp", "serve", "--transport", "http", *args, "--port", str(port)]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_for_port(port, proc)
             yield port
@@ -193,6 +191,13 @@ def http_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[int]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture
+def http_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[int]:
+    """`agent mcp serve --transport http` on a free port; stopped after the test."""
+    with serving_http(server_env, tmp_path / "server.log") as port:
+        yield port
 
 
 async def test_streamable_http_session(http_server: int) -> None:
@@ -253,24 +258,10 @@ def test_a_non_loopback_bind_without_a_token_refuses_to_start(
 @pytest.fixture
 def exposed_server(server_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """`agent mcp serve --transport http --host 0.0.0.0` with a token; (port, its log)."""
-    port = free_port()
     env = {**server_env, "AGENT_MCP_HTTP_TOKEN": "s3cret-token"}
-    argv = [*agent_command(), "mcp", "serve", "--transport", "http", "--host", "0.0.0.0"]
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [*argv, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_for_port(port, proc)
-            yield port, log_path
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with serving_http(env, log_path, "--host", "0.0.0.0") as port:
+        yield port, log_path
 
 
 async def test_an_exposed_server_requires_the_token_and_checks_the_host(
