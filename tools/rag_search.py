@@ -52,12 +52,16 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+# what the data frame the runtime puts around this tool's output costs (its length is fixed)
+_FRAME_TOKENS = (len(frame_untrusted("", source="rag_search")) + 3) // 4
+
+
 def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> str:
     """The tool message: attributed excerpts, cut to ``max_tokens`` (the data frame included)."""
     if not hits:
         return f'No documents matched "{query}" in the knowledge base.'
     header = f"{HEADER}\n"
-    budget = max_tokens - estimate_tokens(header + frame_untrusted("", source="rag_search")) - 20
+    budget = max_tokens - estimate_tokens(header) - _FRAME_TOKENS - 20
     parts: list[str] = []
     shown = 0
     for n, hit in enumerate(hits, start=1):
