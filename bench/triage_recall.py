@@ -1,7 +1,7 @@
 """Recall of the known-error lookup on Loghub and Defects4J: ours (fused) against each signal.
 
     .venv/bin/python bench/triage_recall.py --data ../shared/data/loghub \
-        --d4j ../shared/data/defects4j/traces_dev.jsonl
+        --d4j ../shared/data/defects4j/traces_dev.jsonl [--scale 10000]
 
 Per system (HDFS, Apache, Hadoop, Spark, Zookeeper; 2,000 labelled lines each): the KB is the
 system's ``*_templates.csv`` imported with ``agent.known_errors.importer`` (one entry per EventId,
@@ -10,16 +10,29 @@ the queries are the raw ``Content`` lines of ``*_structured.csv``; the truth is 
 One ranking per signal is computed per query (``ErrorIndex.rank_signals``) and every method is
 scored from those same rankings, in the same run:
 
-    ours       signature + trace + BM25 + dense, weighted RRF (what lookup_error does)
+    ours       signature + trace + BM25 + dense, weighted RRF (what lookup_error does; dense
+               only for inputs that neither parse as a trace nor match a signature)
     trace      the parsed-trace field BM25 alone (stack traces only)
-    bm25       BM25 alone           dense     dense alone (all-MiniLM-L6-v2)
+    bm25       plain BM25 alone over the raw input (lower-cased letter/digit runs, as rank_bm25
+               is usually fed): the baseline the issue names
+    dense      dense alone (all-MiniLM-L6-v2)
     bm25+dense RRF of the two retrievers, no signature (what the signature adds)
     signature  the regexes alone, most specific first
 
 Defects4J (suite ``d4j``, ``--d4j FILE``, skipped when absent): the KB is one entry per bug, its
 first failing test's stack trace (``task_suites.triage.defects4j_entry``, as the task benchmark
 builds it); the queries are the bug's other failing traces that differ from the first; the truth
-is the bug. Targets (issue 15): r@1 >= 0.75 and r@5 >= 0.90.
+is the bug. Targets (issue 15): r@1 >= 0.75 and r@5 >= 0.90. Beside recall it reports how many
+queries share with their own entry a term (plain token or trace field) that no other entry has:
+a query without such a term can only be ranked first by weak evidence several bugs share.
+
+Scale (``--scale N``, needs both suites' data): the lookup's latency at N entries. The KB is the
+real one (the Defects4J entries and the five systems' templates) grown to N with renamed copies:
+copy k of a template gets a leading ``svc<k>`` word (its regex must match it), copy k of a trace
+has its package roots renamed (``org.jsoup`` -> ``org.jsoup<k>``), so the copies have the real
+entries' shape, regexes and term statistics without being the answer. It times ``lookup`` one
+call at a time, as ``lookup_error`` runs, on Defects4J queries and on Loghub lines (p50, p90),
+and reports recall@1 of those queries at that size. Target: p50 <= 20 ms at 10,000 entries.
 
 Recall@k: the true entry is among the first k. Micro averages over lines, macro over templates (each
 template's own recall, averaged). Prints a table and a final JSON line; exits 0 with a message when
@@ -34,11 +47,12 @@ import csv
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -57,6 +71,8 @@ from agent.known_errors import (
     import_file,
     rrf_fuse,
 )
+from agent.known_errors.bm25 import TextIndex, plain_tokens
+from agent.known_errors.traces import parse_trace, trace_terms
 from agent.store import EmbeddingCache, LocalEmbedder, VectorStore
 from agent.text import clip
 
@@ -65,7 +81,9 @@ METHODS = ("ours", "trace", "bm25", "dense", "bm25+dense", "signature")
 BASELINES = ("bm25", "dense")
 BATCH = 250
 
-Ranker = Callable[[Rankings], list[str]]
+# per query: the signals' rankings, and plain BM25 over every entry (the baseline: the lookup's
+# own BM25 leaves out the entries the trace signal judges, so it cannot be that baseline)
+Ranker = Callable[[Rankings, list[tuple[str, float]]], list[str]]
 
 
 def _ids(ranked: Sequence[tuple[str, float]]) -> list[str]:
@@ -73,17 +91,17 @@ def _ids(ranked: Sequence[tuple[str, float]]) -> list[str]:
 
 
 RANKERS: dict[str, Ranker] = {
-    "ours": lambda r: [i for i, _, _ in rrf_fuse(r.for_fusion(), DEFAULT_WEIGHTS)],
-    "trace": lambda r: _ids(r.per_signal.get("trace", [])),
-    "bm25": lambda r: _ids(r.per_signal.get("bm25", [])),
-    "dense": lambda r: _ids(r.per_signal.get("dense", [])),
-    "bm25+dense": lambda r: [
+    "ours": lambda r, _: [i for i, _, _ in rrf_fuse(r.for_fusion(), DEFAULT_WEIGHTS)],
+    "trace": lambda r, _: _ids(r.per_signal.get("trace", [])),
+    "bm25": lambda _, plain: _ids(plain),
+    "dense": lambda r, _: _ids(r.per_signal.get("dense", [])),
+    "bm25+dense": lambda r, plain: [
         i
         for i, _, _ in rrf_fuse(
-            {s: v for s, v in r.per_signal.items() if s in ("bm25", "dense")}, DEFAULT_WEIGHTS
+            {"bm25": plain, "dense": r.per_signal.get("dense", [])}, DEFAULT_WEIGHTS
         )
     ],
-    "signature": lambda r: _ids(r.per_signal.get("signature", [])),
+    "signature": lambda r, _: _ids(r.per_signal.get("signature", [])),
 }
 
 
@@ -128,7 +146,8 @@ def score(
             started = time.perf_counter()
             rankings: list[Rankings] = []
             for start in range(0, len(queries), BATCH):
-                rankings += index.rank_signals(queries[start : start + BATCH], candidates=20)
+                batch = queries[start : start + BATCH]
+                rankings += index.rank_signals(batch, candidates=20, complete=True)
             elapsed = time.perf_counter() - started
             one = []
             for q in queries[:50]:  # one lookup at a time, as lookup_error runs
@@ -142,8 +161,10 @@ def score(
         "ms_per_query": round(1000 * elapsed / len(queries), 2),
         "lookup_p50_ms": round(statistics.median(one), 2),
     }
+    words = TextIndex((e.id, e.search_text()) for e in entries)
+    plain = [words.rank(q, limit=20) for q in queries]  # the raw text, as rank_bm25 is fed
     for method, ranker in RANKERS.items():
-        ranked = [ranker(r) for r in rankings]
+        ranked = [ranker(r, p) for r, p in zip(rankings, plain, strict=True)]
         r1, r1m = recall(ranked, list(gold), 1)
         r5, r5m = recall(ranked, list(gold), 5)
         result[method] = {
@@ -155,7 +176,8 @@ def score(
     return result
 
 
-def run_d4j(path: Path, embedder: LocalEmbedder, cache: EmbeddingCache) -> dict[str, object]:
+def d4j_split(path: Path) -> tuple[list[KnownError], list[str], list[str]]:
+    """(entries, queries, gold) of the Defects4J suite."""
     bugs = load_defects4j(path)
     entries = [defects4j_entry(bug) for bug in bugs]
     queries: list[str] = []
@@ -164,7 +186,119 @@ def run_d4j(path: Path, embedder: LocalEmbedder, cache: EmbeddingCache) -> dict[
         for trace in defects4j_queries(bug):
             queries.append(clip(trace, MAX_TRACE_CHARS))
             gold.append(entry.id)
-    return score(entries, queries, gold, embedder, cache)
+    return entries, queries, gold
+
+
+def _evidence(text: str) -> set[str]:
+    """Plain tokens and trace field terms of ``text``."""
+    terms = set(plain_tokens(text))
+    trace = parse_trace(text)
+    if trace is not None:
+        terms |= {f"{f}:{t}" for f, ts in trace_terms(trace, text).items() for t, _ in ts}
+    return terms
+
+
+def distinct_evidence(
+    entries: Sequence[KnownError], queries: Sequence[str], gold: Sequence[str]
+) -> float:
+    """Share of queries that share with their own entry a term no other entry has."""
+    per_entry = {e.id: set().union(*(_evidence(x) for x in e.examples)) for e in entries}
+    df: Counter[str] = Counter()
+    for terms in per_entry.values():
+        df.update(terms)
+    found = sum(
+        any(df[t] == 1 for t in _evidence(q) & per_entry[g])
+        for q, g in zip(queries, gold, strict=True)
+    )
+    return found / len(queries)
+
+
+def run_d4j(path: Path, embedder: LocalEmbedder, cache: EmbeddingCache) -> dict[str, object]:
+    entries, queries, gold = d4j_split(path)
+    result = score(entries, queries, gold, embedder, cache)
+    result["distinct_evidence"] = round(distinct_evidence(entries, queries, gold), 4)
+    return result
+
+
+_PACKAGE_ROOT = re.compile(r"\b(org|com|net|io|edu)\.(\w+)")
+
+
+def renamed_copy(entry: KnownError, k: int) -> KnownError:
+    """Copy ``k`` of ``entry`` under another name (see the module docstring, scale)."""
+    signature = entry.signature
+    if signature is not None:
+        anchor = "(?m)^\\s*"
+        assert signature.startswith(anchor), signature  # every imported template starts so
+        signature = f"{anchor}svc{k}\\s+{signature[len(anchor) :]}"
+    return KnownError(
+        id=f"{entry.id}-c{k}",
+        title=clip(f"svc{k} {entry.title}", 300),
+        signature=signature,
+        examples=[
+            _PACKAGE_ROOT.sub(lambda m: f"{m.group(1)}.{m.group(2)}{k}", x) for x in entry.examples
+        ],
+        cause=entry.cause,
+        fix=entry.fix,
+        tags=entry.tags,
+        references=entry.references,
+    )
+
+
+def run_scale(
+    root: Path,
+    d4j: Path,
+    size: int,
+    embedder: LocalEmbedder,
+    cache: EmbeddingCache,
+    n_queries: int = 100,
+) -> dict[str, object]:
+    """Lookup latency (and recall@1) at ``size`` entries (see the module docstring)."""
+    entries, d4j_queries, d4j_gold = d4j_split(d4j)
+    log_queries: list[str] = []
+    log_gold: list[str] = []
+    for system in SYSTEMS:
+        templates = import_file(root / system / f"{system}_2k.log_templates.csv")
+        prefix = templates[0].id.rsplit("-", 1)[0]
+        entries += templates
+        path = root / system / f"{system}_2k.log_structured.csv"
+        with path.open(encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))[: n_queries // len(SYSTEMS)]
+        log_queries += [row["Content"] for row in rows]
+        log_gold += [f"{prefix}-{row['EventId']}" for row in rows]
+    real = list(entries)
+    k = 0
+    while len(entries) < size:
+        k += 1
+        entries += [renamed_copy(e, k) for e in real[: size - len(entries)]]
+    step = max(1, len(d4j_queries) // n_queries)
+    picked = list(range(0, len(d4j_queries), step))[:n_queries]
+    kinds = {
+        "traces": ([d4j_queries[i] for i in picked], [d4j_gold[i] for i in picked]),
+        "logs": (log_queries, log_gold),
+    }
+    result: dict[str, object] = {"entries": len(entries), "copies_of_each": k}
+    with tempfile.TemporaryDirectory() as tmp:
+        store = VectorStore(os.path.join(tmp, "bench.db"))
+        with ErrorIndex(store, embedder, owns_store=True, embedding_cache=cache) as index:
+            print(f"scale: indexing {len(entries):,} entries ...", file=sys.stderr, flush=True)
+            index.upsert(entries)
+            index.lookup(d4j_queries[0])  # build the in-memory indexes before timing
+            for kind, (queries, gold) in kinds.items():
+                times: list[float] = []
+                hits = 0
+                for query, truth in zip(queries, gold, strict=True):
+                    t0 = time.perf_counter()
+                    matches = index.lookup(query, top_k=5)
+                    times.append(1000 * (time.perf_counter() - t0))
+                    hits += bool(matches) and matches[0].id == truth
+                times.sort()
+                result[kind] = {
+                    "queries": len(queries),
+                    "p50_ms": round(statistics.median(times), 2),
+                    "p90_ms": round(times[int(0.9 * (len(times) - 1))], 2),
+                    "r1": round(hits / len(queries), 4),
+                }
+    return result
 
 
 def print_table(results: dict[str, dict[str, object]]) -> None:
@@ -198,6 +332,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suites", default="loghub,d4j", help="comma-separated: loghub, d4j")
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--limit", type=int, default=None, help="lines per system (default all)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time lookups at N entries (the real KB grown with renamed copies; needs both "
+        "data sets; embedding 10,000 entries takes several minutes on 2 cores)",
+    )
+    parser.add_argument(
+        "--embedding-cache",
+        type=Path,
+        default=None,
+        help="keep entry embeddings in this SQLite file between runs (default: a temp file)",
+    )
     args = parser.parse_args(argv)
     suites = {s for s in args.suites.split(",") if s}
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -217,11 +365,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     embedder = LocalEmbedder()
+    scale: dict[str, object] | None = None
     with tempfile.TemporaryDirectory() as cache_dir:
-        cache = EmbeddingCache(Path(cache_dir) / "embeddings.sqlite")
+        cache = EmbeddingCache(args.embedding_cache or Path(cache_dir) / "embeddings.sqlite")
         results = {s: run_system(args.data, s, embedder, cache, args.limit) for s in systems}
         if d4j:
             results["d4j"] = run_d4j(args.d4j, embedder, cache)
+        if args.scale and args.data.is_dir() and args.d4j.is_file():
+            scale = run_scale(args.data, args.d4j, args.scale, embedder, cache)
+        elif args.scale:
+            print("skipped scale: it needs both the Loghub and the Defects4J data")
         cache.close()
 
     print_table(results)
@@ -242,8 +395,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         met = ours_d4j["r1_micro"] >= 0.75 and ours_d4j["r5_micro"] >= 0.90
         print(
             f"d4j: r@1 {ours_d4j['r1_micro']:.3f}, r@5 {ours_d4j['r5_micro']:.3f} "
-            f"(target 0.75 / 0.90): {'met' if met else 'NOT met'}"
+            f"(target 0.75 / 0.90): {'met' if met else 'NOT met'}; "
+            f"{results['d4j']['distinct_evidence']:.3f} of the queries share with their entry "
+            "a term no other entry has"
         )
+    if scale is not None:
+        print(f"\nscale: {scale['entries']:,} entries ({scale['copies_of_each']} renamed copies)")
+        print(f"{'queries':<8} {'n':>4} {'p50 ms':>8} {'p90 ms':>8} {'r@1':>6}")
+        for kind in ("traces", "logs"):
+            row = scale[kind]
+            assert isinstance(row, dict)
+            print(
+                f"{kind:<8} {row['queries']:>4} {row['p50_ms']:>8.2f} {row['p90_ms']:>8.2f} "
+                f"{row['r1']:>6.3f}"
+            )
     print(
         json.dumps(
             {
@@ -252,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"python {platform.python_version()}",
                 "weights": dict(DEFAULT_WEIGHTS),
                 "results": results,
+                "scale": scale,
                 "ours_vs_best_baseline_r1_micro": verdicts,
             }
         )

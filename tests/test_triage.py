@@ -60,7 +60,7 @@ def test_triage_without_llm_returns_the_right_entry_first(
     assert code == 0
     report = json.loads(out)
     assert report["matches"][0]["id"] == "python-py-ssize-t-clean"
-    assert report["matches"][0]["matched_by"] == ["signature", "bm25", "dense"]
+    assert report["matches"][0]["matched_by"] == ["signature", "bm25"]
     assert report["answer"] is None and report["cited_ids"] == []
     assert report["lines_in"] == 7
 

@@ -7,8 +7,9 @@ Three signals over the Milvus collection ``mcp-errors``, fused by weighted recip
     trace      for a stack-trace input only: field-weighted BM25 over the parsed traces of the
                entries' examples (exception types, masked messages, own frames, frame:line;
                ``agent.known_errors.traces``), in memory
-    bm25       Milvus BM25 over the entry's title + examples + tags
-    dense      cosine similarity of all-MiniLM-L6-v2 embeddings (query: the exception lines)
+    bm25       BM25 over the entry's title + examples + tags, in memory (``known_errors.bm25``)
+    dense      cosine similarity of all-MiniLM-L6-v2 embeddings in Milvus (query: the exception
+               lines), for inputs that are neither a trace nor matched by a signature
 
 The trace signal exists only for stack-trace inputs and entries with trace examples, and for a
 trace input those entries are ranked by it alone (``Rankings.for_fusion``): BM25 and dense over
@@ -21,6 +22,13 @@ A signature match is near-proof (the regex was written for that message), so it 
 than either retrieval signal; BM25 and dense still order several signature matches and carry
 inputs no regex anticipated. Long inputs are reduced first (``reduce_log``). Each ``ErrorMatch``
 says which signals matched and at what rank, so callers can show why.
+
+The dense signal is the costly one (embedding the input on the CPU, ~45 ms, then a search) and
+it is asked only where ``bench/triage_recall.py`` shows it can help: free text. A log line that
+a signature matched or a parsed stack trace is ranked without it (Loghub r@1 and Defects4J r@1
+are unchanged without it), which keeps a lookup at 10,000 entries in a few milliseconds. The KB
+is in memory anyway (its regexes must be), so BM25 and the trace fields are searched there;
+Milvus holds the entries and their vectors.
 
 Usage::
 
@@ -43,9 +51,11 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.closing import Closing
 from agent.errors import KnowledgeBaseError
+from agent.known_errors.bm25 import TextIndex
 from agent.known_errors.importer import UNDOCUMENTED_TAG, WILDCARD_GROUP
 from agent.known_errors.kb import KnowledgeBase, KnownError, load_kb
 from agent.known_errors.log_reduce import reduce_log
+from agent.known_errors.prefilter import required_words, text_words
 from agent.known_errors.traces import TraceIndex, parse_trace
 from agent.store import (
     CollectionSpec,
@@ -104,13 +114,13 @@ class Rankings:
     per_signal: dict[Signal, list[tuple[str, float]]] = field(default_factory=dict)
     matched_text: list[tuple[str, float, str]] = field(default_factory=list)
     trace_covered: frozenset[str] = frozenset()  # entries the trace signal judged
+    structured: bool = False  # a trace parsed or a signature matched: dense is not needed
 
     def for_fusion(self) -> dict[Signal, list[tuple[str, float]]]:
         """The rankings ``lookup`` fuses: an entry with trace examples is judged by the trace
         signal, not by BM25 or dense over its raw text (on Defects4J traces those made the
-        fused ranking worse than the trace signal alone: ``bench/triage_recall.py``)."""
-        if not self.trace_covered:
-            return self.per_signal
+        fused ranking worse than the trace signal alone: ``bench/triage_recall.py``); and an
+        input with structure (a trace, a signature match) is ranked without the dense signal."""
         return {
             signal: (
                 [hit for hit in ranked if hit[0] not in self.trace_covered]
@@ -118,6 +128,7 @@ class Rankings:
                 else ranked
             )
             for signal, ranked in self.per_signal.items()
+            if not (signal == "dense" and self.structured)
         }
 
 
@@ -125,6 +136,7 @@ class Rankings:
 class _Indexed:
     entry: KnownError
     pattern: re.Pattern[str] | None
+    required: frozenset[str]  # words the pattern cannot match without (``prefilter``)
     digest: str
 
 
@@ -200,6 +212,7 @@ class ErrorIndex(Closing):
         self._lock = threading.Lock()
         self._cache: dict[str, _Indexed] | None = None
         self._traces: TraceIndex | None = None
+        self._texts: TextIndex | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, seed: bool = True) -> ErrorIndex:
@@ -256,6 +269,9 @@ class ErrorIndex(Closing):
         written = 0
         for start in range(0, len(rows), 500):
             written += self.collection.upsert(rows[start : start + 500])
+        # unflushed rows are searched by Milvus Lite's slow path (0.5 s instead of 15 ms per
+        # dense search at 10,000 entries) and are outside a server's HNSW index
+        self.collection.flush()
         with self._lock:
             self._cache = None
         return written
@@ -278,6 +294,8 @@ class ErrorIndex(Closing):
 
     def delete(self, ids: Sequence[str]) -> int:
         deleted = self.collection.delete(ids=list(ids)) if ids else 0
+        if deleted:
+            self.collection.flush()
         with self._lock:
             self._cache = None
         return deleted
@@ -291,9 +309,12 @@ class ErrorIndex(Closing):
                 cache: dict[str, _Indexed] = {}
                 for row in rows:
                     entry = KnownError.model_validate_json(row["entry"])
-                    cache[entry.id] = _Indexed(entry, entry.pattern, str(row["digest"]))
+                    pattern = entry.pattern
+                    required = required_words(pattern) if pattern is not None else frozenset()
+                    cache[entry.id] = _Indexed(entry, pattern, required, str(row["digest"]))
                 self._cache = dict(sorted(cache.items()))
                 self._traces = None
+                self._texts = None
             return self._cache
 
     def _trace_index(self) -> TraceIndex:
@@ -306,6 +327,15 @@ class ErrorIndex(Closing):
                     for text in known.entry.examples
                 )
             return self._traces
+
+    def _text_index(self) -> TextIndex:
+        indexed = self._indexed()
+        with self._lock:
+            if self._texts is None:
+                self._texts = TextIndex(
+                    (entry_id, known.entry.search_text()) for entry_id, known in indexed.items()
+                )
+            return self._texts
 
     def entries(self) -> list[KnownError]:
         return [i.entry for i in self._indexed().values()]
@@ -333,7 +363,7 @@ class ErrorIndex(Closing):
             "undocumented": tags.get(UNDOCUMENTED_TAG, 0),
             "store": self.store.uri,
             "engine": self.store.engine,
-            "bm25": self.collection.hybrid,
+            "bm25": True,  # in memory (``agent.known_errors.bm25``), on any Milvus
             "tags": dict(sorted(tags.items(), key=lambda kv: (-kv[1], kv[0]))),
         }
 
@@ -342,9 +372,10 @@ class ErrorIndex(Closing):
     def signature_matches(self, text: str) -> list[tuple[str, float, str]]:
         """(id, specificity, matched text) of every entry whose regex matches, best first."""
         scan = text[:SIGNATURE_SCAN_CHARS]
+        words = text_words(scan)
         found: list[tuple[str, float, str]] = []
         for entry_id, indexed in self._indexed().items():
-            if indexed.pattern is None:
+            if indexed.pattern is None or not indexed.required <= words:
                 continue
             match = indexed.pattern.search(scan)
             if match:
@@ -395,9 +426,12 @@ class ErrorIndex(Closing):
         *,
         signals: Sequence[Signal] = ALL_SIGNALS,
         candidates: int = 20,
+        complete: bool = False,
     ) -> list[Rankings]:
         """Each signal's ranking (id, raw score) of up to ``candidates`` entries, per input,
-        before fusion (``lookup_many`` fuses them; the benchmark compares them)."""
+        before fusion (``lookup_many`` fuses them; the benchmark compares them). The dense
+        signal is computed only where fusion uses it (``Rankings.for_fusion``), unless
+        ``complete`` (the benchmark's per-signal baselines)."""
         unknown = set(signals) - set(ALL_SIGNALS)
         if unknown or not signals:
             raise ValueError(f"signals must be a non-empty subset of {ALL_SIGNALS}")
@@ -414,35 +448,31 @@ class ErrorIndex(Closing):
                     ranked = traces.rank(text, limit=candidates, trace=parsed[i])
                     out[i].per_signal["trace"] = ranked
                     out[i].trace_covered = covered
-        # BM25 and dense only for inputs where they can rank something: not for a trace when
-        # every entry is judged by the trace signal (``Rankings.for_fusion``)
-        everything = len(self._indexed())
-        retrieve = [i for i in range(len(texts)) if len(out[i].trace_covered) < everything]
         if "signature" in signals:
             for i, text in enumerate(texts):
                 found = self.signature_matches(text)
                 out[i].per_signal["signature"] = [(eid, spec) for eid, spec, _ in found]
                 out[i].matched_text = found
-        if "dense" in signals and retrieve:
-            vectors = self.embedder.embed(
-                [reduced[i].headline or reduced[i].text for i in retrieve]
-            )
+        for i in range(len(texts)):
+            out[i].structured = parsed[i] is not None or bool(out[i].matched_text)
+        # BM25 and dense only for inputs where they can rank something: not for a trace when
+        # every entry is judged by the trace signal (``Rankings.for_fusion``)
+        everything = len(self._indexed())
+        retrieve = [i for i in range(len(texts)) if len(out[i].trace_covered) < everything]
+        if "bm25" in signals and retrieve:
+            words = self._text_index()
+            for i in retrieve:
+                out[i].per_signal["bm25"] = words.rank(
+                    reduced[i].text, limit=candidates, skip=out[i].trace_covered
+                )
+        embed = [i for i in retrieve if complete or not out[i].structured]
+        if "dense" in signals and embed:
+            vectors = self.embedder.embed([reduced[i].headline or reduced[i].text for i in embed])
             hits = self.collection.search_many(
                 vectors, top_k=candidates, output_fields=[], mode="dense"
             )
-            for i, per_query in zip(retrieve, hits, strict=True):
+            for i, per_query in zip(embed, hits, strict=True):
                 out[i].per_signal["dense"] = [(h.id, h.score) for h in per_query]
-        if "bm25" in signals and self.collection.hybrid and retrieve:
-            unused = [[0.0] * self.embedder.dim for _ in retrieve]  # BM25 reads only the texts
-            hits = self.collection.search_many(
-                unused,
-                texts=[reduced[i].text for i in retrieve],
-                top_k=candidates,
-                output_fields=[],
-                mode="bm25",
-            )
-            for i, per_query in zip(retrieve, hits, strict=True):
-                out[i].per_signal["bm25"] = [(h.id, abs(h.score)) for h in per_query]
         return out
 
     async def alookup(

@@ -12,40 +12,36 @@ query trace over these fields::
     site      own frames with their line (``pkg.Class.method:42``): the same code path in the
               same build; a different version of the file moves the lines
     lib       the first library frames (where the error surfaced in the JDK, numpy, ...)
-    words     every identifier of the raw text: what plain BM25 sees
+    words     every identifier of the raw text, whole and case kept
+    plain     the raw text's lower-cased letter and digit runs: what a plain BM25 sees
 
     score(entry) = sum over fields f of  weight_f * sum over query terms t of
                    query_weight(t) * BM25(t, entry's field f)
 
-Weights are measured on the Defects4J dev split (``bench/triage_recall.py --suite d4j``).
+Weights are measured on the Defects4J dev split (``bench/triage_recall.py --suites d4j``):
+plain BM25 over the raw trace is the strongest single field there (r@1 0.507, r@5 0.609), every
+structural field added at a weight near its own lowered r@1 (all of them at weight 1: 0.474 /
+0.586), and only ``words``, ``site`` and ``exc`` at a quarter weight add to it (0.513 / 0.618).
+The split's limit is the data: fewer than half of its queries share with their bug's entry any
+term that no other entry has (``distinct_evidence`` in the bench). The other fields are parsed
+(the Q&A import's duplicate check uses them) but not scored.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-Language = Literal["java", "python", "javascript", "go", "dotnet"]
-Field = Literal["exc", "msg", "frame", "site", "lib", "words"]
+from agent.known_errors.bm25 import FieldBM25, plain_tokens, top
 
-FIELD_WEIGHTS: Mapping[str, float] = {
-    "exc": 1.0,
-    "msg": 1.0,
-    "frame": 2.0,
-    "site": 2.0,
-    "lib": 0.3,
-    "words": 1.0,
-}
-BM25_K1 = 1.2
-BM25_B = 0.75
+Language = Literal["java", "python", "javascript", "go", "dotnet"]
+Field = Literal["exc", "msg", "frame", "site", "lib", "words", "plain"]
+
+FIELD_WEIGHTS: Mapping[str, float] = {"plain": 1.0, "words": 0.25, "site": 0.25, "exc": 0.25}
 TOP_FRAMES = 20  # own frames indexed per trace; deeper frames are the framework's plumbing
-# A query term in more than this share of the indexed traces is skipped: it barely separates
-# entries (BM25's idf is near its floor) and its long posting list is most of the lookup's time.
-COMMON_TERM_SHARE = 0.5
 MAX_MESSAGE_WORDS = 200
 
 _JAVA_FRAME = re.compile(r"^\s*at\s+(?:[\w.-]+/)*([\w$.<>]+)\.([\w$<>-]+)\(([^()]*)\)\s*$")
@@ -300,6 +296,7 @@ def trace_terms(trace: Trace, raw_text: str) -> Terms:
     for i, frame in enumerate([f for f in trace.frames if f.library][:3]):
         terms["lib"].append((frame.name, _position_weight(i)))
     terms["words"] = [(word, 1.0) for word in _WORD.findall(raw_text)]
+    terms["plain"] = [(token, 1.0) for token in plain_tokens(raw_text)]
     return terms
 
 
@@ -322,26 +319,16 @@ class TraceIndex:
             if trace is None:
                 continue
             self._ids.append(entry_id)
-            tfs.append({f: Counter(t for t, _ in ts) for f, ts in trace_terms(trace, text).items()})
-        n = len(tfs)
+            tfs.append(
+                {
+                    f: Counter(t for t, _ in ts)
+                    for f, ts in trace_terms(trace, text).items()
+                    if self.weights.get(f)  # a field without weight is not scored
+                }
+            )
         self._entry_ids = frozenset(self._ids)
-        self._common = max(10, int(COMMON_TERM_SHARE * n))
-        df: dict[str, Counter[str]] = defaultdict(Counter)
-        lengths: dict[str, list[int]] = defaultdict(list)
-        for tf in tfs:
-            for f, counts in tf.items():
-                df[f].update(counts.keys())
-        for f in df:
-            lengths[f] = [sum(tf[f].values()) if f in tf else 0 for tf in tfs]
-        self._postings: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
-        for doc, tf in enumerate(tfs):
-            for f, counts in tf.items():
-                avg = (sum(lengths[f]) / n) or 1.0
-                norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[f][doc] / avg)
-                for term, count in counts.items():
-                    idf = math.log(1 + (n - df[f][term] + 0.5) / (df[f][term] + 0.5))
-                    score = idf * count * (BM25_K1 + 1) / (count + norm)
-                    self._postings[(f, term)].append((doc, score))
+        self._several = len(self._entry_ids) < len(self._ids)
+        self._bm25 = FieldBM25(tfs)
 
     def __len__(self) -> int:
         return len(self.entry_ids())
@@ -358,26 +345,13 @@ class TraceIndex:
         trace = trace or parse_trace(text)
         if trace is None or not self._ids:
             return []
-        scores: dict[int, float] = defaultdict(float)
-        for f, terms in trace_terms(trace, text).items():
-            wf = self.weights.get(f, 0.0)
-            if not wf:
-                continue
+        scores = self._bm25.scores(trace_terms(trace, text), self.weights)
+        if self._several:  # an entry with several examples counts its best one
             best: dict[str, float] = {}
-            for term, w in terms:
-                best[term] = max(best.get(term, 0.0), w)
-            for term, w in best.items():
-                postings = self._postings.get((f, term), ())
-                if len(postings) > self._common:
-                    continue
-                for doc, s in postings:
-                    scores[doc] += wf * w * s
-        per_entry: dict[str, float] = {}
-        for doc, s in scores.items():
-            entry_id = self._ids[doc]
-            per_entry[entry_id] = max(per_entry.get(entry_id, 0.0), s)
-        ranked = sorted(per_entry.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(i, round(s, 6)) for i, s in ranked[:limit]]
+            for doc in top(scores, limit * 4):
+                best.setdefault(self._ids[doc], float(scores[doc]))
+            return [(i, round(s, 6)) for i, s in list(best.items())[:limit]]
+        return [(self._ids[doc], round(float(scores[doc]), 6)) for doc in top(scores, limit)]
 
 
 def trace_docs(entries: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[str, str]]:

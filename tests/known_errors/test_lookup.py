@@ -49,7 +49,9 @@ def test_python_traceback_returns_the_right_entry_first(index: ErrorIndex) -> No
     matches = index.lookup(NUMPY_TRACEBACK, top_k=3)
     best = matches[0]
     assert best.id == "numpy-float-alias-removed"
-    assert best.matched_by == ["signature", "bm25", "dense"]
+    # a trace that a signature matched is ranked without the dense signal (it costs an
+    # embedding and a search, and changes no ranking on the benchmarks)
+    assert best.matched_by == ["signature", "bm25"]
     assert best.signals["signature"].rank == 1
     assert best.matched_text is not None and "has no attribute 'float'" in best.matched_text
     assert "np.float64" in best.entry.fix
@@ -81,6 +83,7 @@ def test_a_question_without_a_signature_is_answered_by_retrieval(index: ErrorInd
     matches = index.lookup("the GPU ran out of memory while allocating a tensor", top_k=5)
     assert matches and all("signature" not in m.matched_by for m in matches)
     assert "torch-cuda-out-of-memory" in [m.id for m in matches]
+    assert any("dense" in m.matched_by for m in matches)  # free text: the paraphrase signal
 
 
 def test_single_signals_report_only_themselves(index: ErrorIndex) -> None:
