@@ -48,6 +48,7 @@ from agent.persistence import (
     Checkpoints,
     Persistence,
     ThreadInfo,
+    default_persistence,
     open_checkpoints,
     thread_locks,
 )
@@ -77,7 +78,7 @@ class Agent:
         settings: Settings | None = None,
         tools: Sequence[Tool] | None = None,
         *,
-        persistence: Persistence = "sqlite",
+        persistence: Persistence | None = None,
         system_prompt: str | None = None,
         instructions: str = "",
     ) -> None:
@@ -87,13 +88,13 @@ class Agent:
             self._defaults = DefaultTools(self.settings)
             tools = self._defaults.tools
         self.tools = ToolRegistry(tools)
-        self.persistence: Persistence = persistence
+        self.persistence: Persistence = persistence or default_persistence(self.settings)
         self._system_prompt = system_prompt
         self._instructions = instructions
         self._profile: ServerProfile | None = None  # measured once, on the first run
         self._per_loop: dict[asyncio.AbstractEventLoop, _LoopResources] = {}
-        self._memory = InMemorySaver() if persistence == "memory" else None
-        self._locks = thread_locks(persistence, self.settings)
+        self._memory = InMemorySaver() if self.persistence == "memory" else None
+        self._locks = thread_locks(self.persistence, self.settings)
         self._sync = SyncRunner("agent-loop")
 
     # ---- resources ---------------------------------------------------------------------------
@@ -258,7 +259,7 @@ class Agent:
         """Finish the run on ``thread_id`` that stopped on an error."""
         res = await self._resources()
         if self.persistence == "none":
-            raise ThreadError("resume needs persistence ('sqlite' or 'memory')")
+            raise ThreadError("resume needs persistence ('sqlite', 'postgres' or 'memory')")
         config = self._config(thread_id)
         ctx = await self._context(res, approve)
         async with self._run_on(thread_id):

@@ -134,6 +134,16 @@ class Settings(BaseSettings):
     checkpoint_path: Path | None = Field(
         None, description="SQLite file for threads (default: DATA_DIR/threads.sqlite)"
     )
+    checkpoint_url: SecretStr | None = Field(
+        None,
+        description=(
+            "PostgreSQL URL for threads (postgresql://user:password@host:5432/db); when set, "
+            "threads live there, shared by every process and replica, instead of SQLite"
+        ),
+    )
+    checkpoint_pool_size: int = Field(
+        10, ge=1, description="connections per process to the PostgreSQL thread database"
+    )
 
     # --- the embedded local model (`agent llm pull|serve`) ------------------------------------
     local_model_dir: Path | None = Field(

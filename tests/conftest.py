@@ -10,7 +10,7 @@ import pytest
 from agent.settings import Settings
 from agent.testing import ScriptedServer
 
-pytest_plugins = ["tests.milvus_fixtures"]
+pytest_plugins = ["tests.milvus_fixtures", "tests.postgres_fixtures"]
 
 
 @pytest.fixture

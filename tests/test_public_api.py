@@ -157,8 +157,10 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
     "agent.persistence": {
         "Checkpoints",
         "Persistence",
+        "PostgresThreadLocks",
         "ThreadInfo",
         "ThreadLocks",
+        "default_persistence",
         "open_checkpoints",
         "thread_locks",
     },

@@ -8,6 +8,10 @@ With SQLite the lock is an ``flock`` on a small file beside the database, one pe
 (``threads.sqlite.locks/<hash>``): the kernel drops it when its holder dies, even by SIGKILL,
 so a crashed run never leaves a thread locked. ``flock`` locks belong to an open file, so two
 runs in the same process exclude each other too. In-memory threads use a lock per thread.
+
+With PostgreSQL (``PostgresThreadLocks``) it is a session advisory lock on the thread's key,
+held on a connection of its own for the run: every replica that shares the database sees it,
+and the server drops it when the holder's connection ends, a killed process's included.
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Final
 
 from agent.errors import ThreadBusyError
 
-_Release = Callable[[], None]
-_TryLock = Callable[[], _Release | None]
+_Release = Callable[[], Awaitable[None]]
 
 _POLL_S: Final = 0.05
 _MAX_POLL_S: Final = 0.5
@@ -48,14 +51,13 @@ class ThreadLocks:
         try:
             yield
         finally:
-            release()
+            await release()
 
     async def _acquire(self, thread_id: str, wait_s: float) -> _Release:
-        try_once = self._file_lock(thread_id) if self.directory else self._memory_lock(thread_id)
         deadline = time.monotonic() + wait_s
         pause = _POLL_S
         while True:
-            release = try_once()
+            release = await self._try(thread_id)
             if release is not None:
                 return release
             if time.monotonic() >= deadline:
@@ -67,30 +69,79 @@ class ThreadLocks:
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, _MAX_POLL_S)
 
-    def _file_lock(self, thread_id: str) -> _TryLock:
+    async def _try(self, thread_id: str) -> _Release | None:
+        """Take the lock now, or None when another run holds it."""
+        return self._file_lock(thread_id) if self.directory else self._memory_lock(thread_id)
+
+    def _file_lock(self, thread_id: str) -> _Release | None:
         assert self.directory is not None
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / hashlib.sha256(thread_id.encode()).hexdigest()[:32]
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
 
-        def try_once() -> _Release | None:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                return None
-            except BaseException:
-                os.close(fd)
-                raise
-            return lambda: os.close(fd)  # closing the file releases its lock
+        async def release() -> None:
+            os.close(fd)  # closing the file releases its lock
 
-        return try_once
+        return release
 
-    def _memory_lock(self, thread_id: str) -> _TryLock:
+    def _memory_lock(self, thread_id: str) -> _Release | None:
         with self._guard:
             lock = self._local.setdefault(thread_id, threading.Lock())
+        if not lock.acquire(blocking=False):
+            return None
 
-        def try_once() -> _Release | None:
-            return lock.release if lock.acquire(blocking=False) else None
+        async def release() -> None:
+            lock.release()
 
-        return try_once
+        return release
+
+
+def advisory_key(thread_id: str) -> int:
+    """The thread's advisory-lock key: 64 bits of its hash, as PostgreSQL's signed bigint."""
+    return int.from_bytes(hashlib.sha256(b"agent-thread:" + thread_id.encode()).digest()[:8],
+                          "big", signed=True)  # fmt: skip
+
+
+class PostgresThreadLocks(ThreadLocks):
+    """Thread locks as PostgreSQL session advisory locks (see the module docstring)."""
+
+    def __init__(self, url: str, *, connect_timeout_s: float = 10.0) -> None:
+        super().__init__(None)
+        self._url = url
+        self._connect_timeout_s = connect_timeout_s
+
+    async def _try(self, thread_id: str) -> _Release | None:
+        import psycopg  # only with PostgreSQL threads
+
+        from agent.persistence.postgres import connection_error
+
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s))
+            )
+        except psycopg.Error as exc:
+            raise connection_error(self._url, exc) from exc
+        try:
+            cursor = await conn.execute(
+                "SELECT pg_try_advisory_lock(%s)", (advisory_key(thread_id),)
+            )
+            row = await cursor.fetchone()
+        except BaseException:
+            await conn.close()
+            raise
+        if not row or not row[0]:
+            await conn.close()
+            return None
+
+        async def release() -> None:
+            await conn.close()  # the session's end releases its advisory locks
+
+        return release

@@ -140,6 +140,12 @@ class ScriptedServer:
                 for w in list(self._writers):  # ends each handler's read cleanly
                     w.close()
                 await server.wait_closed()
+            # a handler still sleeping out a reply's delay (its client was killed) ends here,
+            # not as a pending task destroyed with the loop
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shutdown(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

@@ -1,0 +1,102 @@
+"""Threads in PostgreSQL: LangGraph's own ``AsyncPostgresSaver`` on a psycopg connection pool.
+
+Set ``AGENT_CHECKPOINT_URL=postgresql://user:password@host:5432/db`` and every process or
+replica that uses the same database shares the threads; ``PostgresThreadLocks`` keeps runs on
+one thread apart across them. The tables are LangGraph's (``checkpoints``, ``checkpoint_blobs``,
+``checkpoint_writes``, ``checkpoint_migrations``), created on first use; two processes starting
+at once create them once (the migration runs under an advisory lock).
+
+psycopg and ``langgraph-checkpoint-postgres`` are imported only here, so SQLite users do not
+need them (``pip install 'agent-runtime[postgres]'``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from agent.errors import ThreadError
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg_pool import AsyncConnectionPool
+
+_SETUP_LOCK_KEY = 0x6167656E74  # "agent": serializes LangGraph's migrations across processes
+# Checkpoint ids are time-ordered uuid6 strings: a thread's largest is its newest.
+_RECENT_THREADS = (
+    "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
+    "GROUP BY thread_id ORDER BY MAX(checkpoint_id) DESC LIMIT %s"
+)
+_PASSWORD = re.compile(r"(://[^:/@]+:)[^@]*@")
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+def connection_error(url: str, exc: Exception) -> ThreadError:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ThreadError(
+        f"cannot use the thread database at {redact(url)}: {reason}. Check that PostgreSQL is "
+        "running and the URL, user and password in AGENT_CHECKPOINT_URL are right"
+    )
+
+
+async def open_postgres(url: str, *, max_connections: int, timeout_s: float) -> PostgresThreads:
+    """A pool on ``url`` and LangGraph's saver on it, tables created if missing."""
+    try:
+        import psycopg
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+    except ImportError as exc:
+        raise ThreadError(
+            f"AGENT_CHECKPOINT_URL names PostgreSQL but {exc.name} is not installed: "
+            "pip install 'agent-runtime[postgres]'"
+        ) from exc
+    # the saver's own settings: autocommit (each write commits), no server-side prepared
+    # statements (they break behind pgbouncer), rows as dicts
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        url,
+        min_size=1,
+        max_size=max_connections,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        timeout=timeout_s,
+        open=False,
+    )
+    try:
+        await pool.open(wait=True, timeout=timeout_s)
+        saver = AsyncPostgresSaver(pool)
+        async with pool.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+            try:
+                await saver.setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+    except (psycopg.Error, OSError, TimeoutError) as exc:
+        await pool.close()
+        raise connection_error(url, exc) from exc
+    except BaseException:
+        await pool.close()
+        raise
+    return PostgresThreads(saver, pool)
+
+
+class PostgresThreads:
+    """The saver and the pool it runs on; ``aclose`` closes the pool."""
+
+    def __init__(self, saver: AsyncPostgresSaver, pool: AsyncConnectionPool[Any]) -> None:
+        self.saver = saver
+        self._pool = pool
+
+    async def thread_ids(self, limit: int | None) -> list[str]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_RECENT_THREADS, (limit,))
+            return [str(row["thread_id"]) for row in await cursor.fetchall()]
+
+    async def aclose(self) -> None:
+        await self._pool.close()
+
+
+__all__ = ["PostgresThreads", "connection_error", "open_postgres", "redact"]
