@@ -295,6 +295,27 @@ class Agent:
             return
         yield FinalEvent(run_result(state, thread_id))
 
+    async def acheck_ready(self) -> dict[str, str]:
+        """Whether this agent can run now: ``{"llm": ..., "threads": ...}``, each ``"ok"`` or
+        what is wrong (``agent serve``'s ``/readyz``)."""
+        checks: dict[str, str] = {}
+        try:
+            res = await self._resources()
+        except AgentError as exc:
+            return {"llm": "not checked", "threads": str(exc)}
+        try:
+            served = await res.llm.served_models()
+            model = self.settings.llm_model
+            checks["llm"] = "ok" if model in served else f"the server does not serve {model!r}"
+        except Exception as exc:  # any failure to reach it is the answer, not an error
+            checks["llm"] = f"{self.settings.llm_base_url} does not answer: {type(exc).__name__}"
+        try:
+            await res.checkpoints.thread_ids(1)
+            checks["threads"] = "ok"
+        except Exception as exc:
+            checks["threads"] = f"the thread store does not answer: {type(exc).__name__}: {exc}"
+        return checks
+
     async def ahistory(self, thread_id: str) -> list[AnyMessage]:
         """Every message of a thread (empty for an unknown thread)."""
         res = await self._resources()

@@ -235,6 +235,25 @@ class Settings(BaseSettings):
         120.0, gt=0, description="time allowed to start and initialize an MCP server"
     )
 
+    # --- `agent serve`: the agent over HTTP ---------------------------------------------------
+    serve_token: SecretStr | None = Field(
+        None,
+        description=(
+            "bearer token `agent serve` requires on every request but /healthz; it must be set "
+            "to bind a non-loopback address"
+        ),
+    )
+    serve_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description=(
+            "extra Host header values `agent serve` accepts, as a JSON list (e.g. "
+            '["agent.internal:8080"]); loopback and the bound address always are'
+        ),
+    )
+    serve_max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="largest request body `agent serve` reads"
+    )
+
     @field_validator("llm_base_url")
     @classmethod
     def _url_shape(cls, value: str) -> str:

@@ -164,6 +164,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "open_checkpoints",
         "thread_locks",
     },
+    "agent.server": {"MODEL_ID", "THREAD_HEADER", "create_app", "guard_for", "serve"},
     "agent.rag": {
         "Chunk",
         "DocumentStats",

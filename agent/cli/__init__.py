@@ -15,6 +15,7 @@ from agent.cli.errors_cmd import errors_app
 from agent.cli.exit_codes import EXIT_CODES_HELP
 from agent.cli.llm import llm_app
 from agent.cli.mcp_cmd import mcp_app
+from agent.cli.serve import serve
 from agent.cli.triage import triage
 
 __all__ = ["app", "main"]
@@ -43,6 +44,7 @@ app.command()(doctor)
 app.add_typer(errors_app)
 app.add_typer(mcp_app)
 app.command()(triage)
+app.command()(serve)
 
 
 def _show_exit_codes(group: typer.Typer) -> None:

@@ -134,6 +134,11 @@ class LLMClient:
     async def aclose(self) -> None:
         await self._client.close()
 
+    async def served_models(self, timeout_s: float = 5.0) -> list[str]:
+        """The ids ``/models`` lists (raises the client's error when the server is down)."""
+        page = await self._client.with_options(timeout=timeout_s, max_retries=0).models.list()
+        return [m.id for m in page.data]
+
     async def count_tokens(self, text: str) -> tuple[int, int] | None:
         """``(tokens in text, the model's context length)`` from vLLM's ``/tokenize``, or
         ``None`` where the server has no such endpoint (or does not answer it)."""

@@ -43,20 +43,27 @@ class HttpGuard:
     host: str
     token: SecretStr | None
     allowed_hosts: tuple[str, ...] = ()
+    token_env: str = "AGENT_MCP_HTTP_TOKEN"  # named in messages: where the token is set
 
     @classmethod
     def for_bind(
-        cls, host: str, token: SecretStr | None, allowed_hosts: list[str] | None = None
+        cls,
+        host: str,
+        token: SecretStr | None,
+        allowed_hosts: list[str] | None = None,
+        *,
+        token_env: str = "AGENT_MCP_HTTP_TOKEN",
+        exposes: str = "read the KB",
     ) -> HttpGuard:
         if token is not None and not token.get_secret_value().strip():
             token = None
         if token is None and not is_loopback(host):
             raise ConfigError(
-                f"binding {host} would let anyone who reaches the port read the KB: set "
-                "AGENT_MCP_HTTP_TOKEN to a secret (clients send `Authorization: Bearer <it>`), "
+                f"binding {host} would let anyone who reaches the port {exposes}: set "
+                f"{token_env} to a secret (clients send `Authorization: Bearer <it>`), "
                 "or bind 127.0.0.1"
             )
-        return cls(host, token, tuple(allowed_hosts or ()))
+        return cls(host, token, tuple(allowed_hosts or ()), token_env)
 
     def transport_security(self) -> TransportSecuritySettings:
         names = [*_LOOPBACK_HOSTS]
@@ -71,29 +78,49 @@ class HttpGuard:
         )
 
     def describe(self) -> str:
-        auth = "bearer token required (AGENT_MCP_HTTP_TOKEN)" if self.token else "no token"
+        auth = f"bearer token required ({self.token_env})" if self.token else "no token"
         allowed = ", ".join(self.transport_security().allowed_hosts)
         return f"{auth}; Host allow-list: {allowed}"
 
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        """``app`` behind the token check (unchanged when there is no token)."""
+    def wrap(self, app: ASGIApp, *, open_paths: tuple[str, ...] = ()) -> ASGIApp:
+        """``app`` behind the token check (unchanged when there is no token); ``open_paths``
+        answer without it (a load balancer's liveness probe)."""
         if self.token is None:
             return app
         expected = f"Bearer {self.token.get_secret_value()}".encode()
+        body = f'{{"error": "unauthorized: send Authorization: Bearer <{self.token_env}>"}}'
 
         async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http":
+            if scope["type"] == "http" and scope.get("path") not in open_paths:
                 given = dict(scope.get("headers") or []).get(b"authorization", b"")
                 if not hmac.compare_digest(given, expected):
-                    await _unauthorized(send)
+                    await _unauthorized(send, body.encode())
                     return
             await app(scope, receive, send)
 
         return guarded
 
+    def host_allowed(self, host: str | None, origin: str | None) -> bool:
+        """Whether the ``Host`` (and ``Origin``, when sent) headers are on the allow-list:
+        what stops a DNS-rebinding page from reaching a server on loopback."""
+        security = self.transport_security()
+        if host is None or not _matches(host, security.allowed_hosts or []):
+            return False
+        return origin is None or _matches(origin, security.allowed_origins or [])
 
-async def _unauthorized(send: Send) -> None:
-    body = b'{"error": "unauthorized: send Authorization: Bearer <AGENT_MCP_HTTP_TOKEN>"}'
+
+def _matches(value: str, patterns: list[str]) -> bool:
+    for pattern in patterns:
+        if pattern.endswith(":*"):
+            base = pattern[:-2]
+            if value == base or (value.startswith(base + ":") and value[len(base) + 1 :].isdigit()):
+                return True
+        elif value == pattern:
+            return True
+    return False
+
+
+async def _unauthorized(send: Send, body: bytes) -> None:
     await send(
         {
             "type": "http.response.start",

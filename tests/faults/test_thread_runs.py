@@ -108,28 +108,38 @@ HOLDER = textwrap.dedent(
 )
 
 
-def test_a_killed_holder_leaves_no_lock_behind(tmp_path: Path) -> None:
-    directory = tmp_path / "locks"
+def assert_a_killed_holder_leaves_no_lock_behind(
+    holder_script: str, argument: str, locks: ThreadLocks, *, released_within_s: float
+) -> None:
+    """Run ``holder_script`` (it prints "held" once it holds thread t1's lock), check that
+    ``locks`` cannot take t1, SIGKILL the holder, and check that ``locks`` then takes t1
+    within ``released_within_s``."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, str(directory)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", holder_script, argument], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        locks = ThreadLocks(directory)
 
-        async def try_now() -> None:
-            async with locks.hold("t1", wait_s=0):
+        async def take(wait_s: float) -> None:
+            async with locks.hold("t1", wait_s=wait_s):
                 pass
 
         with pytest.raises(ThreadBusyError):
-            asyncio.run(try_now())
+            asyncio.run(take(0))
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait(10)
         started = time.monotonic()
-        asyncio.run(try_now())  # the kernel released the dead holder's lock
-        assert time.monotonic() - started < 5
+        asyncio.run(take(released_within_s))  # released with the dead holder
+        assert time.monotonic() - started < released_within_s
     finally:
         holder.kill()
         holder.wait(10)
         if holder.stdout is not None:
             holder.stdout.close()
+
+
+def test_a_killed_holder_leaves_no_lock_behind(tmp_path: Path) -> None:
+    directory = tmp_path / "locks"  # the kernel drops a dead process's flock at once
+    assert_a_killed_holder_leaves_no_lock_behind(
+        HOLDER, str(directory), ThreadLocks(directory), released_within_s=5
+    )

@@ -6,7 +6,6 @@ The server is a throwaway cluster (``tests/postgres_fixtures.py``); the LLM is t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from pydantic import SecretStr
 from agent import Agent, Settings, ThreadBusyError, ThreadError
 from agent.persistence import PostgresThreadLocks, thread_locks
 from agent.testing import Response, ScriptedServer, call
+from tests.faults.test_thread_runs import assert_a_killed_holder_leaves_no_lock_behind
 from tests.test_api import make_tools
 
 pytestmark = pytest.mark.postgres
@@ -185,32 +185,10 @@ HOLDER = textwrap.dedent(
 
 
 def test_a_killed_holder_leaves_no_lock_behind(postgres_url: str) -> None:
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, postgres_url], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    # the server notices the dead holder's closed connection and drops its session locks
+    assert_a_killed_holder_leaves_no_lock_behind(
+        HOLDER, postgres_url, PostgresThreadLocks(postgres_url), released_within_s=5
     )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        locks = PostgresThreadLocks(postgres_url)
-
-        async def try_now() -> None:
-            async with locks.hold("t1", wait_s=0):
-                pass
-
-        with pytest.raises(ThreadBusyError):
-            asyncio.run(try_now())
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait(10)
-
-        async def within_seconds() -> None:  # the server notices the closed connection
-            async with locks.hold("t1", wait_s=5):
-                pass
-
-        asyncio.run(within_seconds())
-    finally:
-        holder.kill()
-        holder.wait(10)
-        if holder.stdout is not None:
-            holder.stdout.close()
 
 
 async def test_an_unreachable_database_is_a_clear_error_without_the_password(
