@@ -12,7 +12,10 @@ wire, or with the bad input on the command line, on stdin or on disk. Outcomes:
 
 Target: 0 lost, 0 hang, 0 traceback.
 
-    python bench/faults.py [--timeout 120] [--only NAME,...]
+    python bench/faults.py [--timeout 120] [--only NAME,...] [--postgres-url postgresql://...]
+
+With ``--postgres-url`` (a database the bench may write to), the concurrent-writers
+fault runs again with the threads in PostgreSQL; without it that row says "skipped".
 
 Prints a table and a final JSON line.
 """
@@ -27,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +56,7 @@ class Ctx:
     llm: ScriptedServer
     home: Path
     timeout: float
+    postgres_url: str | None = None
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AGENT_")}
@@ -102,25 +107,35 @@ def judge(code: int | None, out: str, *, ok: Callable[[str], bool] | None = None
 # ---- the faults -------------------------------------------------------------------------------
 
 
-def concurrent_writers(ctx: Ctx) -> tuple[str, str]:
+def concurrent_writers(ctx: Ctx, *, postgres: bool = False) -> tuple[str, str]:
+    if postgres and ctx.postgres_url is None:
+        return "skipped", "no --postgres-url given"
+
     def echo(body: dict[str, Any]) -> Response:
         q = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
         return Response(content=f"answer to {q}", delay_s=0.5)
 
+    thread = f"t-{uuid.uuid4().hex[:8]}"  # a shared database may hold earlier runs' threads
     with ScriptedServer(responder=echo) as slow:
         env = {**ctx.env(), "AGENT_LLM_BASE_URL": slow.url}
+        if postgres:
+            assert ctx.postgres_url is not None
+            env["AGENT_CHECKPOINT_URL"] = ctx.postgres_url
 
         def asker(name: str) -> subprocess.Popen[bytes]:
-            asks = [f'"{AGENT}" ask --json --thread t "{name}-{i}" >/dev/null' for i in range(6)]
+            asks = [
+                f'"{AGENT}" ask --json --thread {thread} "{name}-{i}" >/dev/null' for i in range(6)
+            ]
             return subprocess.Popen(["sh", "-ec", "; ".join(asks)], env=env)
 
         procs = [asker("a"), asker("b")]
         codes = [p.wait(timeout=ctx.timeout * 4) for p in procs]
         done = subprocess.run(
-            [sys.executable, "-c", HISTORY, str(ctx.home / "data"), slow.url],
+            [sys.executable, "-c", HISTORY, str(ctx.home / "data"), slow.url, thread],
             capture_output=True,
             text=True,
             check=True,
+            env=env,
         )
     roles = json.loads(done.stdout)
     pairs = list(zip(roles[::2], roles[1::2], strict=False))
@@ -134,7 +149,7 @@ import json, sys
 from agent import Agent, Settings
 s = Settings.load(data_dir=sys.argv[1], llm_base_url=sys.argv[2], mcp_servers=[])
 with Agent(s, tools=[]) as a:
-    print(json.dumps([[m.type, m.content] for m in a.history("t")]))
+    print(json.dumps([[m.type, m.content] for m in a.history(sys.argv[3])]))
 """
 
 
@@ -251,6 +266,19 @@ def exposed_mcp_without_token(ctx: Ctx) -> tuple[str, str]:
     return judge(code, out), last_line(out)
 
 
+def exposed_serve_without_token(ctx: Ctx) -> tuple[str, str]:
+    code, out = ctx.run("serve", "--host", "0.0.0.0")
+    return judge(code, out), last_line(out)
+
+
+def postgres_unreachable(ctx: Ctx) -> tuple[str, str]:
+    closed = "postgresql://agent:s3cret@127.0.0.1:9/agent"  # port 9: nothing listens
+    code, out = ctx.run("ask", "hello", env=ctx.env(AGENT_CHECKPOINT_URL=closed))
+    if "s3cret" in out:
+        return "lost", "the password was printed"
+    return judge(code, out), last_line(out)
+
+
 def last_line(out: str) -> str:
     lines = [ln.strip() for ln in out.strip().splitlines() if ln.strip()]
     return (lines[-1] if lines else "(no output)")[:160]
@@ -275,6 +303,10 @@ def duplicate_ids(ctx: Ctx) -> tuple[str, str]:
 
 FAULTS: dict[str, Callable[[Ctx], tuple[str, str]]] = {
     "two processes write one thread": concurrent_writers,
+    "two processes write one thread (PostgreSQL)": lambda ctx: concurrent_writers(
+        ctx, postgres=True
+    ),
+    "PostgreSQL thread store unreachable": postgres_unreachable,
     "threads.sqlite: random bytes": damaged_db("random bytes"),
     "threads.sqlite: truncated": damaged_db("truncated"),
     "threads.sqlite: a directory": damaged_db("a directory"),
@@ -306,6 +338,7 @@ FAULTS: dict[str, Callable[[Ctx], tuple[str, str]]] = {
     "markup in a file name": markup_in_names,
     "chat exit code after an error": chat_after_error,
     "MCP HTTP on 0.0.0.0 without token": exposed_mcp_without_token,
+    "agent serve on 0.0.0.0 without token": exposed_serve_without_token,
     "duplicate tool-call ids": duplicate_ids,
 }
 
@@ -314,6 +347,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a hang")
     parser.add_argument("--only", default="", help="comma-separated fault names")
+    parser.add_argument(
+        "--postgres-url", default=None, help="an empty PostgreSQL database for the threads"
+    )
     args = parser.parse_args()
     chosen = [f for f in FAULTS if not args.only or f in args.only.split(",")]
     outcomes: list[Outcome] = []
@@ -321,7 +357,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as home, ScriptedServer(record=False) as llm:
             started = time.perf_counter()
             try:
-                outcome, detail = FAULTS[name](Ctx(llm, Path(home), args.timeout))
+                ctx = Ctx(llm, Path(home), args.timeout, args.postgres_url)
+                outcome, detail = FAULTS[name](ctx)
             except Exception as exc:  # the bench itself failed on this fault: say so, go on
                 outcome, detail = "bench error", f"{type(exc).__name__}: {exc}"[:160]
             outcomes.append(Outcome(name, outcome, detail, time.perf_counter() - started))

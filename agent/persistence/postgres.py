@@ -55,6 +55,11 @@ async def open_postgres(url: str, *, max_connections: int, timeout_s: float) -> 
             f"AGENT_CHECKPOINT_URL names PostgreSQL but {exc.name} is not installed: "
             "pip install 'agent-runtime[postgres]'"
         ) from exc
+    try:  # one plain connection first: the pool would only say it timed out, not why
+        probe = await psycopg.AsyncConnection.connect(url, connect_timeout=max(1, int(timeout_s)))
+        await probe.close()
+    except (psycopg.Error, OSError) as exc:
+        raise connection_error(url, exc) from exc
     # the saver's own settings: autocommit (each write commits), no server-side prepared
     # statements (they break behind pgbouncer), rows as dicts
     pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
