@@ -54,6 +54,7 @@ from agent.persistence import (
 )
 from agent.settings import Settings, ToolCallMode
 from agent.tooling import Tool, ToolRegistry
+from agent.tracing import AGENT_NAME, span
 from graphs.agent_graph import AgentContext, Prefetch, build_agent_graph, make_context
 from tools.arithmetic_check import find_miscalculations
 from tools.rag_search import RagSearchTool
@@ -228,20 +229,27 @@ class Agent:
         """Hold the thread for one run (one run at a time per thread, across processes) and
         end the run at its deadline."""
         s = self.settings
-        async with self._locks.hold(thread_id, wait_s=s.thread_wait_s):
-            try:
-                async with asyncio.timeout(s.run_timeout_s) as deadline:
-                    with _tag_thread(thread_id):
-                        yield
-            except TimeoutError as exc:
-                if not deadline.expired():
-                    raise
-                raise RunTimeoutError(
-                    f"the run on thread {thread_id!r} had not finished after "
-                    f"{s.run_timeout_s:g} s (AGENT_RUN_TIMEOUT_S); the thread keeps every step "
-                    "that finished",
-                    thread_id=thread_id,
-                ) from exc
+        with span(
+            f"invoke_agent {AGENT_NAME}",
+            gen_ai__operation__name="invoke_agent",
+            gen_ai__agent__name=AGENT_NAME,
+            gen_ai__conversation__id=thread_id,
+            gen_ai__request__model=s.llm_model,
+        ):
+            async with self._locks.hold(thread_id, wait_s=s.thread_wait_s):
+                try:
+                    async with asyncio.timeout(s.run_timeout_s) as deadline:
+                        with _tag_thread(thread_id):
+                            yield
+                except TimeoutError as exc:
+                    if not deadline.expired():
+                        raise
+                    raise RunTimeoutError(
+                        f"the run on thread {thread_id!r} had not finished after "
+                        f"{s.run_timeout_s:g} s (AGENT_RUN_TIMEOUT_S); the thread keeps every "
+                        "step that finished",
+                        thread_id=thread_id,
+                    ) from exc
 
     async def arun(
         self, question: str, *, thread_id: str | None = None, approve: ApproveHook | None = None

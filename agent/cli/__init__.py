@@ -61,4 +61,7 @@ _show_exit_codes(app)
 
 
 def main() -> None:
+    from agent.tracing import configure_from_env
+
+    configure_from_env()  # spans over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT / ..._EXPORTER say so
     app()

@@ -17,6 +17,7 @@ import contextlib
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 import openai
@@ -31,10 +32,12 @@ from langchain_core.messages import (
 )
 from langchain_openai import ChatOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from opentelemetry.trace import SpanKind
 
 from agent.errors import LLMResponseError, LLMUnavailableError
 from agent.settings import Settings
 from agent.tooling import ArgumentsDecodeError, parse_arguments
+from agent.tracing import span
 
 # A reply longer than this is not a model's answer (max_tokens bounds those): refused, not saved.
 MAX_REPLY_CHARS = 1_000_000
@@ -124,6 +127,7 @@ class LLMClient:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.base_url = settings.llm_base_url
+        self._host = urlsplit(settings.llm_base_url).hostname
         self._client = openai.AsyncOpenAI(
             base_url=settings.llm_base_url,
             api_key=settings.llm_api_key.get_secret_value(),
@@ -196,6 +200,37 @@ class LLMClient:
         ``on_token``, each piece of tool-call arguments to ``on_tool_args``, as they arrive.
         ``response_format`` (``{"type": "json_schema", ...}``) has vLLM decode the reply to a
         JSON schema (structured outputs)."""
+        with span(
+            f"chat {self.settings.llm_model}",
+            kind=SpanKind.CLIENT,
+            gen_ai__operation__name="chat",
+            gen_ai__provider__name="openai",
+            gen_ai__request__model=self.settings.llm_model,
+            gen_ai__request__max_tokens=max_tokens or self.settings.max_tokens,
+            server__address=self._host,
+        ) as current:
+            reply = await self._complete(
+                messages, tools, tool_choice, on_token, on_tool_args, max_tokens, response_format
+            )
+            usage = reply.usage_metadata
+            if usage is not None:
+                current.set_attribute("gen_ai.usage.input_tokens", usage["input_tokens"])
+                current.set_attribute("gen_ai.usage.output_tokens", usage["output_tokens"])
+            finish = reply.response_metadata.get("finish_reason")
+            if finish:
+                current.set_attribute("gen_ai.response.finish_reasons", [str(finish)])
+            return reply
+
+    async def _complete(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: list[dict[str, Any]],
+        tool_choice: str | dict[str, Any] | None,
+        on_token: TokenCallback | None,
+        on_tool_args: ToolArgsCallback | None,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None,
+    ) -> AIMessage:
         streaming = on_token is not None or on_tool_args is not None
         body = self._payload(
             messages,

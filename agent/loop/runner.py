@@ -33,6 +33,7 @@ from agent.tooling import (
     pydantic_field_errors,
     render_output,
 )
+from agent.tracing import mark_error, span
 
 Emit = Callable[[Any], None]
 
@@ -205,6 +206,30 @@ async def _execute(
         return _error(call_id, name, text, bad_arguments=True)
     timeout = tool.timeout_s if tool.timeout_s is not None else settings.tool_timeout_s
     started = time.perf_counter()  # after approval: a human's thinking time is not the tool's
+    with span(
+        f"execute_tool {name}",
+        gen_ai__operation__name="execute_tool",
+        gen_ai__tool__name=name,
+        gen_ai__tool__call__id=call_id,
+        gen_ai__tool__type="function",
+    ) as current:
+        outcome = await _invoke(tool, validated, call_id, name, timeout, transcript)
+        if outcome.message.status == "error":
+            mark_error(current, str(outcome.message.content))
+    outcome.message.response_metadata["duration_s"] = time.perf_counter() - started
+    return outcome
+
+
+async def _invoke(
+    tool: Tool,
+    validated: Any,
+    call_id: str,
+    name: str,
+    limit_s: float,
+    transcript: Sequence[AnyMessage],
+) -> _Outcome:
+    """Run the validated call within ``limit_s``; the model's problems become its outcome."""
+    timeout = limit_s
     try:
         output = await asyncio.wait_for(tool.ainvoke(validated), timeout)
         text = render_output(output)
@@ -225,7 +250,6 @@ async def _execute(
             f"tool '{name}' failed unexpectedly: {type(exc).__name__}: {exc}",
             transcript=[*transcript],
         ) from exc
-    outcome.message.response_metadata["duration_s"] = time.perf_counter() - started
     return outcome
 
 
