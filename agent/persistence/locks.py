@@ -57,21 +57,13 @@ class ThreadLocks:
         deadline = time.monotonic() + wait_s
         pause = _POLL_S
         while True:
-            release = await self._try(thread_id)
+            release = self._file_lock(thread_id) if self.directory else self._memory_lock(thread_id)
             if release is not None:
                 return release
             if time.monotonic() >= deadline:
-                raise ThreadBusyError(
-                    f"thread {thread_id!r} is busy: another run on it has not finished after "
-                    f"{wait_s:g} s (AGENT_THREAD_WAIT_S). Try again when it has, or use another "
-                    "thread."
-                )
+                raise _busy(thread_id, wait_s)
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, _MAX_POLL_S)
-
-    async def _try(self, thread_id: str) -> _Release | None:
-        """Take the lock now, or None when another run holds it."""
-        return self._file_lock(thread_id) if self.directory else self._memory_lock(thread_id)
 
     def _file_lock(self, thread_id: str) -> _Release | None:
         assert self.directory is not None
@@ -104,6 +96,13 @@ class ThreadLocks:
         return release
 
 
+def _busy(thread_id: str, wait_s: float) -> ThreadBusyError:
+    return ThreadBusyError(
+        f"thread {thread_id!r} is busy: another run on it has not finished after "
+        f"{wait_s:g} s (AGENT_THREAD_WAIT_S). Try again when it has, or use another thread."
+    )
+
+
 def advisory_key(thread_id: str) -> int:
     """The thread's advisory-lock key: 64 bits of its hash, as PostgreSQL's signed bigint."""
     return int.from_bytes(hashlib.sha256(b"agent-thread:" + thread_id.encode()).digest()[:8],
@@ -118,7 +117,9 @@ class PostgresThreadLocks(ThreadLocks):
         self._url = url
         self._connect_timeout_s = connect_timeout_s
 
-    async def _try(self, thread_id: str) -> _Release | None:
+    async def _acquire(self, thread_id: str, wait_s: float) -> _Release:
+        """One connection waits in the server's lock queue, up to ``wait_s`` (``lock_timeout``;
+        0 would mean forever there, so at least 1 ms), instead of polling."""
         import psycopg  # only with PostgreSQL threads
 
         from agent.persistence.postgres import connection_error
@@ -130,16 +131,14 @@ class PostgresThreadLocks(ThreadLocks):
         except psycopg.Error as exc:
             raise connection_error(self._url, exc) from exc
         try:
-            cursor = await conn.execute(
-                "SELECT pg_try_advisory_lock(%s)", (advisory_key(thread_id),)
-            )
-            row = await cursor.fetchone()
+            await conn.execute(f"SET lock_timeout = {max(1, round(wait_s * 1000))}")
+            await conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key(thread_id),))
+        except psycopg.errors.LockNotAvailable:
+            await conn.close()
+            raise _busy(thread_id, wait_s) from None
         except BaseException:
             await conn.close()
             raise
-        if not row or not row[0]:
-            await conn.close()
-            return None
 
         async def release() -> None:
             await conn.close()  # the session's end releases its advisory locks
