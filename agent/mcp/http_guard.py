@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,13 +101,19 @@ class HttpGuard:
 
         return guarded
 
-    def host_allowed(self, host: str | None, origin: str | None) -> bool:
-        """Whether the ``Host`` (and ``Origin``, when sent) headers are on the allow-list:
-        what stops a DNS-rebinding page from reaching a server on loopback."""
+    def host_check(self) -> Callable[[str | None, str | None], bool]:
+        """Whether a request's ``Host`` (and ``Origin``, when sent) headers are on the
+        allow-list: what stops a DNS-rebinding page from reaching a server on loopback. The
+        lists are built once, here, not per request."""
         security = self.transport_security()
-        if host is None or not _matches(host, security.allowed_hosts or []):
-            return False
-        return origin is None or _matches(origin, security.allowed_origins or [])
+        hosts, origins = security.allowed_hosts or [], security.allowed_origins or []
+
+        def allowed(host: str | None, origin: str | None) -> bool:
+            if host is None or not _matches(host, hosts):
+                return False
+            return origin is None or _matches(origin, origins)
+
+        return allowed
 
 
 def _matches(value: str, patterns: list[str]) -> bool:

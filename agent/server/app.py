@@ -48,7 +48,6 @@ from agent.errors import (
     AgentError,
     InputError,
     LLMError,
-    LLMUnavailableError,
     RunTimeoutError,
     ThreadBusyError,
     ThreadError,
@@ -126,7 +125,7 @@ def _status(exc: AgentError) -> tuple[int, str]:
         return 409, "thread_busy"
     if isinstance(exc, RunTimeoutError):
         return 504, "timeout"
-    if isinstance(exc, LLMUnavailableError | LLMError):
+    if isinstance(exc, LLMError):  # unreachable, or it answered with an error
         return 502, "upstream_error"
     if isinstance(exc, ThreadError):
         return 503, "thread_store_error"
@@ -416,13 +415,14 @@ def create_app(
         ],
     )
     guarded = guard.wrap(app, open_paths=("/healthz",))
+    host_allowed = guard.host_check()
 
     async def checked(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             headers = dict(scope.get("headers") or [])
             host = headers.get(b"host")
             origin = headers.get(b"origin")
-            if not guard.host_allowed(
+            if not host_allowed(
                 host.decode("latin-1") if host else None,
                 origin.decode("latin-1") if origin else None,
             ):
