@@ -29,6 +29,7 @@ from typing import Any
 from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Durability
 
 from agent._sync import SyncRunner
 from agent.builtins import DefaultTools
@@ -162,6 +163,10 @@ class Agent:
 
     # ---- running -----------------------------------------------------------------------------
 
+    @property
+    def _durability(self) -> Durability | None:
+        return None if self.persistence == "none" else self.settings.durability
+
     def _config(self, thread_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": thread_id}, "recursion_limit": 10_000}
 
@@ -260,7 +265,9 @@ class Agent:
         ctx = await self._context(res, approve)
         async with self._run_on(thread_id):
             inputs = await self._input(res, question, thread_id)
-            state = await res.graph.ainvoke(inputs, self._config(thread_id), context=ctx)
+            state = await res.graph.ainvoke(
+                inputs, self._config(thread_id), context=ctx, durability=self._durability
+            )
         return run_result(state, thread_id)
 
     async def aresume(self, thread_id: str, *, approve: ApproveHook | None = None) -> RunResult:
@@ -274,7 +281,7 @@ class Agent:
             snapshot = await res.graph.aget_state(config)
             if not snapshot.next:
                 raise ThreadError(f"thread {thread_id!r} has no unfinished run to resume")
-            state = await res.graph.ainvoke(None, config, context=ctx)
+            state = await res.graph.ainvoke(None, config, context=ctx, durability=self._durability)
         return run_result(state, thread_id)
 
     async def astream(
@@ -293,6 +300,7 @@ class Agent:
                     self._config(thread_id),
                     context=ctx,
                     stream_mode=["custom", "values"],
+                    durability=self._durability,
                 ):
                     if mode == "custom":
                         yield chunk

@@ -144,6 +144,21 @@ class Settings(BaseSettings):
     checkpoint_pool_size: int = Field(
         10, ge=1, description="connections per process to the PostgreSQL thread database"
     )
+    durability: Literal["sync", "async", "exit"] = Field(
+        "sync",
+        description=(
+            "when a run's steps are saved: 'sync' each before the next starts (a crash loses at "
+            "most the step in progress), 'async' while the next one runs, 'exit' only when the "
+            "run ends (cheapest; a crash loses the whole run in progress)"
+        ),
+    )
+    checkpoint_sync: Literal["normal", "full"] = Field(
+        "normal",
+        description=(
+            "SQLite threads: 'normal' survives a killed process (a power cut can lose the last "
+            "steps); 'full' waits for the disk at every step"
+        ),
+    )
 
     # --- the embedded local model (`agent llm pull|serve`) ------------------------------------
     local_model_dir: Path | None = Field(

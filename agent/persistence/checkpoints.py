@@ -7,24 +7,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agent.errors import ThreadError
 from agent.persistence.locks import PostgresThreadLocks, ThreadLocks
 from agent.persistence.postgres import PostgresThreads, open_postgres
+from agent.persistence.sqlite import InlineSqliteSaver
 from agent.settings import Settings
 
 Persistence = Literal["sqlite", "postgres", "memory", "none"]
 CONNECT_TIMEOUT_S = 10.0  # to open the PostgreSQL pool: a wrong host fails in seconds, not never
-
-# Checkpoint ids are time-ordered uuid6 strings: a thread's largest is its newest.
-_RECENT_THREADS = (
-    "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
-    "GROUP BY thread_id ORDER BY MAX(checkpoint_id) DESC LIMIT ?"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,23 +32,21 @@ class ThreadInfo:
 
 @dataclass
 class Checkpoints:
-    """A checkpointer (``None`` for no persistence) and the connection it owns, if any.
+    """A checkpointer (``None`` for no persistence) and the connections it owns, if any.
 
-    An ``aiosqlite`` connection belongs to the event loop that opened it: open one per loop.
+    Open one per event loop: a PostgreSQL pool belongs to the loop that opened it.
     """
 
     saver: BaseCheckpointSaver[Any] | None
-    _conn: aiosqlite.Connection | None = None
+    _sqlite: InlineSqliteSaver | None = None
     _postgres: PostgresThreads | None = None
 
     async def thread_ids(self, limit: int | None) -> list[str]:
         """Thread ids, most recently updated first where the store knows (SQL stores)."""
         if self._postgres is not None:
             return await self._postgres.thread_ids(limit)
-        if self._conn is not None:
-            args = (-1 if limit is None else limit,)
-            async with self._conn.execute(_RECENT_THREADS, args) as cursor:
-                return [str(row[0]) for row in await cursor.fetchall()]
+        if self._sqlite is not None:
+            return await self._sqlite.thread_ids(limit)
         if isinstance(self.saver, InMemorySaver):
             return list(self.saver.storage)
         return []
@@ -64,9 +55,9 @@ class Checkpoints:
         if self._postgres is not None:
             postgres, self._postgres = self._postgres, None
             await postgres.aclose()
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await conn.close()
+        if self._sqlite is not None:
+            sqlite, self._sqlite = self._sqlite, None
+            await sqlite.aclose()
 
 
 async def open_checkpoints(
@@ -85,20 +76,15 @@ async def open_checkpoints(
         )
         return Checkpoints(postgres.saver, _postgres=postgres)
     path = settings.threads_db
-    conn: aiosqlite.Connection | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path), timeout=10.0)
-        saver = AsyncSqliteSaver(conn)
-        await saver.setup()
+        saver = await InlineSqliteSaver.open(path, sync=settings.checkpoint_sync)
     except (OSError, sqlite3.Error) as exc:
-        if conn is not None:
-            await conn.close()
         raise ThreadError(
             f"cannot open the thread database {path}: {exc}. If another process holds it "
             "locked, wait for it or set AGENT_CHECKPOINT_PATH to another file."
         ) from exc
-    return Checkpoints(saver, conn)
+    return Checkpoints(saver, _sqlite=saver)
 
 
 def default_persistence(settings: Settings) -> Persistence:
@@ -123,11 +109,11 @@ def postgres_url(settings: Settings) -> str:
 
 def thread_locks(persistence: Persistence, settings: Settings) -> ThreadLocks:
     """The locks that keep runs on one thread apart: advisory locks in the PostgreSQL thread
-    database or files beside the SQLite one (shared by every process using it), or in-process
-    locks for the other kinds."""
+    database or a lock file beside the SQLite one (shared by every process using it), or
+    in-process locks for the other kinds."""
     if persistence == "postgres":
         return PostgresThreadLocks(postgres_url(settings))
     if persistence == "sqlite":
         path = settings.threads_db
-        return ThreadLocks(path.with_name(path.name + ".locks"))
+        return ThreadLocks(path.with_name(path.name + ".lock"))
     return ThreadLocks(None)

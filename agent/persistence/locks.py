@@ -4,10 +4,13 @@ Without this, two processes running on one thread both read its last checkpoint,
 a turn, and the last to save wins: the other's question stays without its answer. A run holds
 the thread's lock from reading the thread until its last checkpoint is written.
 
-With SQLite the lock is an ``flock`` on a small file beside the database, one per thread
-(``threads.sqlite.locks/<hash>``): the kernel drops it when its holder dies, even by SIGKILL,
-so a crashed run never leaves a thread locked. ``flock`` locks belong to an open file, so two
-runs in the same process exclude each other too. In-memory threads use a lock per thread.
+With SQLite the lock is a byte of one empty file beside the database (``threads.sqlite.lock``):
+an open-file-description lock (Linux ``F_OFD_SETLK``) on the byte at the thread's hash, so one
+file serves every thread. The kernel drops it when its holder dies, even by SIGKILL, so a
+crashed run never leaves a thread locked; it belongs to an open file, so two runs in the same
+process exclude each other too. Where the kernel has no such locks (macOS), an ``flock`` on a
+file per thread in ``threads.sqlite.lock.d/`` does the same. In-memory threads use a lock per
+thread.
 
 With PostgreSQL (``PostgresThreadLocks``) it is a session advisory lock on the thread's key,
 held on a connection of its own for the run: every replica that shares the database sees it,
@@ -21,6 +24,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -33,13 +37,17 @@ _Release = Callable[[], Awaitable[None]]
 
 _POLL_S: Final = 0.05
 _MAX_POLL_S: Final = 0.5
+# struct flock on Linux: l_type, l_whence, l_start, l_len, l_pid (0 for OFD locks), padded
+_FLOCK: Final = struct.Struct("hhqqi4x")
+_OFD_SETLK: Final[int | None] = getattr(fcntl, "F_OFD_SETLK", None)
 
 
 class ThreadLocks:
-    """Locks for the threads of one store: files in ``directory``, or in-process locks."""
+    """Locks for the threads of one store: bytes of the lock file ``path``, or in-process
+    locks."""
 
-    def __init__(self, directory: Path | None) -> None:
-        self.directory = directory
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
         self._local: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -57,7 +65,7 @@ class ThreadLocks:
         deadline = time.monotonic() + wait_s
         pause = _POLL_S
         while True:
-            release = self._file_lock(thread_id) if self.directory else self._memory_lock(thread_id)
+            release = self._file_lock(thread_id) if self.path else self._memory_lock(thread_id)
             if release is not None:
                 return release
             if time.monotonic() >= deadline:
@@ -66,13 +74,21 @@ class ThreadLocks:
             pause = min(pause * 2, _MAX_POLL_S)
 
     def _file_lock(self, thread_id: str) -> _Release | None:
-        assert self.directory is not None
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / hashlib.sha256(thread_id.encode()).hexdigest()[:32]
+        assert self.path is not None
+        digest = hashlib.sha256(thread_id.encode()).digest()
+        if _OFD_SETLK is None:
+            path = self.path.with_name(self.path.name + ".d") / digest.hex()[:32]
+        else:
+            path = self.path
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            if _OFD_SETLK is None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            else:  # the byte at a 62-bit hash of the thread: far past any real file's end
+                offset = int.from_bytes(digest[:8], "big") >> 2
+                fcntl.fcntl(fd, _OFD_SETLK, _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, offset, 1, 0))
+        except (BlockingIOError, PermissionError):  # EAGAIN, or EACCES on some systems
             os.close(fd)
             return None
         except BaseException:

@@ -139,7 +139,7 @@ def assert_a_killed_holder_leaves_no_lock_behind(
 
 
 def test_a_killed_holder_leaves_no_lock_behind(tmp_path: Path) -> None:
-    directory = tmp_path / "locks"  # the kernel drops a dead process's flock at once
+    path = tmp_path / "threads.lock"  # the kernel drops a dead process's lock at once
     assert_a_killed_holder_leaves_no_lock_behind(
-        HOLDER, str(directory), ThreadLocks(directory), released_within_s=5
+        HOLDER, str(path), ThreadLocks(path), released_within_s=5
     )
