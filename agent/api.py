@@ -119,6 +119,7 @@ class Agent:
         if res is not None:
             await res.llm.aclose()
             await res.checkpoints.aclose()
+        await self._locks.aclose()
         if not self._per_loop and self._defaults is not None:  # the last loop stops MCP servers
             defaults, self._defaults = self._defaults, None
             await asyncio.to_thread(defaults.close)

@@ -12,9 +12,12 @@ process exclude each other too. Where the kernel has no such locks (macOS), an `
 file per thread in ``threads.sqlite.lock.d/`` does the same. In-memory threads use a lock per
 thread.
 
-With PostgreSQL (``PostgresThreadLocks``) it is a session advisory lock on the thread's key,
-held on a connection of its own for the run: every replica that shares the database sees it,
-and the server drops it when the holder's connection ends, a killed process's included.
+With PostgreSQL (``PostgresThreadLocks``) it is a session advisory lock on the thread's key:
+every replica that shares the database sees it, and the server drops it when the holder's
+connection ends, a killed process's included. One connection per process (per event loop)
+holds the locks of all its runs, so 256 runs at once need one connection, not 256 (PostgreSQL
+allows 100 by default); runs of one process on the same thread are kept apart in-process
+first, as a session's advisory locks are reentrant.
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agent.errors import ThreadBusyError
+
+if TYPE_CHECKING:
+    import psycopg
 
 _Release = Callable[[], Awaitable[None]]
 
@@ -48,7 +54,7 @@ class ThreadLocks:
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._local: dict[str, threading.Lock] = {}
+        self._held: set[str] = set()  # in-process: the threads held now, nothing kept after
         self._guard = threading.Lock()
 
     @contextlib.asynccontextmanager
@@ -102,14 +108,18 @@ class ThreadLocks:
 
     def _memory_lock(self, thread_id: str) -> _Release | None:
         with self._guard:
-            lock = self._local.setdefault(thread_id, threading.Lock())
-        if not lock.acquire(blocking=False):
-            return None
+            if thread_id in self._held:
+                return None
+            self._held.add(thread_id)
 
         async def release() -> None:
-            lock.release()
+            with self._guard:
+                self._held.discard(thread_id)
 
         return release
+
+    async def aclose(self) -> None:
+        """Release what this object keeps open (nothing, for file and in-process locks)."""
 
 
 def _busy(thread_id: str, wait_s: float) -> ThreadBusyError:
@@ -132,31 +142,72 @@ class PostgresThreadLocks(ThreadLocks):
         super().__init__(None)
         self._url = url
         self._connect_timeout_s = connect_timeout_s
+        # psycopg connections belong to the event loop that opened them: one per loop
+        self._conns: dict[asyncio.AbstractEventLoop, psycopg.AsyncConnection[Any]] = {}
 
-    async def _acquire(self, thread_id: str, wait_s: float) -> _Release:
-        """One connection waits in the server's lock queue, up to ``wait_s`` (``lock_timeout``;
-        0 would mean forever there, so at least 1 ms), instead of polling."""
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
         import psycopg  # only with PostgreSQL threads
 
         from agent.persistence.postgres import connection_error
 
+        loop = asyncio.get_running_loop()
+        for gone in [other for other in self._conns if other.is_closed()]:
+            del self._conns[gone]  # their sockets went with their loops
+        conn = self._conns.get(loop)
+        if conn is not None and not conn.closed and not conn.broken:
+            return conn
         try:
             conn = await psycopg.AsyncConnection.connect(
                 self._url, autocommit=True, connect_timeout=max(1, int(self._connect_timeout_s))
             )
         except psycopg.Error as exc:
             raise connection_error(self._url, exc) from exc
+        self._conns[loop] = conn
+        return conn
+
+    async def _acquire(self, thread_id: str, wait_s: float) -> _Release:
+        """The thread in this process first, then in the database: a try-lock on the shared
+        connection, polled with backoff up to ``wait_s``."""
+        import psycopg
+
+        from agent.persistence.postgres import connection_error
+
+        deadline = time.monotonic() + wait_s
+        local = await super()._acquire(thread_id, wait_s)
+        key = advisory_key(thread_id)
         try:
-            await conn.execute(f"SET lock_timeout = {max(1, round(wait_s * 1000))}")
-            await conn.execute("SELECT pg_advisory_lock(%s)", (advisory_key(thread_id),))
-        except psycopg.errors.LockNotAvailable:
-            await conn.close()
-            raise _busy(thread_id, wait_s) from None
+            pause = _POLL_S
+            while True:
+                conn = await self._connection()
+                try:
+                    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))
+                    row = await cur.fetchone()
+                except psycopg.OperationalError as exc:  # the connection broke: not ours now
+                    await conn.close()
+                    raise connection_error(self._url, exc) from exc
+                if row is not None and row[0]:
+                    break
+                if time.monotonic() >= deadline:
+                    raise _busy(thread_id, wait_s)
+                await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+                pause = min(pause * 2, _MAX_POLL_S)
         except BaseException:
-            await conn.close()
+            await local()
             raise
 
         async def release() -> None:
-            await conn.close()  # the session's end releases its advisory locks
+            try:
+                if not conn.closed and not conn.broken:  # a lost one took its locks along
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.OperationalError:
+                await conn.close()
+            finally:
+                await local()
 
         return release
+
+    async def aclose(self) -> None:
+        """Close this event loop's connection (releasing any lock still held on it)."""
+        conn = self._conns.pop(asyncio.get_running_loop(), None)
+        if conn is not None:
+            await conn.close()

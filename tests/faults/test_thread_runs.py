@@ -121,8 +121,11 @@ def assert_a_killed_holder_leaves_no_lock_behind(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
 
         async def take(wait_s: float) -> None:
-            async with locks.hold("t1", wait_s=wait_s):
-                pass
+            try:
+                async with locks.hold("t1", wait_s=wait_s):
+                    pass
+            finally:
+                await locks.aclose()  # what this event loop opened goes with it
 
         with pytest.raises(ThreadBusyError):
             asyncio.run(take(0))

@@ -6,6 +6,8 @@ The server is a throwaway cluster (``tests/postgres_fixtures.py``); the LLM is t
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -80,7 +82,43 @@ async def test_a_second_writer_waits_a_bounded_time_then_is_told_the_thread_is_b
         assert await agent.ahistory("t1") == []  # nothing half-written
         scripted_llm.push(Response(content="hi"))  # free again: the run goes through
         assert (await agent.arun("hello", thread_id="t1")).answer == "hi"
+    await held.aclose()
     scripted_llm.assert_done()
+
+
+async def test_one_connection_holds_every_run_lock_of_a_process(postgres_url: str) -> None:
+    """Hundreds of runs at once must not need hundreds of connections (PostgreSQL allows 100
+    by default): the locks of one process share one, and still exclude each other."""
+    import psycopg
+
+    async def backends(conn: psycopg.AsyncConnection[Any]) -> int:
+        cur = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        )
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+
+    locks, other = PostgresThreadLocks(postgres_url), PostgresThreadLocks(postgres_url)
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as probe:
+        before = await backends(probe)
+        async with contextlib.AsyncExitStack() as stack:
+            for i in range(150):
+                await stack.enter_async_context(locks.hold(f"t{i}", wait_s=0))
+            assert await backends(probe) == before + 1
+            for thread in ("t0", "t149"):  # held: in this process, and from another session
+                for holder in (locks, other):
+                    with pytest.raises(ThreadBusyError):
+                        async with holder.hold(thread, wait_s=0):
+                            pass
+        async with other.hold("t0", wait_s=0):  # all released with their blocks
+            pass
+        await locks.aclose()
+        await other.aclose()
+        deadline = time.monotonic() + 10  # a closed session's backend exits just after
+        while await backends(probe) != before and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        assert await backends(probe) == before
 
 
 WORKER = textwrap.dedent(
