@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from agent.events import (
         AgentEvent,
         Approval,
+        ApprovalPolicy,
         ApproveHook,
         CheckEvent,
         ErrorEvent,
@@ -68,6 +69,7 @@ _LAZY: dict[str, str] = {
     "Agent": "agent.api",
     "AgentEvent": "agent.events",
     "Approval": "agent.events",
+    "ApprovalPolicy": "agent.events",
     "ApproveHook": "agent.events",
     "CheckEvent": "agent.events",
     "ErrorEvent": "agent.events",
@@ -95,6 +97,7 @@ __all__ = [
     "AgentError",
     "AgentEvent",
     "Approval",
+    "ApprovalPolicy",
     "ApproveHook",
     "CheckEvent",
     "ConfigError",

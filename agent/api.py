@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,17 +29,34 @@ from typing import Any
 from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.types import Durability
+from langgraph.types import Command, Durability
 
 from agent._sync import SyncRunner
 from agent.builtins import DefaultTools
-from agent.errors import AgentError, InputError, RunError, RunTimeoutError, ThreadError
-from agent.events import AgentEvent, ApproveHook, ErrorEvent, FinalEvent, RunResult
+from agent.errors import (
+    AgentError,
+    ConfigError,
+    InputError,
+    RunError,
+    RunTimeoutError,
+    ThreadError,
+)
+from agent.events import (
+    AgentEvent,
+    Approval,
+    ApprovalPolicy,
+    ApproveHook,
+    ErrorEvent,
+    FinalEvent,
+    RunResult,
+    ToolCallRequest,
+)
 from agent.llm import LLMClient
 from agent.loop import (
     ServerProfile,
     close_interrupted_calls,
     first_question,
+    pending_calls,
     run_result,
     server_profile,
     system_prompt_for,
@@ -83,6 +100,7 @@ class Agent:
         persistence: Persistence | None = None,
         system_prompt: str | None = None,
         instructions: str = "",
+        needs_approval: ApprovalPolicy | None = None,
     ) -> None:
         self.settings = settings or Settings.load()
         self._defaults: DefaultTools | None = None
@@ -91,6 +109,16 @@ class Agent:
             tools = self._defaults.tools
         self.tools = ToolRegistry(tools)
         self.persistence: Persistence = persistence or default_persistence(self.settings)
+        self._approval_policy = _approval_policy(self.tools, self.settings, needs_approval)
+        asks = [
+            t.name for t in self.tools if t.needs_approval or t.name in self.settings.approve_tools
+        ]
+        if self.persistence == "none" and (asks or needs_approval is not None):
+            what = f"tools {', '.join(asks)}" if asks else "the needs_approval policy"
+            raise ConfigError(
+                f"{what} need approval, and a run waiting for it is kept in its thread: "
+                "use persistence 'sqlite', 'postgres' or 'memory', not 'none'"
+            )
         self._system_prompt = system_prompt
         self._instructions = instructions
         self._profile: ServerProfile | None = None  # measured once, on the first run
@@ -224,6 +252,7 @@ class Agent:
             named_choice=self._named_choice(),
             check_answer=find_miscalculations,
             prefetch=self._prefetch(),
+            approval_policy=self._approval_policy,
         )
 
     def _prefetch(self) -> tuple[str, Prefetch] | None:
@@ -271,8 +300,18 @@ class Agent:
             )
         return run_result(state, thread_id)
 
-    async def aresume(self, thread_id: str, *, approve: ApproveHook | None = None) -> RunResult:
-        """Finish the run on ``thread_id`` that stopped on an error."""
+    async def aresume(
+        self,
+        thread_id: str,
+        *,
+        decisions: Mapping[str, Approval] | None = None,
+        approve: ApproveHook | None = None,
+    ) -> RunResult:
+        """Finish the run on ``thread_id`` that stopped: on an error, or before tool calls that
+        need approval (``RunResult.pending``). For those, ``decisions`` maps every pending
+        call id to ``Approval.approve()``, ``Approval.reject(reason)`` (the reason goes to the
+        model) or ``Approval.edit(arguments)`` (validated like any call). Any process that
+        shares the thread store may resume."""
         res = await self._resources()
         if self.persistence == "none":
             raise ThreadError("resume needs persistence ('sqlite', 'postgres' or 'memory')")
@@ -281,8 +320,11 @@ class Agent:
         async with self._run_on(thread_id):
             snapshot = await res.graph.aget_state(config)
             if not snapshot.next:
-                raise ThreadError(f"thread {thread_id!r} has no unfinished run to resume")
-            state = await res.graph.ainvoke(None, config, context=ctx, durability=self._durability)
+                raise InputError(f"thread {thread_id!r} has no unfinished run to resume")
+            command = _resume_command(thread_id, pending_calls(snapshot.interrupts), decisions)
+            state = await res.graph.ainvoke(
+                command, config, context=ctx, durability=self._durability
+            )
         return run_result(state, thread_id)
 
     async def astream(
@@ -360,8 +402,14 @@ class Agent:
     ) -> RunResult:
         return self._sync.call(self.arun(question, thread_id=thread_id, approve=approve))
 
-    def resume(self, thread_id: str, *, approve: ApproveHook | None = None) -> RunResult:
-        return self._sync.call(self.aresume(thread_id, approve=approve))
+    def resume(
+        self,
+        thread_id: str,
+        *,
+        decisions: Mapping[str, Approval] | None = None,
+        approve: ApproveHook | None = None,
+    ) -> RunResult:
+        return self._sync.call(self.aresume(thread_id, decisions=decisions, approve=approve))
 
     def history(self, thread_id: str) -> list[AnyMessage]:
         return self._sync.call(self.ahistory(thread_id))
@@ -390,3 +438,48 @@ class _tag_thread:  # noqa: N801 - used as a context manager, reads as a stateme
     def __exit__(self, _t: object, exc: BaseException | None, _tb: object) -> None:
         if isinstance(exc, RunError) and exc.thread_id is None:
             exc.thread_id = self.thread_id
+
+
+def _resume_command(
+    thread_id: str, pending: list[ToolCallRequest], decisions: Mapping[str, Approval] | None
+) -> Command[Any] | None:
+    """What resumes the run: the decisions on its pending calls, checked against them."""
+    if not pending:
+        if decisions:
+            raise InputError(f"thread {thread_id!r} has no tool calls waiting for approval")
+        return None
+    waiting = {r.call_id: r for r in pending}
+    shown = ", ".join(f"{r.call_id} ({r.name})" for r in pending)
+    if decisions is None:
+        raise InputError(
+            f"thread {thread_id!r} waits for decisions on tool calls {shown}: pass decisions="
+            "{call_id: Approval.approve() | Approval.reject(reason) | Approval.edit(arguments)}"
+        )
+    unknown = sorted(set(decisions) - set(waiting))
+    missing = sorted(set(waiting) - set(decisions))
+    if unknown or missing:
+        problems = [f"no pending call {c!r}" for c in unknown]
+        problems += [f"no decision for {c!r} ({waiting[c].name})" for c in missing]
+        raise InputError(f"decisions for thread {thread_id!r}: {'; '.join(problems)}")
+    return Command(resume={k: v.to_wire() for k, v in decisions.items()})
+
+
+def _approval_policy(
+    tools: ToolRegistry, settings: Settings, policy: ApprovalPolicy | None
+) -> ApprovalPolicy | None:
+    """The policy ``policy`` and ``AGENT_APPROVE_TOOLS`` make together (a name there that no
+    tool has is refused: a typo must not quietly let calls through)."""
+    listed = frozenset(settings.approve_tools)
+    unknown = sorted(listed - set(tools.names))
+    if unknown:
+        raise ConfigError(
+            f"AGENT_APPROVE_TOOLS names {', '.join(unknown)}, which this agent does not have "
+            f"(its tools: {', '.join(tools.names) or 'none'})"
+        )
+    if not listed:
+        return policy
+
+    def combined(request: ToolCallRequest) -> bool:
+        return request.name in listed or (policy is not None and policy(request))
+
+    return combined

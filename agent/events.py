@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +49,10 @@ class RunResult:
     # What the caller should know about the answer, e.g. that the server cut it off at its
     # length limit (finish_reason "length"): the answer is then incomplete.
     warnings: list[str] = field(default_factory=list)
+    # The run stopped before these calls, which need a person's approval; the thread keeps
+    # them. ``Agent.resume(thread_id, decisions={call_id: Approval...})`` continues it, from
+    # any process. ``answer`` is empty then.
+    pending: list[ToolCallRequest] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,9 +136,21 @@ class Approval:
     def refuse(cls, reason: str = "the user refused this call") -> Approval:
         return cls(False, reason)
 
+    reject = refuse
+
+    def to_wire(self) -> dict[str, Any]:
+        """The decision as plain data (it is saved in the thread when a run resumes)."""
+        return {"approved": self.approved, "reason": self.reason, "arguments": self.arguments}
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Approval:
+        return cls(bool(data["approved"]), str(data.get("reason", "")), data.get("arguments"))
+
     @classmethod
     def edit(cls, arguments: dict[str, Any]) -> Approval:
         return cls(True, arguments=arguments)
 
 
 ApproveHook = Callable[[ToolCallRequest], Awaitable[Approval]]
+# Which calls need a person's approval, besides those of tools marked ``needs_approval``.
+ApprovalPolicy = Callable[[ToolCallRequest], bool]

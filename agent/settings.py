@@ -144,6 +144,13 @@ class Settings(BaseSettings):
     checkpoint_pool_size: int = Field(
         10, ge=1, description="connections per process to the PostgreSQL thread database"
     )
+    approve_tools: list[str] = Field(
+        default_factory=list,
+        description=(
+            "tools whose every call waits for a person's approval (the run stops; resume with "
+            "decisions, or POST /threads/ID/decisions)"
+        ),
+    )
     durability: Literal["sync", "async", "exit"] = Field(
         "sync",
         description=(

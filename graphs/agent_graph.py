@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.messages import (
@@ -30,6 +30,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
+from langgraph.types import interrupt
 
 from agent.errors import (
     AgentError,
@@ -38,7 +39,16 @@ from agent.errors import (
     RunError,
     StepBudgetExceededError,
 )
-from agent.events import ApproveHook, CheckEvent, TokenEvent, ToolCallEvent, ToolResultEvent
+from agent.events import (
+    Approval,
+    ApprovalPolicy,
+    ApproveHook,
+    CheckEvent,
+    TokenEvent,
+    ToolCallEvent,
+    ToolCallRequest,
+    ToolResultEvent,
+)
 from agent.llm import LLMClient
 from agent.loop import (
     ANSWER_CHECK,
@@ -55,7 +65,7 @@ from agent.loop import (
 )
 from agent.settings import Settings, ToolCallMode
 from agent.text import frame_untrusted
-from agent.tooling import ToolRegistry
+from agent.tooling import ToolArgumentsError, ToolRegistry, decode_arguments
 
 
 class AgentState(TypedDict):
@@ -91,6 +101,7 @@ class AgentContext:
     named_choice: bool = False  # the server constrains a call to a named tool
     check_answer: AnswerCheck | None = None
     prefetch: tuple[str, Prefetch] | None = None  # (the search tool's name, its prefetch)
+    approval_policy: ApprovalPolicy | None = None
 
 
 def make_context(
@@ -105,6 +116,7 @@ def make_context(
     named_choice: bool = False,
     check_answer: AnswerCheck | None = None,
     prefetch: tuple[str, Prefetch] | None = None,
+    approval_policy: ApprovalPolicy | None = None,
 ) -> AgentContext:
     specs = tools.openai_specs()
     if mode == "required":
@@ -121,6 +133,7 @@ def make_context(
         named_choice,
         check_answer if settings.answer_checks else None,
         prefetch if settings.auto_retrieve else None,
+        approval_policy,
     )
 
 
@@ -252,10 +265,56 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     }
 
 
+def awaiting_approval(ai: AIMessage, ctx: AgentContext) -> list[ToolCallRequest]:
+    """The calls of ``ai`` a person must approve: valid calls of tools marked
+    ``needs_approval`` or picked by the agent's policy (an invalid call goes back to the model
+    first: nobody is asked about a call that cannot run)."""
+    pending: list[ToolCallRequest] = []
+    for c in ai.tool_calls:
+        tool = ctx.tools.get(c["name"])
+        if tool is None:
+            continue
+        policy = ctx.approval_policy
+        if not tool.needs_approval and policy is None:
+            continue
+        try:
+            args = decode_arguments(c["name"], c["args"])
+            tool.validate(args)
+        except ToolArgumentsError:
+            continue
+        request = ToolCallRequest(c["id"] or "", c["name"], args)
+        if tool.needs_approval or (policy is not None and policy(request)):
+            pending.append(request)
+    return pending
+
+
+def _decided(pending: list[ToolCallRequest], decisions: Mapping[str, Any]) -> ApproveHook:
+    """The approve hook of a resumed run: each pending call as decided, the others run."""
+    waiting = {r.call_id for r in pending}
+    chosen = {k: Approval.from_wire(v) for k, v in decisions.items()}
+
+    async def decide(request: ToolCallRequest) -> Approval:
+        if request.call_id in chosen:
+            return chosen[request.call_id]
+        if request.call_id in waiting:
+            return Approval.refuse("no decision was given for this call")
+        return Approval.approve()
+
+    return decide
+
+
 async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ai = state["messages"][-1]
     assert isinstance(ai, AIMessage)
     ctx = runtime.context
+    approve = ctx.approve
+    if approve is None:
+        pending = awaiting_approval(ai, ctx)
+        if pending:
+            # The run stops here and the thread keeps the calls; Agent.resume(decisions=...)
+            # re-enters this node, where interrupt() returns the decisions.
+            decisions = interrupt({"pending": [asdict(r) for r in pending]})
+            approve = _decided(pending, decisions)
     try:
         step = await run_tool_calls(
             ai,
@@ -263,7 +322,7 @@ async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
             tools=ctx.tools,
             settings=ctx.settings,
             mode=ctx.mode,
-            approve=ctx.approve,
+            approve=approve,
             emit=runtime.stream_writer,
             transcript=state["messages"],
         )

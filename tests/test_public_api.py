@@ -37,6 +37,7 @@ TOP_LEVEL = {
     "ToolCallRecord",
     "ToolCallRequest",
     "Approval",
+    "ApprovalPolicy",
     "ApproveHook",
     "CheckEvent",
     # triage
@@ -147,6 +148,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "not_run",
         "probe_server",
         "recover_tool_calls",
+        "pending_calls",
         "run_result",
         "run_tool_calls",
         "server_profile",

@@ -215,6 +215,13 @@ class TurnView:
 
     def _final(self, result: RunResult) -> None:
         self._stop_live()
+        if result.pending:
+            lines = [f"waiting for approval on thread {result.thread_id}:"]
+            lines += [
+                f"  {p.call_id}  {p.name} {format_arguments(p.arguments)}" for p in result.pending
+            ]
+            self._print(Text("\n".join(lines), style="yellow"), "\n".join(lines))
+            return
         answer = result.answer or "(no answer)"
         self._print(Markdown(answer), answer)
         for warning in result.warnings:

@@ -23,15 +23,20 @@ from agent.cli._common import (
     utf8_argument,
 )
 from agent.cli.exit_codes import ExitCode, exit_code_for
-from agent.errors import AgentError, RunError
+from agent.errors import AgentError, InputError, RunError
 from agent.settings import Settings
 
 if TYPE_CHECKING:
-    from agent.events import RunResult
+    from agent.events import Approval, RunResult
 
 
 def ask(
-    question: Annotated[str, typer.Argument(help="the question (quote it)", show_default=False)],
+    question: Annotated[
+        str | None,
+        typer.Argument(
+            help="the question (quote it); none when deciding pending calls", show_default=False
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -45,6 +50,20 @@ def ask(
         typer.Option(
             "--thread", "-t", help="ask on this thread (continues it if saved)", show_default=False
         ),
+    ] = None,
+    approve: Annotated[
+        list[str] | None,
+        typer.Option("--approve", help="approve pending call CALL_ID", metavar="CALL_ID"),
+    ] = None,
+    reject: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--reject", help="reject pending call, reason for the model", metavar="CALL_ID[:REASON]"
+        ),
+    ] = None,
+    edit: Annotated[
+        list[str] | None,
+        typer.Option("--edit", help="run pending call with these arguments", metavar="ID=JSON"),
     ] = None,
     base_url: BaseUrlOption = None,
     model: ModelOption = None,
@@ -64,29 +83,45 @@ def ask(
 
       AGENT_LLM_BASE_URL=http://gpu-box:8000/v1 agent ask --mode native "..."
 
+    [bold]Approval[/]: calls of tools in AGENT_APPROVE_TOOLS stop the run (exit 7) and print
+    their ids; decide each to go on, from any shell that shares the threads:
+
+      agent ask --thread T --approve call_1 --reject "call_2:not that account"
+
+      agent ask --thread T --edit 'call_1={"expression": "6*7"}'
+
     [bold]--json[/] prints one object on stdout:
 
       answer, thread_id, steps,
       usage: {input_tokens, output_tokens, total_tokens},
       tool_calls: [{call_id, name, arguments, content, is_error, duration_s}],
       warnings: [text, ...] (e.g. the answer was cut off at max_tokens)
+      pending: [{call_id, name, arguments}] (calls waiting for approval)
 
     and on failure: {"error": {type, message, hint, exit_code}, "thread_id"}.
 
     """
     err = Console(stderr=True, soft_wrap=True)
-    question = utf8_argument(question, "question")
     settings: Settings | None = None
-    thread = thread or uuid.uuid4().hex  # known up front, so a failed run can be continued
     try:
+        decisions = parse_decisions(approve or [], reject or [], edit or [])
+        if decisions and (question is not None or thread is None):
+            raise InputError("deciding pending calls takes --thread ID and no question")
+        if not decisions:
+            if question is None:
+                raise InputError("give a question (or --approve/--reject/--edit with --thread)")
+            question = utf8_argument(question, "question")
+        thread = thread or uuid.uuid4().hex  # known up front, so a failed run can be continued
         settings = load_settings(
             base_url=base_url, model=model, mode=mode, max_steps=max_steps, data_dir=data_dir
         )
         if as_json:
-            result = asyncio.run(_run(settings, question, thread))
+            result = asyncio.run(_run(settings, question, thread, decisions))
             typer.echo(json.dumps(result_json(result), ensure_ascii=False))
         else:
-            asyncio.run(_run_streaming(settings, question, thread))
+            result = asyncio.run(_run_streaming(settings, question, thread, decisions))
+        if result.pending:
+            raise typer.Exit(ExitCode.AWAITING_APPROVAL)
     except AgentError as exc:
         print_error(err, exc, settings)
         if as_json:
@@ -96,28 +131,66 @@ def ask(
         raise typer.Exit(ExitCode.INTERRUPTED) from None
 
 
-async def _run(settings: Settings, question: str, thread_id: str) -> RunResult:
+def parse_decisions(approve: list[str], reject: list[str], edit: list[str]) -> dict[str, Approval]:
+    """``--approve ID``, ``--reject ID[:reason]``, ``--edit ID=JSON`` as decisions."""
+    from agent.events import Approval
+
+    decisions: dict[str, Approval] = {c: Approval.approve() for c in approve}
+    for item in reject:
+        call_id, _, reason = item.partition(":")
+        decisions[call_id] = Approval.reject(reason.strip() or "the user refused this call")
+    for item in edit:
+        call_id, sep, text = item.partition("=")
+        try:
+            arguments = json.loads(text) if sep else None
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--edit {call_id}: the arguments are not JSON: {exc}") from None
+        if not isinstance(arguments, dict):
+            raise InputError(f"--edit takes CALL_ID={{json object}}, got {item!r}")
+        decisions[call_id] = Approval.edit(arguments)
+    return decisions
+
+
+async def _run(
+    settings: Settings, question: str | None, thread_id: str, decisions: dict[str, Approval]
+) -> RunResult:
     from agent.api import Agent  # deferred: `agent --help` should not load langgraph
 
     async with Agent(settings) as agent:
+        if decisions:
+            return await agent.aresume(thread_id, decisions=decisions)
+        assert question is not None
         return await agent.arun(question, thread_id=thread_id)
 
 
-async def _run_streaming(settings: Settings, question: str, thread_id: str) -> None:
+async def _run_streaming(
+    settings: Settings, question: str | None, thread_id: str, decisions: dict[str, Approval]
+) -> RunResult:
     from agent.api import Agent
     from agent.cli._render import TurnView
-    from agent.events import ErrorEvent
+    from agent.events import ErrorEvent, FinalEvent
 
     view = TurnView(Console())
+    final: RunResult | None = None
     async with Agent(settings) as agent:
         view.start()
         try:
+            if decisions:
+                result = await agent.aresume(thread_id, decisions=decisions)
+                view.on_event(FinalEvent(result))
+                return result
+            assert question is not None
             async for event in agent.astream(question, thread_id=thread_id):
                 view.on_event(event)
                 if isinstance(event, ErrorEvent):
                     raise event.error
+                if isinstance(event, FinalEvent):
+                    final = event.result
         finally:
             view.finish()
+    if final is None:  # astream ends with a FinalEvent or an ErrorEvent
+        raise RunError("the run ended without a result")
+    return final
 
 
 def result_json(result: RunResult) -> dict[str, Any]:
@@ -134,6 +207,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
             asdict(c) for c in result.tool_calls if c.name != FINAL_ANSWER or c.is_error
         ],
         "warnings": result.warnings,
+        "pending": [asdict(p) for p in result.pending],
     }
 
 

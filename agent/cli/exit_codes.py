@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     RUN_STOPPED = 4
     LLM_ERROR = 5
     THREAD = 6
+    AWAITING_APPROVAL = 7
     INTERRUPTED = 130
 
 
@@ -41,6 +42,10 @@ MEANING: dict[ExitCode, str] = {
     ),
     ExitCode.LLM_ERROR: "the LLM server answered with an error",
     ExitCode.THREAD: "the thread cannot be found or resumed, or another run holds it",
+    ExitCode.AWAITING_APPROVAL: (
+        "the run stopped before tool calls that need approval (agent ask --thread ID --approve "
+        "CALL or --reject CALL:reason goes on)"
+    ),
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -18,7 +18,7 @@ import json
 import signal
 import sys
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from rich.console import Console
@@ -33,7 +33,14 @@ from agent.cli._repl_commands import COMMANDS, argument_choices, run_command
 from agent.cli._repl_input import SEND_HINT, LineReader, PlainInput, PromptInput, SlashCompleter
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
-from agent.events import Approval, ErrorEvent, ToolCallRequest
+from agent.events import (
+    AgentEvent,
+    Approval,
+    ErrorEvent,
+    FinalEvent,
+    RunResult,
+    ToolCallRequest,
+)
 from agent.loop import describe_mode
 from agent.settings import Settings
 
@@ -198,14 +205,32 @@ class Repl:
         self.console.print()
 
     async def _run_turn(self, question: str) -> None:
+        approve = self._approve if self.approve_calls else None
+        result = await self._show(
+            self.agent.astream(question, thread_id=self.thread_id, approve=approve)
+        )
+        # Tools that need approval (AGENT_APPROVE_TOOLS, needs_approval) stop the run: decide
+        # here, and it goes on; a run elsewhere can also resume it with the decisions.
+        while result is not None and result.pending:
+            decisions = {c.call_id: await self._ask_approval(c) for c in result.pending}
+            result = await self._show(self._resumed(decisions))
+
+    async def _resumed(self, decisions: dict[str, Approval]) -> AsyncIterator[AgentEvent]:
+        try:
+            yield FinalEvent(await self.agent.aresume(self.thread_id, decisions=decisions))
+        except AgentError as exc:
+            yield ErrorEvent(exc)
+
+    async def _show(self, events: AsyncIterator[AgentEvent]) -> RunResult | None:
+        """Show a run's events; its result, or None when it failed."""
         view = self._view = TurnView(self.console)
         view.start()
-        approve = self._approve if self.approve_calls else None
+        result: RunResult | None = None
         try:
-            async for event in self.agent.astream(
-                question, thread_id=self.thread_id, approve=approve
-            ):
+            async for event in events:
                 view.on_event(event)
+                if isinstance(event, FinalEvent):
+                    result = event.result
                 if isinstance(event, ErrorEvent):
                     self.report(event.error)
                     if not self.interactive:  # a script piped in must see that a turn failed
@@ -213,6 +238,7 @@ class Repl:
         finally:
             view.finish()
             self._view = None
+        return result
 
     # ---- Ctrl-C ----------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from agent.loop.transcript import (
     first_question,
     is_question,
     not_run,
+    pending_calls,
     run_result,
     uncommitted_messages,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "not_run",
     "probe_server",
     "recover_tool_calls",
+    "pending_calls",
     "run_result",
     "run_tool_calls",
     "server_profile",

@@ -7,12 +7,12 @@ message). These functions keep that list valid for the next call and turn a run 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
 
-from agent.events import RunResult, ToolCallRecord, Usage
+from agent.events import RunResult, ToolCallRecord, ToolCallRequest, Usage
 from agent.loop.final_answer import FINAL_ANSWER
 
 INTERRUPTED = "Cancelled: the previous run stopped before this call ran."
@@ -77,13 +77,26 @@ def not_run(ai: AIMessage, reason: str) -> list[AnyMessage]:
     return [ToolMessage(reason, tool_call_id=i or "", status="error") for i in ids]
 
 
+def pending_calls(interrupts: Iterable[Any]) -> list[ToolCallRequest]:
+    """The calls a stopped run waits on a person's decision for (its LangGraph interrupts)."""
+    return [
+        ToolCallRequest(p["call_id"], p["name"], dict(p["arguments"]))
+        for i in interrupts
+        if isinstance(i.value, dict)
+        for p in i.value.get("pending", ())
+    ]
+
+
 def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
     """The ``RunResult`` of the last run in a graph state."""
+    pending = pending_calls(state.get("__interrupt__", ()))
     messages: list[AnyMessage] = list(state.get("messages", []))
     run = current_run(messages)
     answer = state.get("answer")
     last = run[-1] if run else None
-    if answer is None:
+    if pending:
+        answer = ""
+    elif answer is None:
         answer = last.text if isinstance(last, AIMessage) else ""
     warnings: list[str] = []
     if isinstance(last, AIMessage) and last.response_metadata.get("finish_reason") == "length":
@@ -106,6 +119,7 @@ def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
         rescued=state.get("rescued"),
         corrected=check_problems(run),
         warnings=warnings,
+        pending=pending,
     )
 
 

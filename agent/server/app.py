@@ -54,6 +54,7 @@ from agent.errors import (
 )
 from agent.events import (
     AgentEvent,
+    Approval,
     CheckEvent,
     ErrorEvent,
     FinalEvent,
@@ -104,6 +105,31 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     input: str = Field(min_length=1)
+
+
+class Decision(BaseModel):
+    """A person's decision on one pending tool call (``Approval`` in the Python API)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "reject", "edit"]
+    reason: str = Field("the user refused this call", max_length=2000)
+    arguments: dict[str, Any] | None = None
+
+    def approval(self) -> Approval:
+        if self.action == "approve":
+            return Approval.approve()
+        if self.action == "reject":
+            return Approval.reject(self.reason)
+        if self.arguments is None:
+            raise _BadRequest(400, "an edit needs the new arguments", param="arguments")
+        return Approval.edit(self.arguments)
+
+
+class DecisionsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: dict[str, Decision] = Field(min_length=1)
 
 
 class _BadRequest(Exception):
@@ -205,9 +231,25 @@ def _event_payload(event: AgentEvent) -> dict[str, Any]:
             "steps": r.steps,
             "usage": asdict(r.usage),
             "warnings": r.warnings,
+            "pending": [asdict(p) for p in r.pending],
         }
     assert is_dataclass(event)
     return asdict(event)
+
+
+def _waiting_note(result: RunResult) -> str:
+    """The assistant message of a run that stopped for approval (chat clients show it)."""
+    calls = "; ".join(
+        f"{p.name} {json.dumps(p.arguments)} (call {p.call_id})" for p in result.pending
+    )
+    return (
+        f"Waiting for approval of: {calls}. POST /threads/{result.thread_id}/decisions "
+        'with {"decisions": {"<call id>": {"action": "approve" | "reject" | "edit"}}} to go on.'
+    )
+
+
+def _answer_text(result: RunResult) -> str:
+    return _waiting_note(result) if result.pending else result.answer
 
 
 def message_json(message: AnyMessage) -> dict[str, Any]:
@@ -314,7 +356,7 @@ class AgentApp:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": result.answer},
+                    "message": {"role": "assistant", "content": _answer_text(result)},
                     "finish_reason": "stop",
                     "logprobs": None,
                 }
@@ -322,6 +364,8 @@ class AgentApp:
             "usage": _usage(result),
             "thread_id": thread_id,
         }
+        if result.pending:
+            body["pending_approval"] = [asdict(p) for p in result.pending]
         return JSONResponse(body, headers=headers)
 
     async def _chat_stream(
@@ -352,9 +396,17 @@ class AgentApp:
                 streamed = False  # text before a tool step was not the answer
                 yield chunk(None, agent_event=_event_payload(event))
             elif isinstance(event, FinalEvent):
-                if not streamed:  # the answer came from a step that was not streamed
-                    yield chunk({"content": event.result.answer})
-                yield chunk({}, "stop", usage=_usage(event.result), thread_id=thread_id)
+                result = event.result
+                if not streamed or result.pending:  # the answer came from an unstreamed step
+                    yield chunk({"content": _answer_text(result)})
+                pending = {"pending_approval": [asdict(p) for p in result.pending]}
+                yield chunk(
+                    {},
+                    "stop",
+                    usage=_usage(result),
+                    thread_id=thread_id,
+                    **(pending if result.pending else {}),
+                )
             else:  # an ErrorEvent, the stream's last
                 assert isinstance(event, ErrorEvent)
                 _, kind = _status(event.error)
@@ -391,6 +443,24 @@ class AgentApp:
             events(), media_type="text/event-stream", headers={THREAD_HEADER: thread_id}
         )
 
+    async def decisions(self, request: Request) -> Response:
+        """Decide the tool calls a stopped run waits on; the run goes on, its result back."""
+        thread_id = request.path_params["thread_id"]
+        try:
+            body = _validated(DecisionsRequest, await _read_json(request, self.max_body_bytes))
+            decided = {call_id: d.approval() for call_id, d in body.decisions.items()}
+        except _BadRequest as exc:
+            error = error_body(str(exc), kind="invalid_request_error", param=exc.param)
+            return JSONResponse(error, status_code=exc.status)
+        try:
+            result = await _cancel_on_disconnect(
+                request, self.agent.aresume(thread_id, decisions=decided)
+            )
+        except AgentError as exc:
+            return _error_response(exc, thread_id)
+        payload = _event_payload(FinalEvent(result))
+        return JSONResponse(payload, headers={THREAD_HEADER: thread_id})
+
 
 def create_app(
     agent: Agent, *, guard: HttpGuard, max_body_bytes: int = 1_000_000
@@ -412,6 +482,7 @@ def create_app(
             Route("/v1/chat/completions", routes.chat_completions, methods=["POST"]),
             Route("/threads/{thread_id}", routes.thread),
             Route("/threads/{thread_id}/runs", routes.runs, methods=["POST"]),
+            Route("/threads/{thread_id}/decisions", routes.decisions, methods=["POST"]),
         ],
     )
     guarded = guard.wrap(app, open_paths=("/healthz",))

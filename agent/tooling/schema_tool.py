@@ -55,6 +55,7 @@ class JsonSchemaTool(Tool):
         fn: Callable[..., Any],
         timeout_s: float | None = 30.0,
         untrusted_output: bool = False,
+        needs_approval: bool = False,
     ) -> None:
         if not name:
             raise ConfigError("a tool needs a non-empty name")
@@ -78,6 +79,7 @@ class JsonSchemaTool(Tool):
         self.description = description
         self.timeout_s = timeout_s
         self.untrusted_output = untrusted_output
+        self.needs_approval = needs_approval
         self.fn = fn
         try:
             self._closed = validation_schema(source)

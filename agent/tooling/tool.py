@@ -143,6 +143,9 @@ class Tool(ABC):
     # The output comes from outside (documents, a KB, another server): the runtime frames it
     # as data (``agent.text.frame_untrusted``) before the model sees it.
     untrusted_output: bool = False
+    # A person must approve each call before it runs (``Agent.resume(decisions=...)``, or an
+    # ``approve`` hook in-process).
+    needs_approval: bool = False
 
     @abstractmethod
     def parameters_schema(self) -> dict[str, Any]:
@@ -183,6 +186,7 @@ class FunctionTool(Tool, Generic[ArgsT]):
         description: str,
         timeout_s: float | None = 30.0,
         untrusted_output: bool = False,
+        needs_approval: bool = False,
     ) -> None:
         schema = args_model.model_json_schema()
         open_models = _models_allowing_extra(schema)
@@ -197,6 +201,7 @@ class FunctionTool(Tool, Generic[ArgsT]):
         self.description = description
         self.timeout_s = timeout_s
         self.untrusted_output = untrusted_output
+        self.needs_approval = needs_approval
         self._schema = strict_schema(schema)
         self._coercer = new_validator(schema)
 
@@ -220,7 +225,11 @@ def tool(fn: Callable[[ArgsT], Awaitable[ToolOutput]], /) -> FunctionTool[ArgsT]
 
 @overload
 def tool(
-    *, name: str | None = None, description: str | None = None, timeout_s: float | None = 30.0
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout_s: float | None = 30.0,
+    needs_approval: bool = False,
 ) -> Callable[[Callable[[ArgsT], Awaitable[ToolOutput]]], FunctionTool[ArgsT]]: ...
 
 
@@ -231,6 +240,7 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout_s: float | None = 30.0,
+    needs_approval: bool = False,
 ) -> (
     FunctionTool[ArgsT] | Callable[[Callable[[ArgsT], Awaitable[ToolOutput]]], FunctionTool[ArgsT]]
 ):
@@ -242,6 +252,7 @@ def tool(
 
     The name is the function's, the description its docstring, the args model the annotation of
     its one parameter; each can be given instead (``@tool(name=..., description=...)``).
+    ``@tool(needs_approval=True)``: a person approves each call before it runs.
     """
 
     def make(fn: Callable[[ArgsT], Awaitable[ToolOutput]]) -> FunctionTool[ArgsT]:
@@ -258,7 +269,12 @@ def tool(
         if not text:
             raise ConfigError(f"tool '{tool_name}': give a docstring or description= for the model")
         return FunctionTool(
-            fn, cast(type[ArgsT], args_model), name=tool_name, description=text, timeout_s=timeout_s
+            fn,
+            cast(type[ArgsT], args_model),
+            name=tool_name,
+            description=text,
+            timeout_s=timeout_s,
+            needs_approval=needs_approval,
         )
 
     return make if fn is None else make(fn)

@@ -53,7 +53,15 @@ def test_json_answer_has_the_documented_shape(
     assert code == 0
     assert out.count("\n") == 1  # one JSON document and nothing else
     data: dict[str, Any] = json.loads(out)
-    assert set(data) == {"answer", "thread_id", "steps", "usage", "tool_calls", "warnings"}
+    assert set(data) == {
+        "answer",
+        "thread_id",
+        "steps",
+        "usage",
+        "tool_calls",
+        "warnings",
+        "pending",
+    }
     assert data["answer"] == "17 * 23 = 391" and data["steps"] == 2
     assert data["usage"] == {"input_tokens": 40, "output_tokens": 10, "total_tokens": 50}
     assert isinstance(data["thread_id"], str) and len(data["thread_id"]) == 32
@@ -115,6 +123,33 @@ def test_thread_option_continues_a_conversation(
     assert code == 0 and json.loads(out)["thread_id"] == "notes"
     sent = [m["content"] for m in scripted_llm.requests[1]["messages"][1:]]
     assert sent == ["Remember 7.", "Noted.", "What did I say?"]
+
+
+def test_calls_needing_approval_exit_7_and_are_decided_from_another_command(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    env = {**env, "AGENT_APPROVE_TOOLS": '["calculator"]', "AGENT_TOOLS": "calculator"}
+    scripted_llm.push(call("calculator", expression="6*7"))
+    code, out, _err = ask(env, "--thread", "t", "What is 6*7?")
+    assert code == ExitCode.AWAITING_APPROVAL
+    assert "waiting for approval on thread t" in out
+    [call_id] = re.findall(r"^  (\S+)  calculator", out, re.MULTILINE)
+    code, _out, err = ask(env, "--thread", "t", "--approve", "nope")
+    assert code == ExitCode.USAGE and "no pending call 'nope'" in err
+    scripted_llm.push(call("calculator", expression="6*8"))  # the model asks again
+    code, out, _err = ask(
+        env, "--json", "--thread", "t", "--edit", f'{call_id}={{"expression": "6*7"}}'
+    )
+    assert code == ExitCode.AWAITING_APPROVAL
+    [again] = json.loads(out)["pending"]
+    assert scripted_llm.requests[-1]["messages"][-1]["content"] == "42"  # the edit ran
+    scripted_llm.push(reply("It is 42."))
+    code, out, _err = ask(env, "--thread", "t", "--reject", f"{again['call_id']}:enough")
+    assert code == 0 and "It is 42." in out
+    assert "did not allow this call: enough" in scripted_llm.requests[-1]["messages"][-1]["content"]
+    code, _out, err = ask(env, "--approve", "x")
+    assert code == ExitCode.USAGE and "--thread" in err
+    scripted_llm.assert_done()
 
 
 def test_unreachable_server_exits_3(env: dict[str, str]) -> None:

@@ -243,7 +243,26 @@ def test_approval_refused_approved_and_edited(
     screen = chat.screen
     assert "approve? calculator" in screen
     assert 'expression="5*5"' in screen  # the panel shows the arguments that really ran
+
     assert "all done" in screen
+
+
+def test_tools_that_need_approval_stop_the_run_and_the_repl_asks(
+    scripted_llm: ScriptedServer, env: dict[str, str], tmp_path: Path, chats: list[Chat]
+) -> None:
+    """AGENT_APPROVE_TOOLS, without /approve: the run stops, the REPL asks, the run resumes."""
+    env = {**env, "AGENT_APPROVE_TOOLS": '["calculator"]'}
+    scripted_llm.push(call("calculator", expression="2+2"), reply("four"))
+    chat = start(chats, env, tmp_path)
+    chat.submit("2+2?")
+    chat.expect("waiting for approval")
+    chat.expect(r"Run it\?")
+    chat.submit("y")
+    chat.expect("four")
+    chat.prompt()
+    assert chat.exit() == 0
+    scripted_llm.assert_done()
+    assert tool_contents(scripted_llm.requests[-1]) == ["4"]
 
 
 def test_ctrl_c_cancels_the_turn_and_the_thread_goes_on(
