@@ -12,7 +12,9 @@ need them (``pip install 'agent-runtime[postgres]'``).
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from agent.errors import ThreadError
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
 _SETUP_LOCK_KEY = 0x6167656E74  # "agent": serializes LangGraph's migrations across processes
+_SETUP_WAIT_S = 300.0
 # Checkpoint ids are time-ordered uuid6 strings: a thread's largest is its newest.
 _RECENT_THREADS = (
     "SELECT thread_id FROM checkpoints WHERE checkpoint_ns = '' "
@@ -74,7 +77,7 @@ async def open_postgres(url: str, *, max_connections: int, timeout_s: float) -> 
         await pool.open(wait=True, timeout=timeout_s)
         saver = AsyncPostgresSaver(pool)
         async with pool.connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+            await _take_setup_lock(conn, url)
             try:
                 await saver.setup()
             finally:
@@ -86,6 +89,26 @@ async def open_postgres(url: str, *, max_connections: int, timeout_s: float) -> 
         await pool.close()
         raise
     return PostgresThreads(saver, pool)
+
+
+async def _take_setup_lock(conn: Any, url: str) -> None:
+    """The migrations' lock, by polling: a blocking ``pg_advisory_lock`` would wait inside a
+    transaction, and LangGraph's ``CREATE INDEX CONCURRENTLY`` in the holder's migration waits
+    for every open transaction to end: the two processes would wait for each other forever."""
+    deadline = time.monotonic() + _SETUP_WAIT_S
+    pause = 0.05
+    while True:
+        cursor = await conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (_SETUP_LOCK_KEY,))
+        row = await cursor.fetchone()
+        if row is not None and row["got"]:
+            return
+        if time.monotonic() >= deadline:
+            raise ThreadError(
+                f"another process has been creating the thread tables at {redact(url)} for "
+                f"{_SETUP_WAIT_S:g} s; try again when it has finished"
+            )
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 class PostgresThreads:

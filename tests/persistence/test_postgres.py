@@ -121,6 +121,32 @@ async def test_one_connection_holds_every_run_lock_of_a_process(postgres_url: st
         assert await backends(probe) == before
 
 
+async def test_waiting_for_another_process_setting_up_holds_no_transaction_open(
+    postgres_url: str,
+) -> None:
+    """LangGraph's migrations create an index CONCURRENTLY, which waits for every open
+    transaction: a second process blocked in ``pg_advisory_lock`` (inside a transaction) and
+    the first one's migration waited for each other forever (seen in CI). The waiter polls."""
+    import psycopg
+
+    from agent.persistence.postgres import _SETUP_LOCK_KEY, open_postgres
+
+    async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as holder:
+        await holder.execute("SELECT pg_advisory_lock(%s)", (_SETUP_LOCK_KEY,))
+        opening = asyncio.create_task(open_postgres(postgres_url, max_connections=2, timeout_s=10))
+        await asyncio.sleep(1.0)
+        assert not opening.done()  # it waits for the lock
+        cur = await holder.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND (wait_event_type = 'Lock' OR xact_start < now() - interval '0.5 s')"
+        )
+        row = await cur.fetchone()
+        assert row is not None and row[0] == 0  # nobody blocked inside a transaction
+        await holder.execute("SELECT pg_advisory_unlock(%s)", (_SETUP_LOCK_KEY,))
+        threads = await asyncio.wait_for(opening, 30)
+        await threads.aclose()
+
+
 WORKER = textwrap.dedent(
     """
     import sys
