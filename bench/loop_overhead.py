@@ -25,7 +25,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,26 +33,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from agent.testing import spawn_loop_server
+
 STEPS = 5
 CALLS_PER_RUN = STEPS + 1
 SPANS_PER_RUN = 1 + CALLS_PER_RUN + STEPS  # the run, each LLM call, each tool call
 CONCURRENCY = 64
 
 RunFn = Callable[[], Awaitable[str]]
-
-
-def start_server() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.testing.scripted_server", "--loop-steps", str(STEPS)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("READY "):
-        proc.kill()
-        raise SystemExit(f"scripted server did not start: {line!r}")
-    return proc, line.split(" ", 1)[1]
 
 
 async def make_variants(url: str, db_dir: Path) -> tuple[dict[str, RunFn], Callable[[], Any]]:
@@ -192,7 +179,7 @@ async def measure(fn: RunFn, runs: int, concurrent_runs: int) -> dict[str, float
 
 
 async def main_async(ns: argparse.Namespace) -> dict[str, Any]:
-    proc, url = start_server()
+    proc, url = spawn_loop_server(STEPS)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             variants, close = await make_variants(url, Path(tmp))

@@ -41,6 +41,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agent.testing import spawn_loop_server
+
 AGENT = str(Path(sys.executable).parent / "agent")
 CALC_SPEC = {
     "type": "function",
@@ -71,20 +73,6 @@ def process(args: list[str], env: dict[str, str] | None = None) -> Iterator[subp
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-
-
-def scripted_llm(steps: int) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.testing.scripted_server", "--loop-steps", str(steps)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("READY "):
-        proc.kill()
-        raise SystemExit(f"scripted server did not start: {line!r}")
-    return proc, line.split(" ", 1)[1]
 
 
 def free_port() -> int:
@@ -257,7 +245,7 @@ async def measure_store(
 
 
 async def main_async(ns: argparse.Namespace) -> dict[str, Any]:
-    llm, llm_url = scripted_llm(ns.steps)
+    llm, llm_url = spawn_loop_server(ns.steps)
     try:
         stores: dict[str, Any] = {"sqlite": await measure_store(ns, llm_url, "sqlite", None)}
         if ns.postgres_url:

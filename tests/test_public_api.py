@@ -206,6 +206,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "error",
         "loop_responder",
         "reply",
+        "spawn_loop_server",
     },
     "agent.tooling": {
         "ArgumentsDecodeError",

@@ -14,6 +14,16 @@ from agent.testing.scripted_server import (
     error,
     loop_responder,
     reply,
+    spawn_loop_server,
 )
 
-__all__ = ["Response", "ScriptedServer", "call", "calls", "error", "loop_responder", "reply"]
+__all__ = [
+    "Response",
+    "ScriptedServer",
+    "call",
+    "calls",
+    "error",
+    "loop_responder",
+    "reply",
+    "spawn_loop_server",
+]

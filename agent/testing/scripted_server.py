@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -417,6 +419,22 @@ def loop_responder(
         return reply("done")
 
     return respond
+
+
+def spawn_loop_server(steps: int) -> tuple[subprocess.Popen[str], str]:
+    """A ``loop_responder(steps)`` server in a process of its own (benchmarks time the client
+    apart from it): the process and the server's URL. Terminate the process when done."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent.testing.scripted_server", "--loop-steps", str(steps)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        proc.kill()
+        raise RuntimeError(f"the scripted server did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
 
 
 def main() -> None:
