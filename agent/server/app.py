@@ -34,10 +34,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, is_dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -54,6 +54,7 @@ from agent.errors import (
 )
 from agent.events import (
     AgentEvent,
+    Approval,
     CheckEvent,
     ErrorEvent,
     FinalEvent,
@@ -63,16 +64,79 @@ from agent.events import (
     ToolResultEvent,
 )
 from agent.mcp.http_guard import HttpGuard
-from agent.server.wire import (
-    MODEL_ID,
-    ChatRequest,
-    DecisionsRequest,
-    RunRequest,
-    _BadRequest,
-)
 from agent.settings import Settings
 
+MODEL_ID = "agent"
 THREAD_HEADER = "x-agent-thread-id"
+
+
+class _ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[_ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "\n".join(p.text or "" for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    """What the server reads of an OpenAI chat-completions request; the rest (temperature,
+    tools, ...) is the agent's own business and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = MODEL_ID
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    thread_id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input: str = Field(min_length=1)
+
+
+class Decision(BaseModel):
+    """A person's decision on one pending tool call (``Approval`` in the Python API)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "reject", "edit"]
+    reason: str = Field("the user refused this call", max_length=2000)
+    arguments: dict[str, Any] | None = None
+
+    def approval(self) -> Approval:
+        if self.action == "approve":
+            return Approval.approve()
+        if self.action == "reject":
+            return Approval.reject(self.reason)
+        if self.arguments is None:
+            raise _BadRequest(400, "an edit needs the new arguments", param="arguments")
+        return Approval.edit(self.arguments)
+
+
+class DecisionsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: dict[str, Decision] = Field(min_length=1)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
 
 
 def error_body(message: str, *, kind: str, param: str | None = None) -> dict[str, Any]:
