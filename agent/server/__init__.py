@@ -11,7 +11,8 @@ from __future__ import annotations
 import uvicorn
 
 from agent.api import Agent
-from agent.server.app import MODEL_ID, THREAD_HEADER, create_app, guard_for
+from agent.server.app import THREAD_HEADER, create_app, guard_for
+from agent.server.wire import MODEL_ID
 from agent.settings import Settings
 
 

@@ -34,10 +34,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, is_dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -54,7 +54,6 @@ from agent.errors import (
 )
 from agent.events import (
     AgentEvent,
-    Approval,
     CheckEvent,
     ErrorEvent,
     FinalEvent,
@@ -64,79 +63,16 @@ from agent.events import (
     ToolResultEvent,
 )
 from agent.mcp.http_guard import HttpGuard
+from agent.server.wire import (
+    MODEL_ID,
+    BadRequest,
+    ChatRequest,
+    DecisionsRequest,
+    RunRequest,
+)
 from agent.settings import Settings
 
-MODEL_ID = "agent"
 THREAD_HEADER = "x-agent-thread-id"
-
-
-class _ContentPart(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    type: str
-    text: str | None = None
-
-
-class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[_ContentPart] | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, list):
-            return "\n".join(p.text or "" for p in self.content if p.type == "text")
-        return self.content or ""
-
-
-class ChatRequest(BaseModel):
-    """What the server reads of an OpenAI chat-completions request; the rest (temperature,
-    tools, ...) is the agent's own business and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = MODEL_ID
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
-    thread_id: str | None = Field(None, min_length=1, max_length=200)
-
-
-class RunRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    input: str = Field(min_length=1)
-
-
-class Decision(BaseModel):
-    """A person's decision on one pending tool call (``Approval`` in the Python API)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    action: Literal["approve", "reject", "edit"]
-    reason: str = Field("the user refused this call", max_length=2000)
-    arguments: dict[str, Any] | None = None
-
-    def approval(self) -> Approval:
-        if self.action == "approve":
-            return Approval.approve()
-        if self.action == "reject":
-            return Approval.reject(self.reason)
-        if self.arguments is None:
-            raise _BadRequest(400, "an edit needs the new arguments", param="arguments")
-        return Approval.edit(self.arguments)
-
-
-class DecisionsRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    decisions: dict[str, Decision] = Field(min_length=1)
-
-
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str, *, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.param = param
 
 
 def error_body(message: str, *, kind: str, param: str | None = None) -> dict[str, Any]:
@@ -171,16 +107,16 @@ def _too_large(limit: int) -> str:
 async def _read_json(request: Request, limit: int) -> Any:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BadRequest(413, _too_large(limit))
+        raise BadRequest(413, _too_large(limit))
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise _BadRequest(413, _too_large(limit))
+            raise BadRequest(413, _too_large(limit))
     try:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise _BadRequest(400, f"the request body is not JSON: {exc}") from None
+        raise BadRequest(400, f"the request body is not JSON: {exc}") from None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -193,7 +129,7 @@ def _validated(model: type[M], data: Any) -> M:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise _BadRequest(400, f"{where}: {first['msg']}", param=where) from None
+        raise BadRequest(400, f"{where}: {first['msg']}", param=where) from None
 
 
 def question_for(request: ChatRequest, *, continuing: bool) -> str:
@@ -201,9 +137,7 @@ def question_for(request: ChatRequest, *, continuing: bool) -> str:
     messages of the request before it, as a transcript."""
     last = request.messages[-1]
     if last.role != "user" or not last.text().strip():
-        raise _BadRequest(
-            400, "the last message must be a user message with text", param="messages"
-        )
+        raise BadRequest(400, "the last message must be a user message with text", param="messages")
     earlier = request.messages[:-1]
     if continuing or not earlier:
         return last.text()
@@ -333,7 +267,7 @@ class AgentApp:
             given = chat.thread_id or request.headers.get(THREAD_HEADER)
             thread_id = given or uuid.uuid4().hex
             question = question_for(chat, continuing=given is not None)
-        except _BadRequest as exc:
+        except BadRequest as exc:
             body = error_body(str(exc), kind="invalid_request_error", param=exc.param)
             return JSONResponse(body, status_code=exc.status)
         completion_id = f"chatcmpl-{uuid.uuid4().hex}"
@@ -430,7 +364,7 @@ class AgentApp:
         thread_id = request.path_params["thread_id"]
         try:
             run = _validated(RunRequest, await _read_json(request, self.max_body_bytes))
-        except _BadRequest as exc:
+        except BadRequest as exc:
             body = error_body(str(exc), kind="invalid_request_error", param=exc.param)
             return JSONResponse(body, status_code=exc.status)
 
@@ -449,7 +383,7 @@ class AgentApp:
         try:
             body = _validated(DecisionsRequest, await _read_json(request, self.max_body_bytes))
             decided = {call_id: d.approval() for call_id, d in body.decisions.items()}
-        except _BadRequest as exc:
+        except BadRequest as exc:
             error = error_body(str(exc), kind="invalid_request_error", param=exc.param)
             return JSONResponse(error, status_code=exc.status)
         try:
