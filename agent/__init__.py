@@ -28,6 +28,7 @@ from agent.errors import (
     LocalServerError,
     MCPError,
     ModelProvisionError,
+    OutputValidationError,
     RepairBudgetExceededError,
     RepeatedToolCallError,
     RunError,
@@ -40,6 +41,7 @@ from agent.errors import (
     ThreadError,
     ToolCrashedError,
     ToolError,
+    UsageLimitExceededError,
 )
 
 if TYPE_CHECKING:
@@ -114,6 +116,7 @@ __all__ = [
     "LocalServerError",
     "MCPError",
     "ModelProvisionError",
+    "OutputValidationError",
     "Persistence",
     "RepairBudgetExceededError",
     "RepeatedToolCallError",
@@ -139,6 +142,7 @@ __all__ = [
     "TriageReport",
     "TriageRequest",
     "Usage",
+    "UsageLimitExceededError",
     "tool",
 ]
 

@@ -13,6 +13,8 @@ Everything below is raised to *you*, with a message that says what to do::
     │   ├── StepBudgetExceededError    the model kept calling tools past ``max_steps``
     │   ├── RepeatedToolCallError      the model repeated an identical call in a loop
     │   ├── RepairBudgetExceededError  the model could not repair its calls within the budget
+    │   ├── UsageLimitExceededError    the run used up a limit (tokens or tool calls; ``.limit``)
+    │   ├── OutputValidationError      the final output kept failing ``output_type``
     │   ├── RunTimeoutError            the run passed its deadline (``run_timeout_s``)
     │   └── ToolCrashedError           a tool failed with an unexpected exception (our bug)
     ├── InputError                     a question refused before it entered a thread (too long)
@@ -95,6 +97,38 @@ class RepeatedToolCallError(RunError):
 
 class RepairBudgetExceededError(RunError):
     """The model's tool calls kept failing validation (or the tool) past the repair budget."""
+
+
+class UsageLimitExceededError(RunError):
+    """The run reached a usage limit; ``limit`` names its setting (``max_run_tokens``,
+    ``max_tool_calls``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str,
+        transcript: Sequence[BaseMessage] = (),
+        thread_id: str | None = None,
+    ) -> None:
+        super().__init__(message, transcript=transcript, thread_id=thread_id)
+        self.limit = limit
+
+
+class OutputValidationError(RunError):
+    """The model's final output did not validate against ``output_type`` within the repair
+    budget; ``errors`` are the last validation errors."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[str] = (),
+        transcript: Sequence[BaseMessage] = (),
+        thread_id: str | None = None,
+    ) -> None:
+        super().__init__(message, transcript=transcript, thread_id=thread_id)
+        self.errors = list(errors)
 
 
 class RunTimeoutError(RunError):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, cast
 
 from langchain_core.messages import BaseMessage
+from typing_extensions import TypeVar
 
-from agent.errors import AgentError
+from agent.errors import AgentError, RunError
+
+# The type of ``RunResult.output``: the ``output_type`` a run was given, ``str`` without one.
+OutputT = TypeVar("OutputT", default=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +37,7 @@ class ToolCallRecord:
 
 
 @dataclass(frozen=True, slots=True)
-class RunResult:
+class RunResult(Generic[OutputT]):
     answer: str
     thread_id: str
     steps: int
@@ -53,6 +57,21 @@ class RunResult:
     # them. ``Agent.resume(thread_id, decisions={call_id: Approval...})`` continues it, from
     # any process. ``answer`` is empty then.
     pending: list[ToolCallRequest] = field(default_factory=list)
+    # The answer as the run's ``output_type``, validated; ``None`` without one. Read ``output``.
+    structured: OutputT | None = None
+
+    @property
+    def output(self) -> OutputT:
+        """The answer as the ``output_type`` the run was given (a validated instance), or the
+        answer text when it was given none. Raises ``RunError`` when the run stopped before an
+        answer, for calls that wait for approval (``pending``)."""
+        if self.pending:
+            raise RunError(
+                f"the run on thread {self.thread_id!r} has no output yet: {len(self.pending)} "
+                "tool call(s) wait for approval (RunResult.pending; continue with resume)",
+                thread_id=self.thread_id,
+            )
+        return self.structured if self.structured is not None else cast(OutputT, self.answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +114,7 @@ class ToolResultEvent:
 
 @dataclass(frozen=True, slots=True)
 class FinalEvent:
-    result: RunResult
+    result: RunResult[Any]
     kind: Literal["final"] = "final"
 
 

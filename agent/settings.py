@@ -52,6 +52,19 @@ class Settings(BaseSettings):
         ),
     )
     llm_connect_timeout_s: float = Field(5.0, gt=0)
+    llm_fallback_base_url: str | None = Field(
+        None,
+        description=(
+            "a second OpenAI-compatible server used when the first still fails after its "
+            "retries (connection refused, timeout, 5xx); the answer says it came from there"
+        ),
+    )
+    llm_fallback_model: str | None = Field(
+        None, description="the model name on the fallback server (default: LLM_MODEL)"
+    )
+    llm_fallback_api_key: SecretStr | None = Field(
+        None, description="API key of the fallback server (default: LLM_API_KEY)"
+    )
     llm_max_retries: int = Field(
         2, ge=0, le=10, description="retries on connection errors, 429 and 5xx (with backoff)"
     )
@@ -88,6 +101,26 @@ class Settings(BaseSettings):
     )
     max_identical_calls: int = Field(
         2, ge=1, le=20, description="times the same call (name + arguments) may run in one run"
+    )
+    max_tool_calls: int | None = Field(
+        None, ge=1, description="tool calls one run may make; past it the run stops with an error"
+    )
+    max_run_tokens: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "tokens (prompt + completion, summed over the LLM calls) one run may use; the run "
+            "stops with an error before the call that would start past it"
+        ),
+    )
+    context_tokens: int | None = Field(
+        None,
+        ge=256,
+        description=(
+            "tokens one LLM call may send; older turns of a long thread are left out of the "
+            "request (never out of the thread), each tool call with its result; default: the "
+            "context length the server reports (vLLM's max_model_len), less MAX_TOKENS"
+        ),
     )
     tool_timeout_s: float = Field(30.0, gt=0, description="default timeout of one tool call")
     run_timeout_s: float = Field(
@@ -276,9 +309,11 @@ class Settings(BaseSettings):
         1_000_000, ge=1024, description="largest request body `agent serve` reads"
     )
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "llm_fallback_base_url")
     @classmethod
-    def _url_shape(cls, value: str) -> str:
+    def _url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8000/v1)")
         return value.rstrip("/")

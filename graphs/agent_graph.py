@@ -3,10 +3,12 @@
     START -> retrieve -> agent          retrieve: the documents' excerpts for the question, if close
              agent -> (tools | check)   agent: one LLM call with the tools bound
              tools -> (agent | check)   tools: validate + run the calls (then check a final_answer)
-             check -> (agent | END)     check: the answer's arithmetic, wrong steps sent back
+             check -> (agent | END)     check: the answer's arithmetic, wrong steps sent back;
+                                        then the answer as the run's output_type, if it has one
 
-Budgets are checked at the top of ``agent``, so the messages of the step that broke a budget are
-already in the checkpoint when the run stops, and the error carries the whole transcript.
+Budgets and limits are checked at the top of ``agent``, so the messages of the step that broke
+one are already in the checkpoint when the run stops, and the error carries the whole transcript.
+Each LLM call sends what of the thread fits the model's context (``agent.loop.fit_messages``).
 """
 
 from __future__ import annotations
@@ -34,10 +36,12 @@ from langgraph.types import interrupt
 
 from agent.errors import (
     AgentError,
+    OutputValidationError,
     RepairBudgetExceededError,
     RepeatedToolCallError,
     RunError,
     StepBudgetExceededError,
+    UsageLimitExceededError,
 )
 from agent.events import (
     Approval,
@@ -49,17 +53,23 @@ from agent.events import (
     ToolCallRequest,
     ToolResultEvent,
 )
-from agent.llm import LLMClient
+from agent.llm import ChatClient
 from agent.loop import (
     ANSWER_CHECK,
     FINAL_ANSWER,
     RESCUE_PROMPT,
     AnswerStream,
+    OutputSpec,
     check_feedback,
     current_run,
+    estimate_tokens,
     final_answer_spec,
+    fit_messages,
     is_question,
+    left_out_note,
     not_run,
+    output_feedback,
+    output_prompt,
     recover_tool_calls,
     run_tool_calls,
 )
@@ -78,6 +88,8 @@ class AgentState(TypedDict):
     stopped: NotRequired[str | None]  # why tools are off: a budget ran out
     rescued: NotRequired[str | None]  # set when the answer came from a rescue call
     checks: NotRequired[int]  # answers of the current run sent back by the answer check
+    tool_calls: NotRequired[int]  # tool calls the current run made (final_answer aside)
+    output: NotRequired[Any]  # the answer as the run's output_type, in its JSON form
 
 
 # Finds what is wrong in an answer's text (each item printable); empty when nothing is.
@@ -90,7 +102,7 @@ Prefetch = Callable[[str], Awaitable[str | None]]
 class AgentContext:
     """What a run needs besides its state; passed per invocation, never checkpointed."""
 
-    llm: LLMClient
+    llm: ChatClient
     tools: ToolRegistry
     settings: Settings
     mode: ToolCallMode
@@ -102,11 +114,17 @@ class AgentContext:
     check_answer: AnswerCheck | None = None
     prefetch: tuple[str, Prefetch] | None = None  # (the search tool's name, its prefetch)
     approval_policy: ApprovalPolicy | None = None
+    output: OutputSpec | None = None  # the run's output_type
+    history_budget: int | None = None  # tokens of the thread one LLM call may send
+
+
+# Tokens kept free for what a call adds after the thread (the rescue or output prompt).
+_PROMPT_MARGIN = 300
 
 
 def make_context(
     *,
-    llm: LLMClient,
+    llm: ChatClient,
     tools: ToolRegistry,
     settings: Settings,
     mode: ToolCallMode,
@@ -117,10 +135,18 @@ def make_context(
     check_answer: AnswerCheck | None = None,
     prefetch: tuple[str, Prefetch] | None = None,
     approval_policy: ApprovalPolicy | None = None,
+    output: OutputSpec | None = None,
+    context_budget: int | None = None,
 ) -> AgentContext:
+    """``context_budget``: tokens one request may hold (the model's context less the reply's
+    ``max_tokens``); the system prompt and the tools' schemas take theirs first."""
     specs = tools.openai_specs()
     if mode == "required":
         specs = [*specs, final_answer_spec()]
+    history: int | None = None
+    if context_budget is not None:
+        fixed = estimate_tokens([SystemMessage(system_prompt)], tools=specs) + _PROMPT_MARGIN
+        history = max(context_budget - fixed, 0)
     return AgentContext(
         llm,
         tools,
@@ -134,7 +160,30 @@ def make_context(
         check_answer if settings.answer_checks else None,
         prefetch if settings.auto_retrieve else None,
         approval_policy,
+        output,
+        history,
     )
+
+
+def _request(ctx: AgentContext, messages: list[AnyMessage], *extra: BaseMessage) -> list[Any]:
+    """What one LLM call sends: the system prompt and what of the thread fits the context."""
+    fitted = fit_messages(messages, ctx.history_budget)
+    system = ctx.system_prompt + (left_out_note(fitted.left_out) if fitted.left_out else "")
+    return [SystemMessage(system), *fitted.messages, *extra]
+
+
+def _limit_error(
+    usage: dict[str, int], messages: list[AnyMessage], s: Settings
+) -> UsageLimitExceededError | None:
+    used = usage.get("total_tokens", 0)
+    if s.max_run_tokens is not None and used >= s.max_run_tokens:
+        return UsageLimitExceededError(
+            f"the run used {used:,} tokens, its limit is {s.max_run_tokens:,} "
+            "(AGENT_MAX_RUN_TOKENS); the thread keeps every step so far",
+            limit="max_run_tokens",
+            transcript=messages,
+        )
+    return None
 
 
 def _budget_error(state: AgentState, s: Settings) -> RunError | None:
@@ -155,8 +204,8 @@ def _budget_error(state: AgentState, s: Settings) -> RunError | None:
     return None
 
 
-def _add_usage(state: AgentState, ai: AIMessage) -> dict[str, int]:
-    usage = dict(state["usage"])
+def _add_usage(so_far: dict[str, int], ai: AIMessage) -> dict[str, int]:
+    usage = dict(so_far)
     for key, value in (ai.usage_metadata or {}).items():
         if isinstance(value, int):
             usage[key] = usage.get(key, 0) + value
@@ -169,11 +218,7 @@ async def _rescue(
     """A budget ran out: one more call with tools off, for an answer from what the run has.
     The budget's error only if that yields no answer either."""
     on_token = (lambda text: writer(TokenEvent(text))) if ctx.stream_tokens else None
-    messages: list[BaseMessage] = [
-        SystemMessage(ctx.system_prompt),
-        *state["messages"],
-        HumanMessage(RESCUE_PROMPT),
-    ]
+    messages = _request(ctx, state["messages"], HumanMessage(RESCUE_PROMPT))
     ai = await ctx.llm.complete(messages, tools=[], on_token=on_token)
     answer = ai.text.strip()
     if not answer:
@@ -181,7 +226,7 @@ async def _rescue(
     return {
         "messages": [ai],
         "steps": state["steps"] + 1,
-        "usage": _add_usage(state, ai),
+        "usage": _add_usage(state["usage"], ai),
         "answer": answer,
         "rescued": str(budget),
     }
@@ -220,6 +265,9 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
 
 async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ctx = runtime.context
+    limit = _limit_error(state["usage"], state["messages"], ctx.settings)
+    if limit is not None:
+        raise limit
     budget = _budget_error(state, ctx.settings)
     if budget is not None:
         return await _rescue(state, ctx, budget, runtime.stream_writer)
@@ -244,9 +292,8 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     repair = state.get("repair_tool")
     if repair and ctx.named_choice:  # guided decoding makes the repaired call valid
         tool_choice = {"type": "function", "function": {"name": repair}}
-    messages: list[BaseMessage] = [SystemMessage(ctx.system_prompt), *state["messages"]]
     ai = await ctx.llm.complete(
-        messages,
+        _request(ctx, state["messages"]),
         tools=ctx.tool_specs,
         tool_choice=tool_choice,
         on_token=on_token,
@@ -260,7 +307,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     return {
         "messages": [ai],
         "steps": state["steps"] + 1,
-        "usage": _add_usage(state, ai),
+        "usage": _add_usage(state["usage"], ai),
         "repair_tool": None,
     }
 
@@ -307,6 +354,16 @@ async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     ai = state["messages"][-1]
     assert isinstance(ai, AIMessage)
     ctx = runtime.context
+    made = state.get("tool_calls") or 0
+    asked = sum(c["name"] != FINAL_ANSWER for c in [*ai.tool_calls, *ai.invalid_tool_calls])
+    limit = ctx.settings.max_tool_calls
+    if limit is not None and made + asked > limit:
+        raise UsageLimitExceededError(
+            f"the model asked for {asked} more tool call(s) after {made}, past the run's limit "
+            f"of {limit} (AGENT_MAX_TOOL_CALLS); they were not run",
+            limit="max_tool_calls",
+            transcript=state["messages"],
+        )
     approve = ctx.approve
     if approve is None:
         pending = awaiting_approval(ai, ctx)
@@ -332,6 +389,7 @@ async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         "messages": step.messages,
         "repairs": state["repairs"] + step.failures,
         "repair_tool": step.repair,
+        "tool_calls": made + asked,
     }
     if step.answer is not None:
         update["answer"] = step.answer
@@ -350,19 +408,59 @@ def _answer_text(state: AgentState) -> str:
 
 async def check_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Check the answer (its arithmetic, by default); send what is wrong back to the model,
-    at most ``answer_checks`` times a run. A rescued answer is final."""
+    at most ``answer_checks`` times a run. A rescued answer is final. An answer that stands
+    becomes the run's output (``_output``)."""
     ctx = runtime.context
     checks = state.get("checks") or 0
     if ctx.check_answer is None or state.get("rescued") or checks >= ctx.settings.answer_checks:
-        return {}
+        return await _output(state, ctx)
     problems = [str(p) for p in ctx.check_answer(_answer_text(state))]
     if not problems:
-        return {}
+        return await _output(state, ctx)
     runtime.stream_writer(CheckEvent(problems))
     feedback = HumanMessage(
         check_feedback(problems), name=ANSWER_CHECK, additional_kwargs={"problems": problems}
     )
     return {"messages": [feedback], "checks": checks + 1, "answer": None}
+
+
+async def _output(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
+    """The final answer as the run's ``output_type``: as it is when it already is JSON of the
+    right shape, else from one more call with tools off and the schema as ``response_format``
+    (vLLM's guided decoding); what fails validation goes back with the field errors, at most
+    ``max_repairs`` times. Nothing is added to the thread but the output."""
+    spec = ctx.output
+    if spec is None:
+        return {}
+    run = current_run(state["messages"])
+    last = next((m for m in reversed(run) if isinstance(m, AIMessage)), None)
+    answer = state.get("answer") or (last.text if last is not None else "")
+    data, problems = spec.parse(answer)
+    if not problems:
+        return {"output": data}
+    asked: list[BaseMessage] = [HumanMessage(output_prompt(spec))]
+    steps, usage = state["steps"], state["usage"]
+    for _ in range(ctx.settings.max_repairs + 1):
+        limit = _limit_error(usage, state["messages"], ctx.settings)
+        if limit is not None:
+            raise limit
+        ai = await ctx.llm.complete(
+            _request(ctx, state["messages"], *asked),
+            tools=[],
+            response_format=spec.response_format(),
+        )
+        steps, usage = steps + 1, _add_usage(usage, ai)
+        data, problems = spec.parse(ai.text)
+        if not problems:
+            return {"output": data, "steps": steps, "usage": usage}
+        asked += [ai, HumanMessage(output_feedback(problems))]
+    raise OutputValidationError(
+        f"the model's output did not match output_type {spec.name!r} after "
+        f"{ctx.settings.max_repairs + 1} tries (AGENT_MAX_REPAIRS={ctx.settings.max_repairs}):\n"
+        + "\n".join(problems),
+        errors=problems,
+        transcript=[*state["messages"], *asked],
+    )
 
 
 def route_after_model(state: AgentState) -> Literal["tools", "check"]:

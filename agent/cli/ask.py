@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -65,6 +66,15 @@ def ask(
         list[str] | None,
         typer.Option("--edit", help="run pending call with these arguments", metavar="ID=JSON"),
     ] = None,
+    schema: Annotated[
+        Path | None,
+        typer.Option(
+            "--schema",
+            help="answer as JSON valid under this JSON Schema file (an object); prints the JSON",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
     base_url: BaseUrlOption = None,
     model: ModelOption = None,
     mode: ModeOption = None,
@@ -83,6 +93,8 @@ def ask(
 
       AGENT_LLM_BASE_URL=http://gpu-box:8000/v1 agent ask --mode native "..."
 
+      agent ask --schema invoice.schema.json "Ada bought 3 books at 12.50" > invoice.json
+
     [bold]Approval[/]: calls of tools in AGENT_APPROVE_TOOLS stop the run (exit 7) and print
     their ids; decide each to go on, from any shell that shares the threads:
 
@@ -97,6 +109,7 @@ def ask(
       tool_calls: [{call_id, name, arguments, content, is_error, duration_s}],
       warnings: [text, ...] (e.g. the answer was cut off at max_tokens)
       pending: [{call_id, name, arguments}] (calls waiting for approval)
+      output: the answer as JSON under --schema (null without it)
 
     and on failure: {"error": {type, message, hint, exit_code}, "thread_id"}.
 
@@ -112,12 +125,15 @@ def ask(
                 raise InputError("give a question (or --approve/--reject/--edit with --thread)")
             question = utf8_argument(question, "question")
         thread = thread or uuid.uuid4().hex  # known up front, so a failed run can be continued
+        output = read_schema(schema) if schema is not None else None
         settings = load_settings(
             base_url=base_url, model=model, mode=mode, max_steps=max_steps, data_dir=data_dir
         )
-        if as_json:
-            result = asyncio.run(_run(settings, question, thread, decisions))
-            typer.echo(json.dumps(result_json(result), ensure_ascii=False))
+        if as_json or output is not None:
+            result = asyncio.run(_run(settings, question, thread, decisions, output))
+            shown = result_json(result) if as_json else result.structured
+            if as_json or not result.pending:
+                typer.echo(json.dumps(shown, ensure_ascii=False))
         else:
             result = asyncio.run(_run_streaming(settings, question, thread, decisions))
         if result.pending:
@@ -129,6 +145,21 @@ def ask(
         raise typer.Exit(exit_code_for(exc)) from None
     except KeyboardInterrupt:
         raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+
+def read_schema(path: Path) -> dict[str, Any]:
+    """The JSON Schema ``--schema`` names (an object); a clear error for anything else."""
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"--schema {path}: cannot read it: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"--schema {path}: not JSON: {exc}") from None
+    if not isinstance(schema, dict):
+        raise InputError(
+            f"--schema {path}: a JSON Schema is an object, got {type(schema).__name__}"
+        )
+    return schema
 
 
 def parse_decisions(approve: list[str], reject: list[str], edit: list[str]) -> dict[str, Approval]:
@@ -152,26 +183,30 @@ def parse_decisions(approve: list[str], reject: list[str], edit: list[str]) -> d
 
 
 async def _run(
-    settings: Settings, question: str | None, thread_id: str, decisions: dict[str, Approval]
-) -> RunResult:
+    settings: Settings,
+    question: str | None,
+    thread_id: str,
+    decisions: dict[str, Approval],
+    output: dict[str, Any] | None = None,
+) -> RunResult[Any]:
     from agent.api import Agent  # deferred: `agent --help` should not load langgraph
 
     async with Agent(settings) as agent:
         if decisions:
-            return await agent.aresume(thread_id, decisions=decisions)
+            return await agent.aresume(thread_id, decisions=decisions, output_type=output)
         assert question is not None
-        return await agent.arun(question, thread_id=thread_id)
+        return await agent.arun(question, thread_id=thread_id, output_type=output)
 
 
 async def _run_streaming(
     settings: Settings, question: str | None, thread_id: str, decisions: dict[str, Approval]
-) -> RunResult:
+) -> RunResult[Any]:
     from agent.api import Agent
     from agent.cli._render import TurnView
     from agent.events import ErrorEvent, FinalEvent
 
     view = TurnView(Console())
-    final: RunResult | None = None
+    final: RunResult[Any] | None = None
     async with Agent(settings) as agent:
         view.start()
         try:
@@ -193,7 +228,7 @@ async def _run_streaming(
     return final
 
 
-def result_json(result: RunResult) -> dict[str, Any]:
+def result_json(result: RunResult[Any]) -> dict[str, Any]:
     from agent.loop import FINAL_ANSWER
 
     return {
@@ -208,6 +243,7 @@ def result_json(result: RunResult) -> dict[str, Any]:
         ],
         "warnings": result.warnings,
         "pending": [asdict(p) for p in result.pending],
+        "output": result.structured,
     }
 
 

@@ -124,19 +124,46 @@ def _usage(raw: Any) -> dict[str, int]:
 class LLMClient:
     """Calls ``/chat/completions``; returns an ``AIMessage`` with tool calls and usage."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        base_url: str | None = None,
+        model: str | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        """A client of ``settings``' server and model, or of ``base_url`` / ``model`` (the
+        fallback server) with the same timeouts and retries."""
         self.settings = settings
-        self.base_url = settings.llm_base_url
-        self._host = urlsplit(settings.llm_base_url).hostname
+        self.base_url = base_url or settings.llm_base_url
+        self.model = model or settings.llm_model
+        self._api_key = api_key or settings.llm_api_key.get_secret_value()
+        self._host = urlsplit(self.base_url).hostname
+        self._context: int | None = None
         self._client = openai.AsyncOpenAI(
-            base_url=settings.llm_base_url,
-            api_key=settings.llm_api_key.get_secret_value(),
+            base_url=self.base_url,
+            api_key=self._api_key,
             timeout=httpx2.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
             max_retries=settings.llm_max_retries,
         )
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    async def context_length(self) -> int | None:
+        """The model's context in tokens as the server reports it (vLLM lists
+        ``max_model_len`` in ``/models``); ``None`` where it does not say. Asked once."""
+        if self._context is None:
+            try:
+                page = await self._client.with_options(timeout=10.0, max_retries=0).models.list()
+            except openai.APIError:
+                return None  # asked again next run: the run itself reports a server that is down
+            self._context = 0  # answered, and silent on it: not asked again
+            for card in page.data:
+                length = (card.model_extra or {}).get("max_model_len")
+                if card.id == self.model and isinstance(length, int) and length > 0:
+                    self._context = length
+        return self._context or None
 
     async def served_models(self, timeout_s: float = 5.0) -> list[str]:
         """The ids ``/models`` lists (raises the client's error when the server is down)."""
@@ -147,8 +174,8 @@ class LLMClient:
         """``(tokens in text, the model's context length)`` from vLLM's ``/tokenize``, or
         ``None`` where the server has no such endpoint (or does not answer it)."""
         root = self.base_url.removesuffix("/v1")
-        headers = {"Authorization": f"Bearer {self.settings.llm_api_key.get_secret_value()}"}
-        body = {"model": self.settings.llm_model, "prompt": text, "add_special_tokens": False}
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        body = {"model": self.model, "prompt": text, "add_special_tokens": False}
         try:
             async with httpx2.AsyncClient(timeout=self.settings.llm_timeout_s) as http:
                 response = await http.post(f"{root}/tokenize", json=body, headers=headers)
@@ -168,7 +195,7 @@ class LLMClient:
     ) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {
-            "model": s.llm_model,
+            "model": self.model,
             "messages": to_openai_messages(messages),
             "temperature": s.temperature,
         }
@@ -201,11 +228,11 @@ class LLMClient:
         ``response_format`` (``{"type": "json_schema", ...}``) has vLLM decode the reply to a
         JSON schema (structured outputs)."""
         with span(
-            f"chat {self.settings.llm_model}",
+            f"chat {self.model}",
             kind=SpanKind.CLIENT,
             gen_ai__operation__name="chat",
             gen_ai__provider__name="openai",
-            gen_ai__request__model=self.settings.llm_model,
+            gen_ai__request__model=self.model,
             gen_ai__request__max_tokens=max_tokens or self.settings.max_tokens,
             server__address=self._host,
         ) as current:

@@ -3,12 +3,14 @@
 ``graphs.agent_graph`` wires these into the state machine: the system prompt for the tool-call
 mode, ``final_answer`` (how a run ends in ``required`` mode), calls recovered from a model's text,
 the answer streamed out of ``final_answer``'s argument, one validated tool step
-(``run_tool_calls``), and reading a thread's messages back into a ``RunResult``.
+(``run_tool_calls``), reading a thread's messages back into a ``RunResult``, the run's output
+as a typed value (``output_spec``), and what of a long thread one call sends (``fit_messages``).
 """
 
 from agent.loop._answer_stream import AnswerStream
 from agent.loop._recovery import recover_tool_calls
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
+from agent.loop.output import OutputSpec, output_feedback, output_prompt, output_spec
 from agent.loop.probe import (
     ProbeResult,
     ServerProfile,
@@ -31,6 +33,7 @@ from agent.loop.transcript import (
     run_result,
     uncommitted_messages,
 )
+from agent.loop.trim import estimate_tokens, fit_messages, left_out_note
 
 __all__ = [
     "ANSWER_CHECK",
@@ -39,6 +42,7 @@ __all__ = [
     "RESCUE_PROMPT",
     "AnswerStream",
     "FinalAnswerArgs",
+    "OutputSpec",
     "ProbeResult",
     "ServerProfile",
     "ToolStep",
@@ -48,10 +52,16 @@ __all__ = [
     "close_interrupted_calls",
     "current_run",
     "describe_mode",
+    "estimate_tokens",
     "final_answer_spec",
     "first_question",
+    "fit_messages",
     "is_question",
+    "left_out_note",
     "not_run",
+    "output_feedback",
+    "output_prompt",
+    "output_spec",
     "probe_server",
     "recover_tool_calls",
     "pending_calls",

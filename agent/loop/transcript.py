@@ -14,6 +14,7 @@ from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMes
 
 from agent.events import RunResult, ToolCallRecord, ToolCallRequest, Usage
 from agent.loop.final_answer import FINAL_ANSWER
+from agent.loop.output import OutputSpec
 
 INTERRUPTED = "Cancelled: the previous run stopped before this call ran."
 # The name of the user-role message that sends an answer's failed checks back to the model: part
@@ -87,8 +88,11 @@ def pending_calls(interrupts: Iterable[Any]) -> list[ToolCallRequest]:
     ]
 
 
-def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
-    """The ``RunResult`` of the last run in a graph state."""
+def run_result(
+    state: Mapping[str, Any], thread_id: str, output: OutputSpec | None = None
+) -> RunResult[Any]:
+    """The ``RunResult`` of the last run in a graph state; with ``output``, its
+    ``structured`` is the run's output as a typed value."""
     pending = pending_calls(state.get("__interrupt__", ()))
     messages: list[AnyMessage] = list(state.get("messages", []))
     run = current_run(messages)
@@ -104,7 +108,13 @@ def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
             "the answer was cut off by the server's length limit (max_tokens, AGENT_MAX_TOKENS): "
             "it is incomplete"
         )
+    for m in run:
+        if isinstance(m, AIMessage) and m.response_metadata.get("fallback"):
+            warnings.append(str(m.response_metadata["fallback"]))
     usage = state.get("usage") or {}
+    structured = None
+    if output is not None and not pending and state.get("output") is not None:
+        structured = output.value(state["output"])
     return RunResult(
         answer=answer,
         thread_id=thread_id,
@@ -120,6 +130,7 @@ def run_result(state: Mapping[str, Any], thread_id: str) -> RunResult:
         corrected=check_problems(run),
         warnings=warnings,
         pending=pending,
+        structured=structured,
     )
 
 

@@ -13,7 +13,9 @@ from agent.testing.scripted_server import (
     calls,
     error,
     loop_responder,
+    prompt_tokens,
     reply,
+    schema_instance,
     spawn_loop_server,
 )
 
@@ -24,6 +26,8 @@ __all__ = [
     "calls",
     "error",
     "loop_responder",
+    "prompt_tokens",
     "reply",
+    "schema_instance",
     "spawn_loop_server",
 ]

@@ -85,11 +85,14 @@ class ScriptedServer:
         port: int = 0,
         record: bool = True,
         max_model_len: int = 32768,
+        enforce_context: bool = False,
     ) -> None:
         self._script = list(script)
         self._responder = responder
         self.model = model
-        self.max_model_len = max_model_len  # what /tokenize reports, as vLLM's does
+        self.max_model_len = max_model_len  # what /tokenize and /models report, as vLLM's do
+        # refuse a request longer than max_model_len (~4 characters a token) with vLLM's 400
+        self.enforce_context = enforce_context
         self.requests: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self._port = port
@@ -191,6 +194,20 @@ class ScriptedServer:
                 return error(400, f"scripted server: {msg}")
             return self._script.pop(0)
 
+    def _over_context(self, body: dict[str, Any]) -> str | None:
+        """vLLM's refusal of a prompt that does not fit, when ``enforce_context`` is on."""
+        if not self.enforce_context:
+            return None
+        prompt = prompt_tokens(body)
+        reply = int(body.get("max_tokens") or 0)
+        if prompt + reply <= self.max_model_len:
+            return None
+        return (
+            f"This model's maximum context length is {self.max_model_len} tokens. However, you "
+            f"requested {prompt + reply} tokens ({prompt} in the messages, {reply} in the "
+            "completion). Please reduce the length of the messages or completion."
+        )
+
     # ---- HTTP --------------------------------------------------------------------------------
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -221,7 +238,14 @@ class ScriptedServer:
         if method == "GET" and path.endswith("/models"):
             data = {
                 "object": "list",
-                "data": [{"id": self.model, "object": "model", "owned_by": "scripted"}],
+                "data": [
+                    {
+                        "id": self.model,
+                        "object": "model",
+                        "owned_by": "scripted",
+                        "max_model_len": self.max_model_len,
+                    }
+                ],
             }
             return await _send_json(writer, 200, data)
         if method == "POST" and path == "/tokenize":  # vLLM's, at the root; ~4 chars a token
@@ -236,6 +260,12 @@ class ScriptedServer:
             body = json.loads(raw)
         except json.JSONDecodeError:
             return await _send_json(writer, 400, _err("request body is not JSON"))
+        too_long = self._over_context(body)
+        if too_long:
+            with self._lock:
+                if self._record:
+                    self.requests.append(body)
+            return await _send_json(writer, 400, _err(too_long))
         resp = self._next(body)
         if resp.delay_s:
             await asyncio.sleep(resp.delay_s)
@@ -401,14 +431,53 @@ async def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
     await writer.drain()
 
 
+def prompt_tokens(body: dict[str, Any]) -> int:
+    """The scripted server's token count of a request: ~4 characters a token, as /tokenize."""
+    return len(json.dumps([body.get("messages", []), body.get("tools", [])])) // 4
+
+
+def schema_instance(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    """A small value valid under a JSON Schema (the subset pydantic writes): what the scripted
+    model answers to a ``response_format`` request. Strings are ``"done"``."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return schema_instance(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            return schema_instance(schema[key][0], defs)
+    kind = schema.get("type", "object")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: schema_instance(props[k], defs) for k in schema.get("required", props)}
+    if kind == "array":
+        return [schema_instance(schema.get("items", {}), defs)] * max(schema.get("minItems", 1), 1)
+    if kind in ("integer", "number"):
+        low = schema.get("minimum", schema.get("exclusiveMinimum", 0))
+        return int(low) + 1 if kind == "integer" else float(low) + 1.5
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return "done"
+
+
 def loop_responder(
     steps: int, tool: str = "calculator", arguments: dict[str, Any] | None = None
 ) -> Responder:
     """Answer ``steps`` tool calls per conversation, then the final answer (a ``final_answer``
-    call when the request says tool_choice=required). Stateless, so runs may interleave."""
+    call when the request says tool_choice=required), or a value of the request's
+    ``response_format`` schema. Stateless, so runs may interleave."""
     args = arguments or {"expression": "1 + 1"}
 
     def respond(body: dict[str, Any]) -> Response:
+        wanted = (body.get("response_format") or {}).get("json_schema")
+        if wanted is not None:  # structured output: a value of the schema
+            return reply(json.dumps(schema_instance(wanted["schema"])))
         done = sum(1 for m in body.get("messages", ()) if m.get("role") == "tool")
         if done < steps:
             return call(

@@ -61,7 +61,9 @@ def test_json_answer_has_the_documented_shape(
         "tool_calls",
         "warnings",
         "pending",
+        "output",
     }
+    assert data["output"] is None  # no --schema
     assert data["answer"] == "17 * 23 = 391" and data["steps"] == 2
     assert data["usage"] == {"input_tokens": 40, "output_tokens": 10, "total_tokens": 50}
     assert isinstance(data["thread_id"], str) and len(data["thread_id"]) == 32
@@ -150,6 +152,43 @@ def test_calls_needing_approval_exit_7_and_are_decided_from_another_command(
     code, _out, err = ask(env, "--approve", "x")
     assert code == ExitCode.USAGE and "--thread" in err
     scripted_llm.assert_done()
+
+
+def test_schema_prints_the_answer_as_valid_json(
+    scripted_llm: ScriptedServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"product": {"type": "integer"}},
+        "required": ["product"],
+    }
+    path = tmp_path / "product.schema.json"
+    path.write_text(json.dumps(schema))
+    scripted_llm.push(
+        call("calculator", expression="17 * 23"),
+        reply("It is 391."),
+        reply('{"product": "many"}'),  # wrong type: goes back to the model
+        reply('{"product": 391}'),
+    )
+    code, out, _err = ask(env, "--schema", str(path), "What is 17 * 23?")
+    assert code == 0
+    assert json.loads(out) == {"product": 391}
+    sent = scripted_llm.requests[2]["response_format"]["json_schema"]["schema"]
+    assert sent == {**schema, "additionalProperties": False}  # closed for guided decoding
+    scripted_llm.push(reply('{"product": 6}'))
+    code, out, _err = ask(env, "--json", "--schema", str(path), "2 * 3?")
+    assert code == 0 and json.loads(out)["output"] == {"product": 6}
+    scripted_llm.assert_done()
+
+
+def test_a_bad_schema_file_exits_2_naming_it(env: dict[str, str], tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text("{not json")
+    code, _out, err = ask(env, "--schema", str(path), "?")
+    assert code == ExitCode.USAGE and "bad.json" in err and "not JSON" in err
+    path.write_text('{"type": "object", "properties": {"a": {"type": "nope"}}}')
+    code, _out, err = ask(env, "--schema", str(path), "?")
+    assert code == ExitCode.USAGE and "JSON Schema is not usable" in err
 
 
 def test_unreachable_server_exits_3(env: dict[str, str]) -> None:
