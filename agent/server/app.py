@@ -46,6 +46,7 @@ from starlette.routing import Route
 from agent.api import Agent
 from agent.errors import (
     AgentError,
+    ConfigError,
     InputError,
     LLMError,
     RunTimeoutError,
@@ -62,6 +63,7 @@ from agent.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
+from agent.loop import output_spec
 from agent.mcp.http_guard import HttpGuard
 from agent.server.wire import (
     MODEL_ID,
@@ -182,8 +184,25 @@ def _waiting_note(result: RunResult) -> str:
     )
 
 
-def _answer_text(result: RunResult) -> str:
-    return _waiting_note(result) if result.pending else result.answer
+def _answer_text(result: RunResult[Any]) -> str:
+    if result.pending:
+        return _waiting_note(result)
+    if result.structured is not None:  # the request's response_format
+        return json.dumps(result.structured, ensure_ascii=False)
+    return result.answer
+
+
+def _output_type(chat: ChatRequest) -> dict[str, Any] | None:
+    """The request's ``response_format`` as the run's ``output_type``, checked up front."""
+    if chat.response_format is None:
+        return None
+    schema = chat.response_format.output_type()
+    if schema is not None:
+        try:
+            output_spec(schema)
+        except ConfigError as exc:
+            raise BadRequest(400, str(exc), param="response_format") from None
+    return schema
 
 
 def message_json(message: AnyMessage) -> dict[str, Any]:
@@ -267,6 +286,7 @@ class AgentApp:
             given = chat.thread_id or request.headers.get(THREAD_HEADER)
             thread_id = given or uuid.uuid4().hex
             question = question_for(chat, continuing=given is not None)
+            output = _output_type(chat)
         except BadRequest as exc:
             body = error_body(str(exc), kind="invalid_request_error", param=exc.param)
             return JSONResponse(body, status_code=exc.status)
@@ -274,11 +294,13 @@ class AgentApp:
         created = int(time.time())
         headers = {THREAD_HEADER: thread_id}
         if chat.stream:
-            stream = self._chat_stream(question, thread_id, completion_id, created, chat.model)
+            stream = self._chat_stream(
+                question, thread_id, completion_id, created, chat.model, output
+            )
             return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
         try:
             result = await _cancel_on_disconnect(
-                request, self.agent.arun(question, thread_id=thread_id)
+                request, self.agent.arun(question, thread_id=thread_id, output_type=output)
             )
         except AgentError as exc:
             return _error_response(exc, thread_id)
@@ -303,7 +325,13 @@ class AgentApp:
         return JSONResponse(body, headers=headers)
 
     async def _chat_stream(
-        self, question: str, thread_id: str, completion_id: str, created: int, model: str
+        self,
+        question: str,
+        thread_id: str,
+        completion_id: str,
+        created: int,
+        model: str,
+        output: dict[str, Any] | None,
     ) -> AsyncIterator[bytes]:
         def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> bytes:
             choices = (
@@ -322,10 +350,11 @@ class AgentApp:
 
         yield chunk({"role": "assistant", "content": ""})
         streamed = False
-        async for event in self.agent.astream(question, thread_id=thread_id):
+        async for event in self.agent.astream(question, thread_id=thread_id, output_type=output):
             if isinstance(event, TokenEvent):
-                streamed = True
-                yield chunk({"content": event.text})
+                if output is None:  # with a response_format, the content is the JSON at the end
+                    streamed = True
+                    yield chunk({"content": event.text})
             elif isinstance(event, ToolCallEvent | ToolResultEvent | CheckEvent):
                 streamed = False  # text before a tool step was not the answer
                 yield chunk(None, agent_event=_event_payload(event))

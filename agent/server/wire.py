@@ -30,6 +30,34 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class _JsonSchema(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    name: str = "output"
+    schema_: dict[str, Any] = Field(alias="schema")
+
+
+class ResponseFormat(BaseModel):
+    """OpenAI's ``response_format``: the answer as JSON (``json_object``) or as JSON valid under
+    a schema of an object (``json_schema``), the Python API's ``output_type``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: _JsonSchema | None = None
+
+    def output_type(self) -> dict[str, Any] | None:
+        if self.type == "text":
+            return None
+        if self.type == "json_object":
+            return {"type": "object", "additionalProperties": True}
+        if self.json_schema is None:
+            raise BadRequest(
+                400, "response_format json_schema needs its json_schema", param="response_format"
+            )
+        return self.json_schema.schema_
+
+
 class ChatRequest(BaseModel):
     """What the server reads of an OpenAI chat-completions request; the rest (temperature,
     tools, ...) is the agent's own business and ignored."""
@@ -40,6 +68,7 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     thread_id: str | None = Field(None, min_length=1, max_length=200)
+    response_format: ResponseFormat | None = None
 
 
 class RunRequest(BaseModel):

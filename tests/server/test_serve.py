@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from pydantic import BaseModel
 
 from agent.testing import Response, ScriptedServer, call
 
@@ -253,3 +254,47 @@ def test_a_non_loopback_bind_without_a_token_is_refused(
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert "AGENT_SERVE_TOKEN" in err and "0.0.0.0" in err
+
+
+def test_response_format_makes_the_answer_json_the_openai_client_parses(
+    served: Served, llm: ScriptedServer
+) -> None:
+    class Product(BaseModel):
+        value: int
+
+    llm.push(
+        call("calculator", expression="17*23"),
+        Response(content="It is 391."),
+        Response(content='{"value": 391}'),
+    )
+    parsed = served.client().chat.completions.parse(
+        model="agent",
+        messages=[{"role": "user", "content": "What is 17*23?"}],
+        response_format=Product,
+    )
+    assert parsed.choices[0].message.parsed == Product(value=391)
+    sent = llm.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert sent["properties"] == {"value": {"type": "integer"}} and sent["required"] == ["value"]
+
+    llm.push(Response(content="Eight."), Response(content='{"value": 8}'))
+    stream = served.client().chat.completions.create(
+        model="agent",
+        messages=[{"role": "user", "content": "2**3?"}],
+        response_format={"type": "json_object"},
+        stream=True,
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert json.loads(text) == {"value": 8}  # the JSON, not the text answer before it
+
+    with pytest.raises(openai.BadRequestError, match="JSON Schema is not usable"):
+        served.client().chat.completions.create(
+            model="agent",
+            messages=[{"role": "user", "content": "?"}],
+            response_format={
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "x",
+                    "schema": {"type": "object", "properties": {"a": {"type": "nope"}}},
+                },
+            },
+        )
