@@ -10,7 +10,8 @@ from langchain_openai import ChatOpenAI
 from pydantic import BaseModel
 
 from agent import Agent, ConfigError, FinalEvent, LLMUnavailableError, Settings, TokenEvent
-from agent.testing import ScriptedServer, call, reply
+from agent.loop import cached_profile
+from agent.testing import Response, ScriptedServer, call, reply
 from tools.calculator import make_calculator_tool
 
 
@@ -28,7 +29,9 @@ def test_a_chat_model_runs_the_loop_and_a_bad_call_is_repaired_by_name(
         call("calculator", expression="2 + 2"),
         reply("It is 4."),
     )
-    other = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1"})  # not used
+    other = settings.model_copy(
+        update={"llm_base_url": "http://127.0.0.1:9/v1", "repair_choice": "named"}  # URL unused
+    )
     with Agent(other, tools=[make_calculator_tool()], model=chat_model(scripted_llm.url)) as agent:
         result = agent.run("What is 2 + 2?")
     scripted_llm.assert_done()
@@ -94,3 +97,45 @@ def test_a_model_name_picks_the_served_model(
     assert scripted_llm.requests[0]["model"] == "another-model"
     with pytest.raises(ConfigError, match="LangChain chat model"):
         Agent(settings, tools=[], model=42)  # type: ignore[arg-type]
+
+
+def test_auto_mode_probes_a_chat_model_like_a_server(settings: Settings) -> None:
+    def respond(body: dict[str, Any]) -> Response:
+        names = [t["function"]["name"] for t in body.get("tools", [])]
+        question = body["messages"][-1]["content"]
+        if names == ["add"]:  # the probe: answer its sums right, as a parsed call
+            a, b = (17, 25) if "17" in question else (1203, 88)
+            return call("add", a=a, b=b)
+        return reply("Hello.")
+
+    with ScriptedServer(responder=respond) as llm:
+        url = llm.url
+        auto = settings.model_copy(update={"tool_call_mode": "auto"})
+        with Agent(auto, tools=[], model=chat_model(llm.url)) as agent:
+            assert agent.run("Hi?").answer == "Hello."
+        choices = [r.get("tool_choice") for r in llm.requests[:6]]
+    assert choices == [
+        "auto",
+        "auto",
+        "required",
+        "required",
+        {"type": "function", "function": {"name": "add"}},
+        {"type": "function", "function": {"name": "add"}},
+    ]
+    profile = cached_profile(auto, f"langchain:ChatOpenAI:{url}", "provider-model")
+    assert profile is not None and profile.mode == "native" and profile.named_choice
+
+
+def test_one_chat_model_serves_the_sync_and_the_async_api_alike(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    """A chat model's async client binds to the first loop that used it: the agent's own
+    private loop (run) and a caller's loops (asyncio.run) must all be able to use it."""
+    import asyncio
+
+    scripted_llm.push(reply("one"), reply("two"), reply("three"))
+    with Agent(settings, tools=[], model=chat_model(scripted_llm.url)) as agent:
+        assert agent.run("1?").answer == "one"
+        assert asyncio.run(agent.arun("2?")).answer == "two"
+        assert asyncio.run(agent.arun("3?")).answer == "three"
+    scripted_llm.assert_done()

@@ -163,25 +163,20 @@ class AgentCore:
 
     async def tool_call_mode(self) -> ToolCallMode:
         """The mode runs use: the setting, or for ``auto`` what probing the server found
-        (``agent.llm.server_profile``: measured once per server and model, cached on disk)."""
+        (``agent.loop.server_profile``: measured once per server and model, cached on disk)."""
         res = await self._resources()
         return await self._mode(res)
 
     async def _mode(self, res: LoopResources) -> ToolCallMode:
         if self.settings.tool_call_mode != "auto":
             return self.settings.tool_call_mode
-        target = probe_target(res.llm)
-        if target is None:  # a LangChain model: its provider's tool calling is native
-            return "native"
         if self._profile is None:
-            self._profile = await server_profile(target)
+            self._profile = await server_profile(probe_target(res.llm), self.settings)
         return self._profile.mode
 
     def _named_choice(self) -> bool:
         if self.settings.repair_choice != "auto":
             return self.settings.repair_choice == "named"
-        if self._chat_model is not None:  # bind_tools(tool_choice=name) forces the tool
-            return True
         return self._profile is not None and self._profile.named_choice
 
     async def _context_budget(self, res: LoopResources) -> int | None:

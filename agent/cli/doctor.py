@@ -34,7 +34,7 @@ err = Console(stderr=True)
 async def _profile(settings: Settings, refresh: bool) -> ServerProfile:
     llm = LLMClient(settings)
     try:
-        return await server_profile(llm, refresh=refresh)
+        return await server_profile(llm, settings, refresh=refresh)
     finally:
         await llm.aclose()
 

@@ -8,7 +8,9 @@ The loop's validation, repairs, budgets and limits do not depend on which one it
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import openai
@@ -79,12 +81,19 @@ class LangChainClient:
     ``tool_choice`` goes through ``bind_tools`` (``"any"`` / a tool name); ``response_format``
     (guided JSON for structured output) is bound only for OpenAI-style models, which take it;
     other models get the schema from the prompt and the validation errors back. The model's
-    own exceptions become ``LLMUnavailableError`` / ``LLMResponseError``."""
+    own exceptions become ``LLMUnavailableError`` / ``LLMResponseError``.
+
+    Every call runs on one event loop of its own (``_model_loop``), whatever loop the agent
+    runs on: chat models keep async HTTP clients bound to the first loop that used them
+    (``ChatOpenAI`` shares one per base URL), so a model used from ``Agent.run`` (the agent's
+    private loop) and then from ``asyncio.run(agent.arun(...))`` would fail with "Event loop
+    is closed". Streamed pieces come back to the caller's loop in order."""
 
     def __init__(self, model: BaseChatModel) -> None:
         self.chat_model = model
         self.model = _model_name(model)
-        self.base_url = f"langchain:{type(model).__name__}"
+        where = getattr(model, "openai_api_base", None) or getattr(model, "base_url", None)
+        self.base_url = f"langchain:{type(model).__name__}" + (f":{where}" if where else "")
 
     async def complete(
         self,
@@ -96,6 +105,38 @@ class LangChainClient:
         on_tool_args: ToolArgsCallback | None = None,
         max_tokens: int | None = None,
         response_format: dict[str, Any] | None = None,
+    ) -> AIMessage:
+        caller = asyncio.get_running_loop()
+
+        def relay(fn: Callable[..., None] | None) -> Callable[..., None] | None:
+            if fn is None:
+                return None
+
+            def relayed(*args: Any) -> None:
+                caller.call_soon_threadsafe(fn, *args)
+
+            return relayed
+
+        call = self._call(
+            messages,
+            tools,
+            tool_choice,
+            relay(on_token),
+            relay(on_tool_args),
+            max_tokens,
+            response_format,
+        )
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, _model_loop()))
+
+    async def _call(
+        self,
+        messages: Sequence[BaseMessage],
+        tools: list[dict[str, Any]],
+        tool_choice: str | dict[str, Any] | None,
+        on_token: TokenCallback | None,
+        on_tool_args: ToolArgsCallback | None,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None,
     ) -> AIMessage:
         runnable: Any = self.chat_model
         if tools:
@@ -150,6 +191,21 @@ class LangChainClient:
 
     async def aclose(self) -> None:
         return None
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+_LOOP_LOCK = threading.Lock()
+
+
+def _model_loop() -> asyncio.AbstractEventLoop:
+    """The event loop, in a daemon thread, where LangChain models run (started once)."""
+    global _LOOP
+    with _LOOP_LOCK:
+        if _LOOP is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="langchain-models", daemon=True).start()
+            _LOOP = loop
+        return _LOOP
 
 
 def _takes_response_format(model: BaseChatModel) -> bool:
@@ -274,12 +330,12 @@ class FallbackClient:
         await self.fallback.aclose()
 
 
-def probe_target(client: ChatClient) -> LLMClient | None:
-    """The OpenAI-compatible server whose tool calling ``tool_call_mode=auto`` probes: the
-    client itself or the primary of a fallback pair; ``None`` for a LangChain model."""
+def probe_target(client: ChatClient) -> ChatClient:
+    """The model whose tool calling ``tool_call_mode=auto`` probes: the client itself, or the
+    primary of a fallback pair."""
     if isinstance(client, FallbackClient):
         return probe_target(client.primary)
-    return client if isinstance(client, LLMClient) else None
+    return client
 
 
 def make_client(settings: Settings, model: BaseChatModel | None = None) -> ChatClient:

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from langchain_core.messages import HumanMessage
 
 from agent.errors import LLMResponseError
-from agent.llm import LLMClient
+from agent.llm import ChatClient
 from agent.loop._recovery import recover_tool_calls
 from agent.settings import Settings, ToolCallMode
 from agent.text import clip
@@ -117,7 +117,7 @@ def _choice_payload(choice: ProbeChoice) -> str | dict[str, Any]:
 
 
 async def probe_once(
-    llm: LLMClient, choice: ProbeChoice, question: str, a: float, b: float
+    llm: ChatClient, choice: ProbeChoice, question: str, a: float, b: float
 ) -> ProbeResult:
     """One chat completion with the probe tool; classify what came back. A server that is
     down raises ``LLMUnavailableError``: there is nothing to measure."""
@@ -147,43 +147,54 @@ async def probe_once(
     return ProbeResult(choice, good if ok else "wrong-args", detail, seconds)
 
 
-async def probe_server(llm: LLMClient, *, questions: int = 2) -> ServerProfile:
+async def probe_server(llm: ChatClient, *, questions: int = 2) -> ServerProfile:
     results = [
         await probe_once(llm, choice, *question)
         for choice in CHOICES
         for question in PROBE_QUESTIONS[:questions]
     ]
-    s = llm.settings
-    return ServerProfile(s.llm_base_url, s.llm_model, tuple(results), datetime.now(UTC).isoformat())
+    return ServerProfile(llm.base_url, llm.model, tuple(results), datetime.now(UTC).isoformat())
 
 
-def profile_path(settings: Settings) -> Path:
-    key = hashlib.sha256(f"{settings.llm_base_url}\n{settings.llm_model}".encode()).hexdigest()
+def profile_path(settings: Settings, base_url: str | None = None, model: str | None = None) -> Path:
+    """Where the profile of ``base_url`` / ``model`` (default: the settings' server) is kept."""
+    where = f"{base_url or settings.llm_base_url}\n{model or settings.llm_model}"
+    key = hashlib.sha256(where.encode()).hexdigest()
     return settings.cache_dir / "server-profiles" / f"{key[:16]}.json"
 
 
-def cached_profile(settings: Settings) -> ServerProfile | None:
+def cached_profile(
+    settings: Settings, base_url: str | None = None, model: str | None = None
+) -> ServerProfile | None:
     try:
-        data = json.loads(profile_path(settings).read_text())
+        data = json.loads(profile_path(settings, base_url, model).read_text())
     except (OSError, ValueError):
         return None
     return ServerProfile.from_json(data) if isinstance(data, dict) else None
 
 
 def save_profile(settings: Settings, profile: ServerProfile) -> None:
-    path = profile_path(settings)
+    path = profile_path(settings, profile.base_url, profile.model)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(profile.to_json(), indent=2))
     tmp.replace(path)
 
 
-async def server_profile(llm: LLMClient, *, refresh: bool = False) -> ServerProfile:
-    """The cached profile of ``llm``'s server and model, probing (and caching) when missing."""
-    profile = None if refresh else await asyncio.to_thread(cached_profile, llm.settings)
+async def server_profile(
+    llm: ChatClient, settings: Settings, *, refresh: bool = False
+) -> ServerProfile:
+    """The cached profile of ``llm``'s server and model (any ``ChatClient``: a LangChain
+    model is probed the same way), probing and caching it in ``settings.cache_dir`` when
+    missing."""
+    profile = (
+        None
+        if refresh
+        else await asyncio.to_thread(cached_profile, settings, llm.base_url, llm.model)
+    )
     if profile is None:
         profile = await probe_server(llm)
-        await asyncio.to_thread(save_profile, llm.settings, profile)
+        await asyncio.to_thread(save_profile, settings, profile)
     return profile
 
 

@@ -7,6 +7,7 @@ starts one (2-4 min on 2 cores), and stops only a server it started itself.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import math
 import re
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, Field
 from typer.testing import CliRunner
 
 from agent import Agent
 from agent.cli import app
 from agent.events import FinalEvent, ToolCallEvent, ToolResultEvent
+from agent.llm import LangChainClient
 from agent.local import (
     ServerConfig,
     ensure_local_model,
@@ -28,6 +31,7 @@ from agent.local import (
     start_server,
     stop_server,
 )
+from agent.loop import probe_server
 from agent.settings import Settings
 
 pytestmark = pytest.mark.local_llm
@@ -156,3 +160,36 @@ def test_converted_model_keeps_the_tool_calling_chat_template(local_settings: Se
     )
     assert "<tools>" in prompt and '"name": "calculator"' in prompt
     assert "<tool_call>" in prompt  # the format vLLM's hermes parser reads back
+
+
+class AppleCount(BaseModel):
+    apples: int = Field(description="how many apples are left")
+
+
+def test_typed_output_on_the_local_model(local_agent: Agent) -> None:
+    """Guided JSON on the real vLLM: the output validates, and the sum is right."""
+    question = "A shop has 3 boxes of 48 apples and sells 7 apples. How many apples are left?"
+    result = local_agent.run(question, output_type=AppleCount)
+    assert isinstance(result.output, AppleCount)
+    assert result.output.apples == 137, (result.answer, result.tool_calls)
+
+
+def test_a_langchain_chat_model_on_the_local_server(local_settings: Settings) -> None:
+    """ChatOpenAI in place of the URL: the probe reaches vLLM's guided decoding through
+    ChatOpenAI's tool_choice, and a run in the fixture's required mode gets the sum right."""
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(
+        base_url=local_settings.llm_base_url,
+        model=local_settings.llm_model,
+        api_key="EMPTY",
+        temperature=0,
+        max_tokens=local_settings.max_tokens,
+        timeout=local_settings.llm_timeout_s,
+    )
+    profile = asyncio.run(probe_server(LangChainClient(model)))
+    assert profile.works("required") and profile.named_choice, profile.results
+    with Agent(local_settings, model=model, persistence="memory") as agent:
+        result = agent.run("What is 17 * 23 - 4?")
+    assert any(c.name == "calculator" and not c.is_error for c in result.tool_calls)
+    assert mentions(result.answer, 387), (result.answer, result.tool_calls)
