@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.testing import Response, ScriptedServer, error, reply
+from agent.testing import Response, ScriptedServer, error, prompt_tokens, reply
 
 AGENT = str(Path(sys.executable).parent / "agent")
 SSE = "text/event-stream"
@@ -301,6 +301,69 @@ def duplicate_ids(ctx: Ctx) -> tuple[str, str]:
     return judge(code, out, ok=lambda _: right), f"each call its own result: {right}"
 
 
+def primary_llm_down(ctx: Ctx) -> tuple[str, str]:
+    ctx.llm.push(reply("It is 4."))
+    env = ctx.env(
+        AGENT_LLM_BASE_URL="http://127.0.0.1:9/v1", AGENT_LLM_FALLBACK_BASE_URL=ctx.llm.url
+    )
+    code, out = ctx.run("ask", "--json", "What is 2+2?", env=env)
+    said = "It is 4." in out and "fallback" in out
+    return judge(code, out, ok=lambda _: said), f"answered by the fallback, and said so: {said}"
+
+
+def thread_over_ten_contexts(ctx: Ctx) -> tuple[str, str]:
+    said: list[str] = []
+
+    def respond(body: dict[str, Any]) -> Response:
+        question = body["messages"][-1]["content"]
+        said.append(f"Noted: {question[:40]}. " + "More working. " * 15)
+        return reply(said[-1])
+
+    context, asks = 2048, 40
+    asked: list[str] = []
+    with ScriptedServer(responder=respond, max_model_len=context, enforce_context=True) as small:
+        env = ctx.env(AGENT_LLM_BASE_URL=small.url, AGENT_MAX_TOKENS="256")
+        codes: list[int | None] = []
+        out = ""
+        for n in range(asks):
+            asked.append(f"entry {n}: " + "the ledger moved again today. " * 60)
+            code, out = ctx.run("ask", "--thread", "ledger", asked[-1], env=env)
+            codes.append(code)
+            if code != 0:
+                break
+        refused = sum(1 for r in small.requests if prompt_tokens(r) + 256 > context)
+    contexts = sum(map(len, [*asked, *said])) / 4 / context  # the server's 4 characters a token
+    ok = codes.count(0) == asks and f"Noted: entry {asks - 1}" in out and refused == 0
+    verdict = "recovered" if ok else judge(codes[-1], out)
+    detail = f"{codes.count(0)}/{asks} turns answered; thread {contexts:.1f} contexts long"
+    return verdict, f"{detail}; {refused} requests over the context"
+
+
+def tool_call_limit(ctx: Ctx) -> tuple[str, str]:
+    ctx.llm.push(
+        Response(tool_calls=[{"name": "calculator", "arguments": {"expression": "1+1"}}]),
+        Response(tool_calls=[{"name": "calculator", "arguments": {"expression": "2+2"}}]),
+        reply("Next answer."),
+    )
+    env = ctx.env(AGENT_MAX_TOOL_CALLS="1")
+    code, out = ctx.run("ask", "--thread", "limited", "sum things", env=env)
+    verdict = judge(code, out)
+    code2, out2 = ctx.run("ask", "--thread", "limited", "anything else?", env=env)
+    if code2 != 0 or "Next answer." not in out2:
+        verdict = "lost"
+    return verdict, last_line(out) + f" | next turn exit {code2}"
+
+
+def output_never_valid(ctx: Ctx) -> tuple[str, str]:
+    schema = ctx.home / "count.schema.json"
+    schema.write_text(
+        '{"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}'
+    )
+    ctx.llm.push(*(reply("no numbers here") for _ in range(5)))
+    code, out = ctx.run("ask", "--schema", str(schema), "count", env=ctx.env(AGENT_MAX_REPAIRS="3"))
+    return judge(code, out), last_line(out)
+
+
 FAULTS: dict[str, Callable[[Ctx], tuple[str, str]]] = {
     "two processes write one thread": concurrent_writers,
     "two processes write one thread (PostgreSQL)": lambda ctx: concurrent_writers(
@@ -340,6 +403,10 @@ FAULTS: dict[str, Callable[[Ctx], tuple[str, str]]] = {
     "MCP HTTP on 0.0.0.0 without token": exposed_mcp_without_token,
     "agent serve on 0.0.0.0 without token": exposed_serve_without_token,
     "duplicate tool-call ids": duplicate_ids,
+    "primary LLM down (fallback set)": primary_llm_down,
+    "a thread ten contexts long": thread_over_ten_contexts,
+    "past AGENT_MAX_TOOL_CALLS": tool_call_limit,
+    "output never matches --schema": output_never_valid,
 }
 
 
