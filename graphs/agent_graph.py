@@ -13,6 +13,7 @@ Each LLM call sends what of the thread fits the model's context (``agent.loop.fi
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -36,6 +37,7 @@ from langgraph.types import interrupt
 
 from agent.errors import (
     AgentError,
+    LLMResponseError,
     OutputValidationError,
     RepairBudgetExceededError,
     RepeatedToolCallError,
@@ -165,11 +167,37 @@ def make_context(
     )
 
 
-def _request(ctx: AgentContext, messages: list[AnyMessage], *extra: BaseMessage) -> list[Any]:
-    """What one LLM call sends: the system prompt and what of the thread fits the context."""
-    fitted = fit_messages(messages, ctx.history_budget)
+def _request(
+    ctx: AgentContext, messages: list[AnyMessage], *extra: BaseMessage, budget: int | None
+) -> list[Any]:
+    """What one LLM call sends: the system prompt and what of the thread fits ``budget``."""
+    fitted = fit_messages(messages, budget)
     system = ctx.system_prompt + (left_out_note(fitted.left_out) if fitted.left_out else "")
     return [SystemMessage(system), *fitted.messages, *extra]
+
+
+# The server refused a request as longer than the model's context (vLLM: "This model's maximum
+# context length is N tokens..."; others say "context length" or "context window" too).
+_OVERFLOW = re.compile(r"context (length|window)", re.IGNORECASE)
+
+
+async def _complete(
+    ctx: AgentContext, messages: list[AnyMessage], *extra: BaseMessage, **kwargs: Any
+) -> AIMessage:
+    """One LLM call on what of the thread fits the context. The budget is an estimate (3
+    characters a token); where the server still finds the request too long (text with more
+    tokens per character, such as Chinese, or a server that does not report its context), the
+    call is made again with half the thread it sent, twice at most."""
+    budget = ctx.history_budget
+    for attempt in range(3):
+        try:
+            return await ctx.llm.complete(_request(ctx, messages, *extra, budget=budget), **kwargs)
+        except LLMResponseError as exc:
+            if exc.status_code != 400 or not _OVERFLOW.search(str(exc)) or attempt == 2:
+                raise
+            sent = fit_messages(messages, budget).messages
+            budget = estimate_tokens(sent) // 2
+    raise AssertionError("unreachable")
 
 
 def _limit_error(
@@ -218,8 +246,9 @@ async def _rescue(
     """A budget ran out: one more call with tools off, for an answer from what the run has.
     The budget's error only if that yields no answer either."""
     on_token = (lambda text: writer(TokenEvent(text))) if ctx.stream_tokens else None
-    messages = _request(ctx, state["messages"], HumanMessage(RESCUE_PROMPT))
-    ai = await ctx.llm.complete(messages, tools=[], on_token=on_token)
+    ai = await _complete(
+        ctx, state["messages"], HumanMessage(RESCUE_PROMPT), tools=[], on_token=on_token
+    )
     answer = ai.text.strip()
     if not answer:
         raise budget
@@ -292,8 +321,9 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     repair = state.get("repair_tool")
     if repair and ctx.named_choice:  # guided decoding makes the repaired call valid
         tool_choice = {"type": "function", "function": {"name": repair}}
-    ai = await ctx.llm.complete(
-        _request(ctx, state["messages"]),
+    ai = await _complete(
+        ctx,
+        state["messages"],
         tools=ctx.tool_specs,
         tool_choice=tool_choice,
         on_token=on_token,
@@ -444,8 +474,10 @@ async def _output(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
         limit = _limit_error(usage, state["messages"], ctx.settings)
         if limit is not None:
             raise limit
-        ai = await ctx.llm.complete(
-            _request(ctx, state["messages"], *asked),
+        ai = await _complete(
+            ctx,
+            state["messages"],
+            *asked,
             tools=[],
             response_format=spec.response_format(),
         )

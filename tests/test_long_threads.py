@@ -112,3 +112,42 @@ def test_a_thread_ten_times_the_context_still_answers(settings: Settings) -> Non
     last = llm.requests[-2]  # the agent's last
     assert "Question 69" in json.dumps(last["messages"])
     assert "earlier messages of this conversation are not shown" in last["messages"][0]["content"]
+
+
+def echo_or_answer(body: dict[str, Any]) -> Response:
+    if body["messages"][-1]["role"] == "user":
+        return reply("Noted. " + "Some working. " * 10)
+    return reply("unexpected")
+
+
+def run_a_long_thread(llm: ScriptedServer, settings: Settings, turns: int) -> list[str]:
+    small = settings.model_copy(update={"llm_base_url": llm.url, "max_tokens": 256})
+    answers = []
+    with Agent(small, tools=[]) as agent:
+        for n in range(turns):
+            question = f"Question {n}: " + "Tell me about the ledger entries. " * 20
+            answers.append(agent.run(question, thread_id="long").answer)
+    return answers
+
+
+def test_a_denser_tokenizer_than_estimated_is_met_by_sending_less(settings: Settings) -> None:
+    """The budget estimates 3 characters a token; a server whose tokenizer packs fewer (here
+    1.5, as for Chinese) refuses the request, and the call is made again with less."""
+    with ScriptedServer(
+        responder=echo_or_answer, max_model_len=2048, enforce_context=True, chars_per_token=1.5
+    ) as llm:
+        answers = run_a_long_thread(llm, settings, turns=20)
+        refused = [r for r in llm.requests if prompt_tokens(r, 1.5) + 256 > 2048]
+    assert all(a.startswith("Noted.") for a in answers)
+    assert refused  # the estimate was wrong for this server, and that was met
+    assert len(llm.requests) - len(refused) == 20  # one answered call per turn
+
+
+def test_a_server_that_does_not_report_its_context_is_met_the_same_way(
+    settings: Settings,
+) -> None:
+    with ScriptedServer(
+        responder=echo_or_answer, model="unlisted", max_model_len=2048, enforce_context=True
+    ) as llm:  # /models lists another model: the agent learns no context length
+        answers = run_a_long_thread(llm, settings, turns=20)
+    assert all(a.startswith("Noted.") for a in answers)

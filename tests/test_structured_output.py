@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -145,18 +144,9 @@ def test_streaming_ends_with_the_typed_output(
 
 
 def test_a_run_waiting_for_approval_has_no_output_until_resumed(
-    scripted_llm: ScriptedServer, tmp_path: Path
+    scripted_llm: ScriptedServer, settings: Settings
 ) -> None:
-    settings = Settings.load(
-        llm_base_url=scripted_llm.url,
-        llm_model="scripted-model",
-        tool_call_mode="native",
-        data_dir=tmp_path / "data",
-        cache_dir=tmp_path / "cache",
-        llm_max_retries=0,
-        mcp_servers=[],
-        approve_tools=["calculator"],
-    )
+    settings = settings.model_copy(update={"approve_tools": ["calculator"]})
     scripted_llm.push(call("calculator", expression="6 * 7"))
     with Agent(settings, tools=calculator()) as agent:
         paused = agent.run("6 bags of 7 limes?", thread_id="limes", output_type=Purchase)

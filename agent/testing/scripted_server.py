@@ -86,13 +86,16 @@ class ScriptedServer:
         record: bool = True,
         max_model_len: int = 32768,
         enforce_context: bool = False,
+        chars_per_token: float = 4.0,
     ) -> None:
         self._script = list(script)
         self._responder = responder
         self.model = model
         self.max_model_len = max_model_len  # what /tokenize and /models report, as vLLM's do
-        # refuse a request longer than max_model_len (~4 characters a token) with vLLM's 400
+        # refuse a request longer than max_model_len with vLLM's 400, counting tokens as
+        # characters / chars_per_token (4: English; lower for a denser tokenizer, e.g. Chinese)
         self.enforce_context = enforce_context
+        self.chars_per_token = chars_per_token
         self.requests: list[dict[str, Any]] = []
         self.failures: list[str] = []
         self._port = port
@@ -198,7 +201,7 @@ class ScriptedServer:
         """vLLM's refusal of a prompt that does not fit, when ``enforce_context`` is on."""
         if not self.enforce_context:
             return None
-        prompt = prompt_tokens(body)
+        prompt = prompt_tokens(body, self.chars_per_token)
         reply = int(body.get("max_tokens") or 0)
         if prompt + reply <= self.max_model_len:
             return None
@@ -431,9 +434,9 @@ async def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
     await writer.drain()
 
 
-def prompt_tokens(body: dict[str, Any]) -> int:
+def prompt_tokens(body: dict[str, Any], chars_per_token: float = 4.0) -> int:
     """The scripted server's token count of a request: ~4 characters a token, as /tokenize."""
-    return len(json.dumps([body.get("messages", []), body.get("tools", [])])) // 4
+    return int(len(json.dumps([body.get("messages", []), body.get("tools", [])])) / chars_per_token)
 
 
 def schema_instance(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
