@@ -1,7 +1,8 @@
 """The agent loop as a LangGraph state machine::
 
-    START -> retrieve -> agent          retrieve: the documents' excerpts for the question, if close
-             agent -> (tools | check)   agent: one LLM call with the tools bound
+    START -> agent
+             agent -> (tools | check)   agent: one LLM call with the tools bound (before the
+                                        first, the documents' excerpts for the question)
              tools -> (agent | check)   tools: validate + run the calls (then check a final_answer)
              check -> (agent | END)     check: the answer's arithmetic, wrong steps sent back;
                                         then the answer as the run's output_type, if it has one
@@ -261,22 +262,23 @@ async def _rescue(
     }
 
 
-async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Search the documents for the question before the model's first step, and add what is
-    close to it as a search call the model made and its result. Small models answer from
-    memory rather than call a search tool; this way the excerpts are in front of them."""
+async def _prefetched(state: AgentState, runtime: Runtime[AgentContext]) -> list[AnyMessage]:
+    """Search the documents for the question before the model's first step; what is close to
+    it becomes a search call the model made and its result. Small models answer from memory
+    rather than call a search tool; this way the excerpts are in front of them. Part of the
+    first ``agent`` step rather than a node of its own: a node is a checkpoint per run."""
     ctx = runtime.context
     question = state["messages"][-1] if state["messages"] else None
     if ctx.prefetch is None or question is None or not is_question(question):
-        return {}
+        return []
     name, prefetch = ctx.prefetch
     started = time.perf_counter()
     try:
         found = await prefetch(question.text)
     except AgentError:  # the store failed: the model can still call the tool and see why
-        return {}
+        return []
     if found is None:
-        return {}
+        return []
     call_id = f"prefetch_{uuid.uuid4().hex[:12]}"
     args = {"query": question.text.strip()[:1000]}
     content = frame_untrusted(found, source=name)
@@ -284,12 +286,10 @@ async def retrieve(state: AgentState, runtime: Runtime[AgentContext]) -> dict[st
     runtime.stream_writer(
         ToolResultEvent(call_id, name, content, False, time.perf_counter() - started)
     )
-    return {
-        "messages": [
-            AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}]),
-            ToolMessage(content, tool_call_id=call_id, name=name, status="success"),
-        ]
-    }
+    return [
+        AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}]),
+        ToolMessage(content, tool_call_id=call_id, name=name, status="success"),
+    ]
 
 
 async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -300,6 +300,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     budget = _budget_error(state, ctx.settings)
     if budget is not None:
         return await _rescue(state, ctx, budget, runtime.stream_writer)
+    found = await _prefetched(state, runtime) if state["steps"] == 0 else []
     on_token, on_tool_args = None, None
     if ctx.stream_tokens:
         writer = runtime.stream_writer
@@ -323,7 +324,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         tool_choice = {"type": "function", "function": {"name": repair}}
     ai = await _complete(
         ctx,
-        state["messages"],
+        [*state["messages"], *found],
         tools=ctx.tool_specs,
         tool_choice=tool_choice,
         on_token=on_token,
@@ -335,7 +336,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         if recovered:
             ai = ai.model_copy(update={"tool_calls": recovered, "content": ""})
     return {
-        "messages": [ai],
+        "messages": [*found, ai],
         "steps": state["steps"] + 1,
         "usage": _add_usage(state["usage"], ai),
         "repair_tool": None,
@@ -518,9 +519,7 @@ def build_agent_graph(
     builder.add_node("agent", call_model)
     builder.add_node("tools", call_tools)
     builder.add_node("check", check_answer)
-    builder.add_node("retrieve", retrieve)
-    builder.add_edge(START, "retrieve")
-    builder.add_edge("retrieve", "agent")
+    builder.add_edge(START, "agent")
     builder.add_conditional_edges("agent", route_after_model, {"tools": "tools", "check": "check"})
     builder.add_conditional_edges("tools", route_after_tools, {"agent": "agent", "check": "check"})
     builder.add_conditional_edges("check", route_after_check, {"agent": "agent", END: END})
