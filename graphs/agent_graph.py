@@ -14,7 +14,6 @@ Each LLM call sends what of the thread fits the model's context (``agent.loop.fi
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -38,7 +37,6 @@ from langgraph.types import interrupt
 
 from agent.errors import (
     AgentError,
-    LLMResponseError,
     OutputValidationError,
     RepairBudgetExceededError,
     RepeatedToolCallError,
@@ -64,12 +62,11 @@ from agent.loop import (
     AnswerStream,
     OutputSpec,
     check_feedback,
+    complete_within,
     current_run,
     estimate_tokens,
     final_answer_spec,
-    fit_messages,
     is_question,
-    left_out_note,
     not_run,
     output_feedback,
     output_prompt,
@@ -168,37 +165,13 @@ def make_context(
     )
 
 
-def _request(
-    ctx: AgentContext, messages: list[AnyMessage], *extra: BaseMessage, budget: int | None
-) -> list[Any]:
-    """What one LLM call sends: the system prompt and what of the thread fits ``budget``."""
-    fitted = fit_messages(messages, budget)
-    system = ctx.system_prompt + (left_out_note(fitted.left_out) if fitted.left_out else "")
-    return [SystemMessage(system), *fitted.messages, *extra]
-
-
-# The server refused a request as longer than the model's context (vLLM: "This model's maximum
-# context length is N tokens..."; others say "context length" or "context window" too).
-_OVERFLOW = re.compile(r"context (length|window)", re.IGNORECASE)
-
-
 async def _complete(
     ctx: AgentContext, messages: list[AnyMessage], *extra: BaseMessage, **kwargs: Any
 ) -> AIMessage:
-    """One LLM call on what of the thread fits the context. The budget is an estimate (3
-    characters a token); where the server still finds the request too long (text with more
-    tokens per character, such as Chinese, or a server that does not report its context), the
-    call is made again with half the thread it sent, twice at most."""
-    budget = ctx.history_budget
-    for attempt in range(3):
-        try:
-            return await ctx.llm.complete(_request(ctx, messages, *extra, budget=budget), **kwargs)
-        except LLMResponseError as exc:
-            if exc.status_code != 400 or not _OVERFLOW.search(str(exc)) or attempt == 2:
-                raise
-            sent = fit_messages(messages, budget).messages
-            budget = estimate_tokens(sent) // 2
-    raise AssertionError("unreachable")
+    """One LLM call on the system prompt and what of the thread fits the context."""
+    return await complete_within(
+        ctx.llm, ctx.system_prompt, messages, extra, ctx.history_budget, **kwargs
+    )
 
 
 def _limit_error(

@@ -153,6 +153,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "call_shape",
         "check_feedback",
         "close_interrupted_calls",
+        "complete_within",
         "current_run",
         "describe_mode",
         "estimate_tokens",

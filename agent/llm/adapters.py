@@ -282,25 +282,8 @@ class FallbackClient:
         self.base_url = primary.base_url
         self.model = primary.model
 
-    async def complete(
-        self,
-        messages: Sequence[BaseMessage],
-        *,
-        tools: list[dict[str, Any]],
-        tool_choice: str | dict[str, Any] | None = None,
-        on_token: TokenCallback | None = None,
-        on_tool_args: ToolArgsCallback | None = None,
-        max_tokens: int | None = None,
-        response_format: dict[str, Any] | None = None,
-    ) -> AIMessage:
-        kwargs: dict[str, Any] = {
-            "tools": tools,
-            "tool_choice": tool_choice,
-            "on_token": on_token,
-            "on_tool_args": on_tool_args,
-            "max_tokens": max_tokens,
-            "response_format": response_format,
-        }
+    async def complete(self, messages: Sequence[BaseMessage], **kwargs: Any) -> AIMessage:
+        """``ChatClient.complete`` on the primary, else on the fallback."""
         try:
             return await self.primary.complete(messages, **kwargs)
         except LLMError as exc:

@@ -33,7 +33,7 @@ from agent.loop.transcript import (
     run_result,
     uncommitted_messages,
 )
-from agent.loop.trim import estimate_tokens, fit_messages, left_out_note
+from agent.loop.trim import complete_within, estimate_tokens, fit_messages, left_out_note
 
 __all__ = [
     "ANSWER_CHECK",
@@ -50,6 +50,7 @@ __all__ = [
     "call_shape",
     "check_feedback",
     "close_interrupted_calls",
+    "complete_within",
     "current_run",
     "describe_mode",
     "estimate_tokens",

@@ -5,18 +5,22 @@ The thread keeps every message; only the request leaves some out. Whole earlier 
 long, its oldest tool steps go, each tool call with its results (a call without its result,
 or a result without its call, is an error on every OpenAI-compatible server). The question of
 the current turn always stays. Tokens are estimated from characters (3 a token, on the safe
-side of what Qwen's and Llama's tokenizers give for English, code and numbers).
+side of what Qwen's and Llama's tokenizers give for English, code and numbers); where the
+server still refuses a request as over its context, ``complete_within`` sends less.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, SystemMessage, ToolMessage
 from langchain_core.messages.utils import count_tokens_approximately
 
+from agent.errors import LLMResponseError
+from agent.llm import ChatClient
 from agent.loop.transcript import is_question
 
 CHARS_PER_TOKEN = 3.0
@@ -94,6 +98,40 @@ def fit_messages(messages: Sequence[AnyMessage], budget: int | None) -> Fitted:
             room -= size
     out = [m for block in sent for m in block]
     return Fitted(out, len(messages) - len(out))
+
+
+# The server refused a request as longer than the model's context (vLLM: "This model's maximum
+# context length is N tokens..."; others say "context length" or "context window" too).
+_OVERFLOW = re.compile(r"context (length|window)", re.IGNORECASE)
+
+
+async def complete_within(
+    llm: ChatClient,
+    system_prompt: str,
+    messages: Sequence[AnyMessage],
+    extra: Sequence[BaseMessage],
+    budget: int | None,
+    **kwargs: Any,
+) -> AIMessage:
+    """One LLM call on ``system_prompt``, what of ``messages`` fits ``budget`` tokens, then
+    ``extra``. The budget is an estimate; where the server still finds the request too long
+    (text with more tokens per character, such as Chinese, or a server that does not report
+    its context), the call is made again with half the thread it sent, twice at most."""
+    for _ in range(2):
+        fitted = fit_messages(messages, budget)
+        try:
+            return await llm.complete(_request(system_prompt, fitted, extra), **kwargs)
+        except LLMResponseError as exc:
+            if exc.status_code != 400 or not _OVERFLOW.search(str(exc)):
+                raise
+        budget = estimate_tokens(fitted.messages) // 2
+    fitted = fit_messages(messages, budget)
+    return await llm.complete(_request(system_prompt, fitted, extra), **kwargs)
+
+
+def _request(system_prompt: str, fitted: Fitted, extra: Sequence[BaseMessage]) -> list[Any]:
+    note = left_out_note(fitted.left_out) if fitted.left_out else ""
+    return [SystemMessage(system_prompt + note), *fitted.messages, *extra]
 
 
 def left_out_note(count: int) -> str:

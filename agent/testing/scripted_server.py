@@ -29,6 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.testing._wire import (
+    err,
+    keep_alive,
+    send_json,
+    send_raw,
+    stream_completion,
+)
+
 
 @dataclass(frozen=True)
 class Response:
@@ -250,34 +258,34 @@ class ScriptedServer:
                     }
                 ],
             }
-            return await _send_json(writer, 200, data)
+            return await send_json(writer, 200, data)
         if method == "POST" and path == "/tokenize":  # vLLM's, at the root; ~4 chars a token
             prompt = str(json.loads(raw or b"{}").get("prompt", ""))
             count = max(1, len(prompt) // 4)
-            return await _send_json(
+            return await send_json(
                 writer, 200, {"count": count, "max_model_len": self.max_model_len}
             )
         if method != "POST" or not path.endswith("/chat/completions"):
-            return await _send_json(writer, 404, _err(f"no route {method} {path}"))
+            return await send_json(writer, 404, err(f"no route {method} {path}"))
         try:
             body = json.loads(raw)
         except json.JSONDecodeError:
-            return await _send_json(writer, 400, _err("request body is not JSON"))
+            return await send_json(writer, 400, err("request body is not JSON"))
         too_long = self._over_context(body)
         if too_long:
             with self._lock:
                 if self._record:
                     self.requests.append(body)
-            return await _send_json(writer, 400, _err(too_long))
+            return await send_json(writer, 400, err(too_long))
         resp = self._next(body)
         if resp.delay_s:
             await asyncio.sleep(resp.delay_s)
         if resp.status != 200:
-            return await _send_json(writer, resp.status, _err(resp.error))
+            return await send_json(writer, resp.status, err(resp.error))
         if resp.body is not None:
-            return await _send_raw(writer, resp.content_type, resp.body)
+            return await send_raw(writer, resp.content_type, resp.body)
         if resp.keepalive_forever:
-            return await _keep_alive(writer)
+            return await keep_alive(writer)
         self._ids += 1
         cid = f"chatcmpl-{self._ids}"
         tool_calls = [
@@ -297,13 +305,19 @@ class ScriptedServer:
         finish = resp.finish_reason or ("tool_calls" if tool_calls else "stop")
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return await self._stream(
-                writer, cid, resp.content, tool_calls, finish, usage if include_usage else None
+            return await stream_completion(
+                self.model,
+                writer,
+                cid,
+                resp.content,
+                tool_calls,
+                finish,
+                usage if include_usage else None,
             )
         message: dict[str, Any] = {"role": "assistant", "content": resp.content}
         if tool_calls:
             message["tool_calls"] = tool_calls
-        await _send_json(
+        await send_json(
             writer,
             200,
             {
@@ -315,123 +329,6 @@ class ScriptedServer:
                 "usage": usage,
             },
         )
-
-    async def _stream(
-        self,
-        writer: asyncio.StreamWriter,
-        cid: str,
-        content: str | None,
-        tool_calls: list[dict[str, Any]],
-        finish: str,
-        usage: dict[str, int] | None,
-    ) -> None:
-        writer.write(
-            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-            b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n"
-        )
-
-        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-            return {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": self.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-            }
-
-        events: list[dict[str, Any]] = [chunk({"role": "assistant", "content": ""})]
-        for piece in _pieces(content or ""):
-            events.append(chunk({"content": piece}))
-        for i, tc in enumerate(tool_calls):
-            args = tc["function"]["arguments"]
-            half = len(args) // 2
-            events.append(
-                chunk(
-                    {
-                        "tool_calls": [
-                            {
-                                "index": i,
-                                "id": tc["id"],
-                                "type": "function",
-                                "function": {
-                                    "name": tc["function"]["name"],
-                                    "arguments": args[:half],
-                                },
-                            }
-                        ]
-                    }
-                )
-            )
-            events.append(
-                chunk({"tool_calls": [{"index": i, "function": {"arguments": args[half:]}}]})
-            )
-        events.append(chunk({}, finish))
-        if usage is not None:
-            events.append(
-                {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "model": self.model,
-                    "created": int(time.time()),
-                    "choices": [],
-                    "usage": usage,
-                }
-            )
-        for event in events:
-            await _write_chunk(writer, f"data: {json.dumps(event)}\n\n".encode())
-        await _write_chunk(writer, b"data: [DONE]\n\n")
-        await _write_chunk(writer, b"")
-
-
-def _pieces(text: str) -> list[str]:
-    """Split text into word-sized stream deltas, keeping the spaces."""
-    out: list[str] = []
-    start = 0
-    for i, ch in enumerate(text):
-        if ch == " " and i > start:
-            out.append(text[start:i])
-            start = i
-    if start < len(text):
-        out.append(text[start:])
-    return out
-
-
-def _err(message: str) -> dict[str, Any]:
-    return {"error": {"message": message, "type": "scripted_error"}}
-
-
-async def _send_json(writer: asyncio.StreamWriter, status: int, data: Any) -> None:
-    payload = json.dumps(data).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "Error")
-    writer.write(
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(payload)}\r\n\r\n".encode()
-        + payload
-    )
-    await writer.drain()
-
-
-async def _send_raw(writer: asyncio.StreamWriter, content_type: str, body: bytes) -> None:
-    writer.write(
-        f"HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\n"
-        f"content-length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
-    await writer.drain()
-
-
-async def _keep_alive(writer: asyncio.StreamWriter) -> None:
-    writer.write(
-        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-    )
-    while not writer.is_closing():  # until the client goes away
-        await _write_chunk(writer, b": keep-alive\n\n")
-        await asyncio.sleep(0.05)
-
-
-async def _write_chunk(writer: asyncio.StreamWriter, data: bytes) -> None:
-    writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-    await writer.drain()
 
 
 def prompt_tokens(body: dict[str, Any], chars_per_token: float = 4.0) -> int:
