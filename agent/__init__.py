@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from agent.api import Agent
     from agent.events import (
         AgentEvent,
+        AgreementEvent,
         Approval,
         ApprovalPolicy,
         ApproveHook,
@@ -73,6 +74,7 @@ _LAZY: dict[str, str] = {
     "Approval": "agent.events",
     "ApprovalPolicy": "agent.events",
     "ApproveHook": "agent.events",
+    "AgreementEvent": "agent.events",
     "CheckEvent": "agent.events",
     "ErrorEvent": "agent.events",
     "FinalEvent": "agent.events",
@@ -101,6 +103,7 @@ __all__ = [
     "Approval",
     "ApprovalPolicy",
     "ApproveHook",
+    "AgreementEvent",
     "CheckEvent",
     "ConfigError",
     "EmbeddingError",

@@ -50,6 +50,9 @@ class RunResult(Generic[OutputT]):
     # Steps of an earlier answer in this run that the answer check found wrong and sent back to
     # the model ("3.79 + 4.5 = 8.29, not 8.38"); the answer is the model's revision.
     corrected: list[str] = field(default_factory=list)
+    # Set when the answer is not the model's first reply but the value most of the replies
+    # sampled beside it reached (``AGENT_ANSWER_SAMPLES``): how many agreed, what the first said.
+    agreed: str | None = None
     # What the caller should know about the answer, e.g. that the server cut it off at its
     # length limit (finish_reason "length"): the answer is then incomplete.
     warnings: list[str] = field(default_factory=list)
@@ -80,6 +83,15 @@ class CheckEvent:
 
     problems: list[str]
     kind: Literal["check"] = "check"
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementEvent:
+    """The answer just streamed is replaced by the value most of the sampled replies reached
+    (``AGENT_ANSWER_SAMPLES``); ``note`` says how many agreed. The final answer follows."""
+
+    note: str
+    kind: Literal["agreement"] = "agreement"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +138,15 @@ class ErrorEvent:
     kind: Literal["error"] = "error"
 
 
-AgentEvent = TokenEvent | ToolCallEvent | ToolResultEvent | CheckEvent | FinalEvent | ErrorEvent
+AgentEvent = (
+    TokenEvent
+    | ToolCallEvent
+    | ToolResultEvent
+    | CheckEvent
+    | AgreementEvent
+    | FinalEvent
+    | ErrorEvent
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ class Outcome:
     answer: str = ""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     error: str | None = None  # the reason a question failed (a run error, a server error)
+    note: str | None = None  # the agent's: its answer was voted, corrected or rescued
 
 
 @dataclass
@@ -92,7 +93,12 @@ async def run_agent(agent: Agent, task: Task) -> RunOutput:
     calls = [
         (c.name, c.arguments if isinstance(c.arguments, dict) else {}) for c in result.tool_calls
     ]
-    return RunOutput(result.answer, calls, result.usage.total_tokens)
+    notes = [
+        *([f"agreed: {result.agreed}"] if result.agreed else []),
+        *([f"corrected: {'; '.join(result.corrected)}"] if result.corrected else []),
+        *([f"rescued: {result.rescued}"] if result.rescued else []),
+    ]
+    return RunOutput(result.answer, calls, result.usage.total_tokens, "; ".join(notes) or None)
 
 
 async def run_bare(client: openai.AsyncOpenAI, settings: Settings, task: Task) -> RunOutput:
@@ -161,7 +167,9 @@ async def attempt(suite: Suite, arm: str, task: Task, run: Awaitable[RunOutput])
         )
     seconds = time.perf_counter() - started
     right = suite.check(task, out)
-    return Outcome(suite.name, arm, task.id, right, seconds, out.tokens, out.answer, out.calls)
+    return Outcome(
+        suite.name, arm, task.id, right, seconds, out.tokens, out.answer, out.calls, note=out.note
+    )
 
 
 async def run_suite(
@@ -191,6 +199,8 @@ async def run_suite(
                 cells[arm].outcomes.append(outcome)
                 mark = "ok " if outcome.right else ("ERR" if outcome.error else "no ")
                 detail = outcome.error or outcome.answer.replace("\n", " ")[-80:]
+                if outcome.note:
+                    detail += f"  [{outcome.note}]"
                 print(
                     f"[{suite.name} {k}/{len(tasks)}] {arm:5} {mark} {outcome.seconds:6.1f}s"
                     + (f"  {detail}" if verbose or outcome.error else ""),

@@ -60,6 +60,7 @@ async def make_variants(url: str, db_dir: Path) -> tuple[dict[str, RunFn], Calla
         data_dir=db_dir,
         max_steps=20,
         max_identical_calls=20,
+        answer_samples=0,  # one request per step, as the other loops: the per-call overhead
     )
     agent_plain = Agent(settings, tools=[calc], persistence="none")
     agent_db = Agent(settings, tools=[calc], persistence="sqlite")

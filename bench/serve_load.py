@@ -197,6 +197,7 @@ def store_env(
         AGENT_MCP_SERVERS="[]",
         AGENT_TOOLS="calculator",
         AGENT_AUTO_RETRIEVE="false",
+        AGENT_ANSWER_SAMPLES="0",  # one request per step, as the raw loop it is compared with
         AGENT_LLM_MAX_RETRIES="0",
         HF_HUB_OFFLINE="1",
     )

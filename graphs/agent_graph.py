@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
 from langchain_core.messages import (
@@ -38,13 +39,12 @@ from langgraph.types import interrupt
 from agent.errors import (
     AgentError,
     OutputValidationError,
-    RepairBudgetExceededError,
     RepeatedToolCallError,
     RunError,
-    StepBudgetExceededError,
     UsageLimitExceededError,
 )
 from agent.events import (
+    AgreementEvent,
     Approval,
     ApprovalPolicy,
     ApproveHook,
@@ -61,12 +61,15 @@ from agent.loop import (
     RESCUE_PROMPT,
     AnswerStream,
     OutputSpec,
+    budget_error,
     check_feedback,
+    complete_by_agreement,
     complete_within,
     current_run,
     estimate_tokens,
     final_answer_spec,
     is_question,
+    limit_error,
     not_run,
     output_feedback,
     output_prompt,
@@ -174,38 +177,6 @@ async def _complete(
     )
 
 
-def _limit_error(
-    usage: dict[str, int], messages: list[AnyMessage], s: Settings
-) -> UsageLimitExceededError | None:
-    used = usage.get("total_tokens", 0)
-    if s.max_run_tokens is not None and used >= s.max_run_tokens:
-        return UsageLimitExceededError(
-            f"the run used {used:,} tokens, its limit is {s.max_run_tokens:,} "
-            "(AGENT_MAX_RUN_TOKENS); the thread keeps every step so far",
-            limit="max_run_tokens",
-            transcript=messages,
-        )
-    return None
-
-
-def _budget_error(state: AgentState, s: Settings) -> RunError | None:
-    if state.get("stopped"):
-        return RepeatedToolCallError(str(state["stopped"]), transcript=state["messages"])
-    if state["repairs"] > s.max_repairs:
-        return RepairBudgetExceededError(
-            f"the model's tool calls failed {state['repairs']} times in this run (repair budget "
-            f"AGENT_MAX_REPAIRS={s.max_repairs}); the last errors are in the transcript",
-            transcript=state["messages"],
-        )
-    if state["steps"] >= s.max_steps:
-        return StepBudgetExceededError(
-            f"no final answer after {state['steps']} LLM calls (AGENT_MAX_STEPS={s.max_steps}); "
-            "the model kept calling tools",
-            transcript=state["messages"],
-        )
-    return None
-
-
 def _add_usage(so_far: dict[str, int], ai: AIMessage) -> dict[str, int]:
     usage = dict(so_far)
     for key, value in (ai.usage_metadata or {}).items():
@@ -267,10 +238,12 @@ async def _prefetched(state: AgentState, runtime: Runtime[AgentContext]) -> list
 
 async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ctx = runtime.context
-    limit = _limit_error(state["usage"], state["messages"], ctx.settings)
+    limit = limit_error(state["usage"], state["messages"], ctx.settings)
     if limit is not None:
         raise limit
-    budget = _budget_error(state, ctx.settings)
+    budget = budget_error(
+        state["messages"], state["steps"], state["repairs"], state.get("stopped"), ctx.settings
+    )
     if budget is not None:
         return await _rescue(state, ctx, budget, runtime.stream_writer)
     found = await _prefetched(state, runtime) if state["steps"] == 0 else []
@@ -295,14 +268,27 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     repair = state.get("repair_tool")
     if repair and ctx.named_choice:  # guided decoding makes the repaired call valid
         tool_choice = {"type": "function", "function": {"name": repair}}
-    ai = await _complete(
-        ctx,
-        [*state["messages"], *found],
-        tools=ctx.tool_specs,
-        tool_choice=tool_choice,
-        on_token=on_token,
-        on_tool_args=on_tool_args,
-    )
+    messages = [*state["messages"], *found]
+    if ctx.mode == "native" and not repair and ctx.settings.answer_samples and ctx.llm.samples:
+        ai = await complete_by_agreement(
+            partial(_complete, ctx, messages),
+            samples=ctx.settings.answer_samples,
+            temperature=ctx.settings.answer_sample_temperature,
+            tool_names=ctx.tools.names,
+            on_token=on_token,
+            tools=ctx.tool_specs,
+            tool_choice=tool_choice,
+            on_replaced=lambda note: runtime.stream_writer(AgreementEvent(note)),
+        )
+    else:
+        ai = await _complete(
+            ctx,
+            messages,
+            tools=ctx.tool_specs,
+            tool_choice=tool_choice,
+            on_token=on_token,
+            on_tool_args=on_tool_args,
+        )
     if not ai.tool_calls and not ai.invalid_tool_calls and isinstance(ai.content, str):
         names = {*ctx.tools.names, FINAL_ANSWER} if ctx.mode == "required" else ctx.tools.names
         recovered = recover_tool_calls(ai.content, names)
@@ -445,7 +431,7 @@ async def _output(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     asked: list[BaseMessage] = [HumanMessage(output_prompt(spec))]
     steps, usage = state["steps"], state["usage"]
     for _ in range(ctx.settings.max_repairs + 1):
-        limit = _limit_error(usage, state["messages"], ctx.settings)
+        limit = limit_error(usage, state["messages"], ctx.settings)
         if limit is not None:
             raise limit
         ai = await _complete(

@@ -40,6 +40,7 @@ TOP_LEVEL = {
     "ApprovalPolicy",
     "ApproveHook",
     "CheckEvent",
+    "AgreementEvent",
     # triage
     "TriageRequest",
     "TriageReport",
@@ -140,6 +141,9 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
     },
     "agent.loop": {
         "AnswerStream",
+        "budget_error",
+        "complete_by_agreement",
+        "limit_error",
         "ANSWER_CHECK",
         "FINAL_ANSWER",
         "FinalAnswerArgs",

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from agent.events import (
     AgentEvent,
+    AgreementEvent,
     CheckEvent,
     ErrorEvent,
     FinalEvent,
@@ -191,6 +192,11 @@ class TurnView:
         elif isinstance(event, CheckEvent):
             self._flush_text()  # the answer so far is a draft: the model revises it
             note = "checked with the calculator, revising: " + "; ".join(event.problems)
+            self._print(Text(note, style="yellow"), note)
+            self._refresh()
+        elif isinstance(event, AgreementEvent):
+            self._flush_text()  # a draft: most sampled replies reached another value
+            note = f"answering with what most replies reached: {event.note}"
             self._print(Text(note, style="yellow"), note)
             self._refresh()
         elif isinstance(event, FinalEvent):

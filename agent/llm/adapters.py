@@ -36,6 +36,7 @@ class ChatClient(Protocol):
 
     base_url: str  # where the model is, for messages (a URL, or "langchain:ChatX")
     model: str
+    samples: bool  # complete() honours temperature and seed: replies can be sampled
 
     async def complete(
         self,
@@ -47,6 +48,8 @@ class ChatClient(Protocol):
         on_tool_args: ToolArgsCallback | None = None,
         max_tokens: int | None = None,
         response_format: dict[str, Any] | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
     ) -> AIMessage: ...
 
     async def context_length(self) -> int | None: ...
@@ -94,6 +97,8 @@ class LangChainClient:
         self.model = _model_name(model)
         where = getattr(model, "openai_api_base", None) or getattr(model, "base_url", None)
         self.base_url = f"langchain:{type(model).__name__}" + (f":{where}" if where else "")
+        # OpenAI-style models take temperature and seed per call; others are not sampled
+        self.samples = _takes_response_format(model)
 
     async def complete(
         self,
@@ -105,6 +110,8 @@ class LangChainClient:
         on_tool_args: ToolArgsCallback | None = None,
         max_tokens: int | None = None,
         response_format: dict[str, Any] | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
     ) -> AIMessage:
         caller = asyncio.get_running_loop()
 
@@ -125,6 +132,7 @@ class LangChainClient:
             relay(on_tool_args),
             max_tokens,
             response_format,
+            {"temperature": temperature, "seed": seed},
         )
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call, _model_loop()))
 
@@ -137,6 +145,7 @@ class LangChainClient:
         on_tool_args: ToolArgsCallback | None,
         max_tokens: int | None,
         response_format: dict[str, Any] | None,
+        sampling: dict[str, float | int | None],
     ) -> AIMessage:
         runnable: Any = self.chat_model
         if tools:
@@ -148,6 +157,8 @@ class LangChainClient:
             bound["response_format"] = response_format
         if max_tokens is not None:
             bound["max_tokens"] = max_tokens
+        if self.samples:
+            bound.update((k, v) for k, v in sampling.items() if v is not None)
         if bound:
             runnable = runnable.bind(**bound)
         with span(
@@ -281,6 +292,7 @@ class FallbackClient:
         self.fallback = fallback
         self.base_url = primary.base_url
         self.model = primary.model
+        self.samples = primary.samples and fallback.samples
 
     async def complete(self, messages: Sequence[BaseMessage], **kwargs: Any) -> AIMessage:
         """``ChatClient.complete`` on the primary, else on the fallback."""

@@ -137,6 +137,7 @@ class LLMClient:
         self.settings = settings
         self.base_url = base_url or settings.llm_base_url
         self.model = model or settings.llm_model
+        self.samples = True  # temperature and seed go in the request
         self._api_key = api_key or settings.llm_api_key.get_secret_value()
         self._host = urlsplit(self.base_url).hostname
         self._context: int | None = None
@@ -192,13 +193,17 @@ class LLMClient:
         stream: bool,
         max_tokens: int | None = None,
         response_format: dict[str, Any] | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
     ) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {
             "model": self.model,
             "messages": to_openai_messages(messages),
-            "temperature": s.temperature,
+            "temperature": s.temperature if temperature is None else temperature,
         }
+        if seed is not None:
+            body["seed"] = seed
         if max_tokens is not None or s.max_tokens is not None:
             body["max_tokens"] = max_tokens if max_tokens is not None else s.max_tokens
         if tools:
@@ -222,11 +227,14 @@ class LLMClient:
         on_tool_args: ToolArgsCallback | None = None,
         max_tokens: int | None = None,
         response_format: dict[str, Any] | None = None,
+        temperature: float | None = None,
+        seed: int | None = None,
     ) -> AIMessage:
         """One chat completion. With a callback the reply is streamed: each text delta goes to
         ``on_token``, each piece of tool-call arguments to ``on_tool_args``, as they arrive.
         ``response_format`` (``{"type": "json_schema", ...}``) has vLLM decode the reply to a
-        JSON schema (structured outputs)."""
+        JSON schema (structured outputs). ``temperature`` (default: the setting's) and
+        ``seed`` are for sampled replies."""
         with span(
             f"chat {self.model}",
             kind=SpanKind.CLIENT,
@@ -236,9 +244,17 @@ class LLMClient:
             gen_ai__request__max_tokens=max_tokens or self.settings.max_tokens,
             server__address=self._host,
         ) as current:
-            reply = await self._complete(
-                messages, tools, tool_choice, on_token, on_tool_args, max_tokens, response_format
+            body = self._payload(
+                messages,
+                tools,
+                tool_choice,
+                stream=on_token is not None or on_tool_args is not None,
+                max_tokens=max_tokens,
+                response_format=response_format,
+                temperature=temperature,
+                seed=seed,
             )
+            reply = await self._complete(body, on_token, on_tool_args)
             usage = reply.usage_metadata
             if usage is not None:
                 current.set_attribute("gen_ai.usage.input_tokens", usage["input_tokens"])
@@ -250,25 +266,12 @@ class LLMClient:
 
     async def _complete(
         self,
-        messages: Sequence[BaseMessage],
-        tools: list[dict[str, Any]],
-        tool_choice: str | dict[str, Any] | None,
+        body: dict[str, Any],
         on_token: TokenCallback | None,
         on_tool_args: ToolArgsCallback | None,
-        max_tokens: int | None,
-        response_format: dict[str, Any] | None,
     ) -> AIMessage:
-        streaming = on_token is not None or on_tool_args is not None
-        body = self._payload(
-            messages,
-            tools,
-            tool_choice,
-            stream=streaming,
-            max_tokens=max_tokens,
-            response_format=response_format,
-        )
         try:
-            if not streaming:
+            if not body.get("stream"):
                 completion = await self._client.post(
                     "/chat/completions",
                     cast_to=ChatCompletion,

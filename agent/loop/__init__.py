@@ -9,6 +9,8 @@ as a typed value (``output_spec``), and what of a long thread one call sends (``
 
 from agent.loop._answer_stream import AnswerStream
 from agent.loop._recovery import recover_tool_calls
+from agent.loop.agreement import complete_by_agreement
+from agent.loop.budgets import budget_error, limit_error
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
 from agent.loop.output import OutputSpec, output_feedback, output_prompt, output_spec
 from agent.loop.probe import (
@@ -41,6 +43,8 @@ __all__ = [
     "INTERRUPTED",
     "RESCUE_PROMPT",
     "AnswerStream",
+    "budget_error",
+    "complete_by_agreement",
     "FinalAnswerArgs",
     "OutputSpec",
     "ProbeResult",
@@ -59,6 +63,7 @@ __all__ = [
     "fit_messages",
     "is_question",
     "left_out_note",
+    "limit_error",
     "not_run",
     "output_feedback",
     "output_prompt",

@@ -13,6 +13,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
 
 from agent.events import RunResult, ToolCallRecord, ToolCallRequest, Usage
+from agent.loop.agreement import AGREEMENT, describe_agreement
 from agent.loop.final_answer import FINAL_ANSWER
 from agent.loop.output import OutputSpec
 
@@ -108,6 +109,9 @@ def run_result(
             "the answer was cut off by the server's length limit (max_tokens, AGENT_MAX_TOKENS): "
             "it is incomplete"
         )
+    agreed = None
+    if isinstance(last, AIMessage) and (note := last.response_metadata.get(AGREEMENT)):
+        agreed = describe_agreement(note) if note.get("replaced") else None
     for m in run:
         if isinstance(m, AIMessage) and m.response_metadata.get("fallback"):
             warnings.append(str(m.response_metadata["fallback"]))
@@ -128,6 +132,7 @@ def run_result(
         messages=list[BaseMessage](messages),
         rescued=state.get("rescued"),
         corrected=check_problems(run),
+        agreed=agreed,
         warnings=warnings,
         pending=pending,
         structured=structured,

@@ -55,6 +55,7 @@ from agent.errors import (
 )
 from agent.events import (
     AgentEvent,
+    AgreementEvent,
     CheckEvent,
     ErrorEvent,
     FinalEvent,
@@ -355,8 +356,8 @@ class AgentApp:
                 if output is None:  # with a response_format, the content is the JSON at the end
                     streamed = True
                     yield chunk({"content": event.text})
-            elif isinstance(event, ToolCallEvent | ToolResultEvent | CheckEvent):
-                streamed = False  # text before a tool step was not the answer
+            elif isinstance(event, ToolCallEvent | ToolResultEvent | CheckEvent | AgreementEvent):
+                streamed = False  # text before a tool step, check or vote was not the answer
                 yield chunk(None, agent_event=_event_payload(event))
             elif isinstance(event, FinalEvent):
                 result = event.result

@@ -10,8 +10,12 @@ and fails loudly on an unexpected extra call or on leftover steps (``assert_done
         llm.assert_done()
         llm.requests[1]["messages"][-1]  # the tool message the model saw
 
+A sampled reply (a request with a ``seed``, as the agent sends beside its first reply for
+``AGENT_ANSWER_SAMPLES``) does not take a step of the script: it gets the reply of the step it
+samples, as from a model whose samples agree with it, and is recorded in ``sampled``.
+
 Instead of a script, a ``responder(request_body) -> Response`` can answer each request from
-its content (benchmarks use one, since concurrent runs interleave). ``python -m
+its content, samples included (benchmarks use one, since concurrent runs interleave). ``python -m
 agent.testing.scripted_server --loop-steps 5`` serves such a responder for the benchmarks, in a
 separate process so its CPU is not counted against the client.
 """
@@ -105,6 +109,8 @@ class ScriptedServer:
         self.enforce_context = enforce_context
         self.chars_per_token = chars_per_token
         self.requests: list[dict[str, Any]] = []
+        self.sampled: list[dict[str, Any]] = []  # requests for sampled replies (with a seed)
+        self._last: Response | None = None  # the step sampled replies repeat
         self.failures: list[str] = []
         self._port = port
         self._record = record  # off for long benchmark runs, where requests would pile up
@@ -195,15 +201,19 @@ class ScriptedServer:
 
     def _next(self, body: dict[str, Any]) -> Response:
         with self._lock:
+            sample = body.get("seed") is not None
             if self._record:
-                self.requests.append(body)
+                (self.sampled if sample else self.requests).append(body)
             if self._responder is not None:
                 return self._responder(body)
+            if sample:
+                return self._last or error(400, "scripted server: a sample of no step")
             if not self._script:
                 msg = f"unexpected extra call #{len(self.requests)}: the script is exhausted"
                 self.failures.append(msg)
                 return error(400, f"scripted server: {msg}")
-            return self._script.pop(0)
+            self._last = self._script.pop(0)
+            return self._last
 
     def _over_context(self, body: dict[str, Any]) -> str | None:
         """vLLM's refusal of a prompt that does not fit, when ``enforce_context`` is on."""

@@ -38,6 +38,7 @@ class RunOutput:
     answer: str
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     tokens: int = 0
+    note: str | None = None  # how the agent reached it: a vote, a correction, a rescue
 
 
 class Suite(Protocol):

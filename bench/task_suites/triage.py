@@ -308,7 +308,12 @@ class Triage:
         # a triage makes no tool calls (reduce and lookup run without the model): calls stay empty
         tokens = report.usage.get("total_tokens", 0)
         return TriageOutput(
-            report.answer or "", [], tokens, report.cited_ids, report.cause, report.fix
+            report.answer or "",
+            [],
+            tokens,
+            cited=report.cited_ids,
+            cause=report.cause,
+            fix=report.fix,
         )
 
 

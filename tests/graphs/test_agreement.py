@@ -1,0 +1,189 @@
+"""Answer by agreement: replies sampled beside the first one vote on a numeric answer.
+
+Driven through the real Agent against a scripted server that answers by what a request is:
+the greedy reply (no ``seed``) or sample ``seed`` N.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from agent import Agent, AgreementEvent, FinalEvent, RunResult, Settings, TokenEvent
+from agent.loop.agreement import AGREEMENT, answer_value
+from agent.testing import Response, ScriptedServer, call, error, reply
+from tests.test_api import make_tools
+
+
+class Replies:
+    """What the scripted server answers: the greedy reply per step, and each seed's sample."""
+
+    def __init__(self, steps: list[Response], samples: Mapping[int, Response]) -> None:
+        self.steps = steps
+        self.samples = samples
+
+    def __call__(self, body: dict[str, Any]) -> Response:
+        seed = body.get("seed")
+        return self.steps.pop(0) if seed is None else self.samples[seed]
+
+
+REPLIES = Replies([], {})
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer(responder=REPLIES) as s:
+        yield s
+
+
+def answer(
+    server: ScriptedServer,
+    settings: Settings,
+    steps: list[Response],
+    samples: Mapping[int, Response],
+    **overrides: Any,
+) -> RunResult:
+    """Ask once; the first reply of each step is from ``steps``, seed N's sample is
+    ``samples[N]``."""
+    replies = REPLIES
+    replies.steps[:] = steps
+    replies.samples = samples
+    s = settings.model_copy(update={"llm_base_url": server.url, "answer_samples": 2, **overrides})
+    with Agent(s, tools=make_tools()) as agent:
+        result = agent.run("How many apples are left?")
+    assert not replies.steps, "the greedy script was not used up"
+    return result
+
+
+def test_the_value_most_replies_reach_replaces_the_first_reply(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    result = answer(
+        server,
+        settings,
+        [reply("3 * 48 = 154, so 154 - 7 = 147. The answer is 147.")],
+        {1: reply("3 * 48 = 144; 144 - 7 = 137. The answer is 137."), 2: reply("So 137.")},
+    )
+    assert result.answer == "3 * 48 = 144; 144 - 7 = 137. The answer is 137."
+    assert result.agreed == "2 of 3 sampled replies reached 137; the first reply said 147"
+    # every reply's tokens are counted (the scripted server reports 25 a reply)
+    assert result.usage.total_tokens == 75
+    samples = server.sampled
+    assert sorted(r["seed"] for r in samples) == [1, 2]
+    assert all(r["temperature"] == 0.7 and not r.get("stream") for r in samples)
+    # the samples see the same conversation and tools as the first reply
+    first = server.requests[0]
+    assert all(r["messages"] == first["messages"] and r["tools"] == first["tools"] for r in samples)
+
+
+def test_the_first_reply_stays_unless_strictly_more_replies_disagree(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    result = answer(
+        server,
+        settings,
+        [reply("The answer is 45.")],
+        {1: reply("The answer is 150."), 2: reply("The answer is 45.")},
+    )
+    assert result.answer == "The answer is 45." and result.agreed is None
+    note = result.messages[-1].response_metadata[AGREEMENT]
+    assert note == {"replies": 3, "values": ["45", "150", "45"], "chosen": "45", "replaced": False}
+
+    tie = answer(
+        server,
+        settings,
+        [reply("The answer is 45.")],
+        {1: reply("The answer is 150."), 2: reply("The answer is 7.")},
+    )
+    assert tie.answer == "The answer is 45." and tie.agreed is None
+
+
+def test_a_tool_call_starts_no_samples(server: ScriptedServer, settings: Settings) -> None:
+    result = answer(
+        server,
+        settings,
+        [call("add", a=1, b=2), reply("It is done.")],
+        {1: reply("It is 3."), 2: reply("It is 3.")},
+    )
+    # the first step was a call: the tool ran and no sample was asked for; the answer has no
+    # number, so samples (started on its first token) are not waited for and do not vote
+    assert [c.name for c in result.tool_calls] == ["add"]
+    assert result.answer == "It is done." and result.agreed is None
+    assert len(server.requests) == 2
+    assert all(any(m["role"] == "tool" for m in r["messages"]) for r in server.sampled)
+    assert AGREEMENT not in result.messages[-1].response_metadata
+
+
+def test_samples_that_call_tools_or_fail_do_not_vote(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    result = answer(
+        server,
+        settings,
+        [reply("The answer is 12.")],
+        {1: call("add", a=5, b=5), 2: error(500, "sample failed")},
+    )
+    assert result.answer == "The answer is 12." and result.agreed is None
+    assert result.messages[-1].response_metadata[AGREEMENT]["replies"] == 1
+
+
+def test_slow_samples_are_cancelled_after_the_grace_period(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    slow = Response(content="The answer is 99.", delay_s=30.0)
+    result = answer(server, settings, [reply("The answer is 12.")], {1: slow, 2: slow})
+    # had the run waited for them, they would have outvoted the first reply
+    assert result.answer == "The answer is 12." and result.agreed is None
+    assert result.messages[-1].response_metadata[AGREEMENT]["replies"] == 1
+
+
+def test_off_when_answer_samples_is_zero_and_in_required_mode(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    off = answer(server, settings, [reply("The answer is 12.")], {}, answer_samples=0)
+    assert off.answer == "The answer is 12."
+    required = answer(
+        server,
+        settings,
+        [call("final_answer", reasoning="", answer="The answer is 12.")],
+        {},
+        tool_call_mode="required",
+    )
+    assert required.answer == "The answer is 12."
+    assert server.sampled == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("The answer is 1,234.", 1234.0),
+        ("She pays $12.50 in all.", 12.5),
+        ("So 3 + 4 = \\boxed{7} apples, 2 of them red.", 7.0),
+        ("It took -3 degrees.", -3.0),
+        ("No number here.", None),
+    ],
+)
+def test_answer_value(text: str, value: float | None) -> None:
+    assert answer_value(text) == value
+
+
+def test_a_replaced_answer_is_announced_in_the_stream(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    REPLIES.steps[:] = [reply("The answer is 147.")]
+    REPLIES.samples = {1: reply("The answer is 137."), 2: reply("It is 137.")}
+    s = settings.model_copy(update={"llm_base_url": server.url, "answer_samples": 2})
+    with Agent(s, tools=make_tools()) as agent:
+        events = list(agent.stream("How many apples are left?"))
+    kinds = [e.kind for e in events]
+    # the first reply is streamed as it comes, then the vote replaces it, then the final
+    assert kinds[-2:] == ["agreement", "final"] and "token" in kinds
+    streamed = "".join(e.text for e in events if isinstance(e, TokenEvent))
+    assert streamed == "The answer is 147."
+    agreement = events[-2]
+    assert isinstance(agreement, AgreementEvent)
+    assert agreement.note == "2 of 3 sampled replies reached 137; the first reply said 147"
+    final = events[-1]
+    assert isinstance(final, FinalEvent) and final.result.answer == "The answer is 137."
