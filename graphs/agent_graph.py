@@ -61,6 +61,7 @@ from agent.loop import (
     RESCUE_PROMPT,
     AnswerStream,
     OutputSpec,
+    add_usage,
     budget_error,
     check_feedback,
     complete_by_agreement,
@@ -177,14 +178,6 @@ async def _complete(
     )
 
 
-def _add_usage(so_far: dict[str, int], ai: AIMessage) -> dict[str, int]:
-    usage = dict(so_far)
-    for key, value in (ai.usage_metadata or {}).items():
-        if isinstance(value, int):
-            usage[key] = usage.get(key, 0) + value
-    return usage
-
-
 async def _rescue(
     state: AgentState, ctx: AgentContext, budget: RunError, writer: Any
 ) -> dict[str, Any]:
@@ -200,7 +193,7 @@ async def _rescue(
     return {
         "messages": [ai],
         "steps": state["steps"] + 1,
-        "usage": _add_usage(state["usage"], ai),
+        "usage": add_usage(state["usage"], ai),
         "answer": answer,
         "rescued": str(budget),
     }
@@ -297,7 +290,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     return {
         "messages": [*found, ai],
         "steps": state["steps"] + 1,
-        "usage": _add_usage(state["usage"], ai),
+        "usage": add_usage(state["usage"], ai),
         "repair_tool": None,
     }
 
@@ -441,7 +434,7 @@ async def _output(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
             tools=[],
             response_format=spec.response_format(),
         )
-        steps, usage = steps + 1, _add_usage(usage, ai)
+        steps, usage = steps + 1, add_usage(usage, ai)
         data, problems = spec.parse(ai.text)
         if not problems:
             return {"output": data, "steps": steps, "usage": usage}

@@ -141,6 +141,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
     },
     "agent.loop": {
         "AnswerStream",
+        "add_usage",
         "budget_error",
         "complete_by_agreement",
         "limit_error",

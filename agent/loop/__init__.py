@@ -10,7 +10,7 @@ as a typed value (``output_spec``), and what of a long thread one call sends (``
 from agent.loop._answer_stream import AnswerStream
 from agent.loop._recovery import recover_tool_calls
 from agent.loop.agreement import complete_by_agreement
-from agent.loop.budgets import budget_error, limit_error
+from agent.loop.budgets import add_usage, budget_error, limit_error
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
 from agent.loop.output import OutputSpec, output_feedback, output_prompt, output_spec
 from agent.loop.probe import (
@@ -43,6 +43,7 @@ __all__ = [
     "INTERRUPTED",
     "RESCUE_PROMPT",
     "AnswerStream",
+    "add_usage",
     "budget_error",
     "complete_by_agreement",
     "FinalAnswerArgs",

@@ -35,6 +35,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 
 from agent.loop._recovery import recover_tool_calls
+from agent.loop.budgets import add_usage
 
 Complete = Callable[..., Awaitable[AIMessage]]
 
@@ -79,17 +80,16 @@ def vote(greedy: AIMessage, samples: list[AIMessage], tool_names: Collection[str
     mine = _answer(greedy, tool_names)
     if mine is None:
         return greedy
-    values = [mine, *(v for s in samples if (v := _answer(s, tool_names)) is not None)]
+    voters = [(s, v) for s in samples if (v := _answer(s, tool_names)) is not None]
+    values = [mine, *(v for _, v in voters)]
     counts = Counter(values)
     best, top = counts.most_common(1)[0]
     chosen = greedy
     if top > counts[mine]:
-        chosen = next(s for s in samples if _answer(s, tool_names) == best)
+        chosen = next(s for s, v in voters if v == best)
     totals: dict[str, int] = {}
     for reply in (greedy, *samples):
-        for key, value in (reply.usage_metadata or {}).items():
-            if isinstance(value, int):
-                totals[key] = totals.get(key, 0) + value
+        totals = add_usage(totals, reply)
     note = {
         "replies": len(values),
         "values": [_fmt(v) for v in values],

@@ -1,11 +1,11 @@
 """The limits a run stops at: its token limit (an error), and the step, repair and
-identical-call budgets (the error a rescue falls back on)."""
+identical-call budgets (the error a rescue falls back on); and the token count they read."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage
 
 from agent.errors import (
     RepairBudgetExceededError,
@@ -15,6 +15,15 @@ from agent.errors import (
     UsageLimitExceededError,
 )
 from agent.settings import Settings
+
+
+def add_usage(so_far: dict[str, int], ai: AIMessage) -> dict[str, int]:
+    """``so_far`` plus the token counts of ``ai``'s reply."""
+    usage = dict(so_far)
+    for key, value in (ai.usage_metadata or {}).items():
+        if isinstance(value, int):
+            usage[key] = usage.get(key, 0) + value
+    return usage
 
 
 def limit_error(
