@@ -169,3 +169,29 @@ def test_parse_answer_reads_sections_and_keeps_only_known_citations() -> None:
     assert fix == "pass --max-model-len 8192 [vllm-kv-cache-too-small-for-max-model-len]."
     assert cited == ["vllm-kv-cache-too-small-for-max-model-len", "torch-x"]
     assert parse_answer("no structure here", {"a"}) == (None, None, [])
+
+
+def test_a_java_trace_reaches_the_model_without_its_runner_frames(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    runner = "\n".join(
+        f"\tat org.junit.runners.ParentRunner$3.run(ParentRunner.java:{290 + i})" for i in range(40)
+    )
+    trace = (
+        "java.util.ConcurrentModificationException\n"
+        "\tat java.util.ArrayList$Itr.checkForComodification(ArrayList.java:911)\n"
+        "\tat java.util.ArrayList$Itr.next(ArrayList.java:861)\n"
+        "\tat com.shop.Cart.removeExpired(Cart.java:88)\n"
+        "\tat com.shop.CartTest.testRemoveExpired(CartTest.java:41)\n"
+        f"{runner}\n"
+    )
+    scripted_llm.push(reply(explanation(cited=[1])))
+    code, _, err = triage(env, "-", "--json", stdin=trace)
+    assert code == 0, err
+    (request,) = scripted_llm.requests
+    prompt = request["messages"][-1]["content"]
+    # the project's frames are all there; 39 of the runner's 40 frames are one line
+    assert "com.shop.Cart.removeExpired(Cart.java:88)" in prompt
+    assert "com.shop.CartTest.testRemoveExpired(CartTest.java:41)" in prompt
+    assert "ParentRunner.java:290)" in prompt and "ParentRunner.java:291)" not in prompt
+    assert "\t... 39 library frames (org.junit.runners)" in prompt

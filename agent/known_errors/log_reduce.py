@@ -11,7 +11,11 @@ embedding model reads only ~256 word pieces. What is kept, in the input's order:
   (``error:``, ``failed``, ``Errno``, ``Killed``);
 * if the budget allows, WARN lines.
 
-Repeated lines (equal once digits and hex ids are masked) are kept once, with a count. The
+Runs of library frames in a Java or .NET trace (the test runner's, the JDK's reflection) are
+folded first to their first frame and a count (``collapse_library_frames``): they are most of
+a test failure's lines and none of its signal, and the frames kept after an exception line are
+then the project's own. Repeated lines (equal once digits and hex ids are masked) are kept
+once, with a count. The
 ``headline`` is the exception lines alone: what a dense embedding of the input should read first.
 """
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.known_errors.traces import collapse_library_frames
 from agent.text import clip
 
 DEFAULT_MAX_LINES = 60
@@ -29,7 +34,10 @@ FRAMES_KEPT = 3
 MAX_LINE_CHARS = 1000  # ordinary log lines only; exception text is never clipped
 
 _PY_FRAME = re.compile(r'^\s+File "[^"]*", line \d+')
-_JAVA_FRAME = re.compile(r"^\s+(at [\w$.<>/]+\(.*\)|\.\.\. \d+ more)\s*$")
+# "... 31 library frames (...)": a run ``collapse_library_frames`` folded
+_JAVA_FRAME = re.compile(
+    r"^\s+(at [\w$.<>/]+\(.*\)|\.\.\. \d+ more|\.\.\. \d+ library frames \(.*\))\s*$"
+)
 _TRACEBACK = re.compile(r"^\s*Traceback \(most recent call last\):")
 _CHAIN = re.compile(
     r"^\s*(The above exception was the direct cause|During handling of the above exception)"
@@ -126,10 +134,17 @@ def _frames_before(lines: list[str], start: int) -> list[int]:
 
 
 def _frames_after(lines: list[str], end: int) -> list[int]:
+    """Indexes of the first FRAMES_KEPT Java frames below ``end``, with the lines between them
+    that stand for folded library frames (those are not counted)."""
     out: list[int] = []
+    frames = 0
     j = end
-    while j < len(lines) and len(out) < FRAMES_KEPT and _JAVA_FRAME.match(lines[j]):
-        if not lines[j].strip().startswith("..."):
+    while j < len(lines) and frames < FRAMES_KEPT and _JAVA_FRAME.match(lines[j]):
+        line = lines[j].strip()
+        if not line.startswith("..."):
+            out.append(j)
+            frames += 1
+        elif line.endswith(")"):  # "... N library frames (...)"
             out.append(j)
         j += 1
     return out
@@ -142,15 +157,19 @@ def reduce_log(
     passthrough_lines: int = PASSTHROUGH_LINES,
     passthrough_chars: int = PASSTHROUGH_CHARS,
 ) -> ReducedLog:
-    """The informative lines of ``text`` (unchanged if it is already short)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    """The informative lines of ``text`` (unchanged if it is already short and holds no run of
+    library frames)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines_in = len(text.rstrip().split("\n"))
+    text = collapse_library_frames(text)
+    lines = text.split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     spans = _exception_spans(lines)
     headline = "\n".join(dict.fromkeys("\n".join(lines[s:e]).strip() for s, e in spans))
     if len(lines) <= passthrough_lines and len(text) <= passthrough_chars:
         kept = "\n".join(lines).strip()
-        return ReducedLog(kept, headline, len(lines), len(lines), reduced=False)
+        return ReducedLog(kept, headline, lines_in, len(lines), reduced=len(lines) < lines_in)
 
     priority: dict[int, int] = {}
 
@@ -208,4 +227,4 @@ def reduce_log(
         previous = k
     if not out:  # nothing looked like an error: keep the tail, where failures usually are
         out = [_clip_line(line) for line in lines[-max_lines:]]
-    return ReducedLog("\n".join(out).strip(), headline, len(lines), len(out), reduced=True)
+    return ReducedLog("\n".join(out).strip(), headline, lines_in, len(out), reduced=True)

@@ -272,6 +272,46 @@ def _parse_js(lines: list[str]) -> Trace | None:
     return trace
 
 
+COLLAPSE_MIN_RUN = 3  # library frames in a row before the ones after the first are folded
+
+
+def collapse_library_frames(text: str) -> str:
+    """``text`` with each run of ``COLLAPSE_MIN_RUN`` or more consecutive Java / .NET library
+    frames folded to its first frame (where the project's code entered the library, or the
+    error surfaced in it) and one line naming the packages of the rest::
+
+        at junit.framework.Assert.assertEquals(Assert.java:100)
+        ... 31 library frames (junit.framework, sun.reflect, org.apache.tools.ant, ...)
+
+    What a reader (or a model) of a test failure needs is the exception and the project's own
+    frames; the test runner's plumbing is most of the text (30 of a Defects4J trace's 39
+    lines) and, in a prompt, most of its tokens. Other lines are kept as they are."""
+    lines = text.split("\n")
+    out: list[str] = []
+    run: list[tuple[str, str]] = []  # (line, package) of the current run of library frames
+
+    def flush() -> None:
+        if len(run) >= COLLAPSE_MIN_RUN:
+            out.append(run[0][0])
+            packages = list(dict.fromkeys(pkg for _, pkg in run[1:]))
+            named = ", ".join(packages[:3]) + (", ..." if len(packages) > 3 else "")
+            indent = run[0][0][: len(run[0][0]) - len(run[0][0].lstrip())]
+            out.append(f"{indent}... {len(run) - 1} library frames ({named})")
+        else:
+            out.extend(line for line, _ in run)
+        run.clear()
+
+    for line in lines:
+        m = _JAVA_FRAME.match(line) or _DOTNET_FRAME.match(line)
+        if m is not None and (_JAVA_LIB.match(m.group(1)) or _DOTNET_LIB.match(m.group(1))):
+            run.append((line, m.group(1).rsplit(".", 1)[0]))
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "\n".join(out)
+
+
 Terms = dict[str, list[tuple[str, float]]]
 
 
@@ -365,6 +405,7 @@ __all__ = [
     "Trace",
     "TraceException",
     "TraceIndex",
+    "collapse_library_frames",
     "mask_message",
     "parse_trace",
     "trace_docs",

@@ -95,3 +95,28 @@ def test_log_without_errors_keeps_its_tail() -> None:
     reduced = reduce_log(text, max_lines=5)
     assert reduced.text.splitlines() == [f"step {i} ok" for i in range(195, 200)]
     assert reduced.headline == ""
+
+
+def test_library_frames_fold_so_the_frames_kept_are_the_projects() -> None:
+    noise = [f"2024-05-01 10:00:{i:02d} INFO request {i} served" for i in range(60)]
+    jdk = [f"\tat java.util.HashMap$HashIterator.nextNode(HashMap.java:{n})" for n in range(5)]
+    runner = [f"\tat org.junit.runners.ParentRunner.run(ParentRunner.java:{n})" for n in range(30)]
+    text = "\n".join(
+        [
+            *noise,
+            "java.util.ConcurrentModificationException",
+            *jdk,
+            "\tat com.shop.Cart.removeExpired(Cart.java:88)",
+            "\tat com.shop.CartTest.testRemoveExpired(CartTest.java:41)",
+            *runner,
+        ]
+    )
+    reduced = reduce_log(text)
+    assert reduced.reduced and reduced.lines_in == 60 + 1 + 5 + 2 + 30
+    assert reduced.text.split("\n") == [
+        "java.util.ConcurrentModificationException",
+        jdk[0],
+        "\t... 4 library frames (java.util)",
+        "\tat com.shop.Cart.removeExpired(Cart.java:88)",
+        "\tat com.shop.CartTest.testRemoveExpired(CartTest.java:41)",
+    ]

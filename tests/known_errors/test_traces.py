@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from agent.known_errors.lookup import Rankings
-from agent.known_errors.traces import TraceIndex, mask_message, parse_trace
+from agent.known_errors.traces import (
+    TraceIndex,
+    collapse_library_frames,
+    mask_message,
+    parse_trace,
+)
 
 JAVA = """\
 org.apache.commons.cli.AlreadySelectedException: The option 'b' was specified but 'a' was
@@ -125,3 +130,40 @@ def test_fusion_judges_trace_covered_entries_by_the_trace_signal_alone() -> None
     assert fused["trace"] == [("a", 9.0), ("b", 4.0)]
     assert fused["bm25"] == [("msg-only", 2.0)] and fused["dense"] == [("msg-only", 0.8)]
     assert Rankings(per_signal={"bm25": [("x", 1.0)]}).for_fusion() == {"bm25": [("x", 1.0)]}
+
+
+def test_runs_of_library_frames_fold_to_their_first_frame() -> None:
+    runner = [
+        "\tat sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)",
+        "\tat java.lang.reflect.Method.invoke(Method.java:498)",
+        "\tat junit.framework.TestCase.runTest(TestCase.java:176)",
+        "\tat junit.framework.TestCase.runBare(TestCase.java:141)",
+        "\tat org.apache.tools.ant.Main.runBuild(Main.java:811)",
+    ]
+    trace = "\n".join(
+        [
+            "junit.framework.ComparisonFailure: expected:<[a]> but was:<[b]>",
+            "\tat junit.framework.Assert.assertEquals(Assert.java:100)",
+            "\tat junit.framework.Assert.assertEquals(Assert.java:107)",
+            "\tat org.example.ParserTest.testQuotes(ParserTest.java:55)",
+            *runner,
+            "Caused by: java.lang.IllegalStateException: closed",
+            "\tat org.example.Parser.next(Parser.java:12)",
+            "\t... 7 more",
+        ]
+    )
+    assert collapse_library_frames(trace).split("\n") == [
+        "junit.framework.ComparisonFailure: expected:<[a]> but was:<[b]>",
+        # two in a row stay as they are
+        "\tat junit.framework.Assert.assertEquals(Assert.java:100)",
+        "\tat junit.framework.Assert.assertEquals(Assert.java:107)",
+        "\tat org.example.ParserTest.testQuotes(ParserTest.java:55)",
+        runner[0],
+        "\t... 4 library frames (java.lang.reflect, junit.framework, org.apache.tools.ant)",
+        "Caused by: java.lang.IllegalStateException: closed",
+        "\tat org.example.Parser.next(Parser.java:12)",
+        "\t... 7 more",
+    ]
+    # nothing to fold: the text comes back as it was
+    assert collapse_library_frames(DOTNET) == DOTNET
+    assert collapse_library_frames(PYTHON) == PYTHON
