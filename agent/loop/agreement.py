@@ -40,6 +40,7 @@ from agent.loop.budgets import add_usage
 Complete = Callable[..., Awaitable[AIMessage]]
 
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
+_MARKED = re.compile(r"(?:answer is|answer:)([^\n]*)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _MIN_GRACE_S = 2.0
 _GRACE_FACTOR = 0.5
@@ -47,17 +48,25 @@ AGREEMENT = "agreement"  # the key in an answer's response_metadata
 
 
 def answer_value(text: str) -> float | None:
-    """The number an answer ends on: a ``\\boxed{}`` value when there is one, else the last
-    number in the text ("... so she pays $1,234.50." -> 1234.5); ``None`` without a number."""
+    """The number an answer gives as its answer: the first number on its last "The answer is
+    ..." (or "Answer: ...") line ("The answer is 2125 gallons for the 400-mile trip." -> 2125),
+    else the last one in its last ``\\boxed{}``, else the last one in the text ("... so she
+    pays $1,234.50." -> 1234.5); ``None`` without a number."""
+    marked = _MARKED.findall(text)
     boxed = _BOXED.findall(text)
-    for part in (boxed[-1] if boxed else "", text):
+    for part, pick in ((marked[-1] if marked else "", 0), (boxed[-1] if boxed else "", -1)):
         found = _NUMBER.findall(part.replace("$", ""))
         if found:
-            try:
-                return float(found[-1].replace(",", ""))
-            except ValueError:
-                return None
-    return None
+            return _number(found[pick])
+    found = _NUMBER.findall(text.replace("$", ""))
+    return _number(found[-1]) if found else None
+
+
+def _number(written: str) -> float | None:
+    try:
+        return float(written.replace(",", ""))
+    except ValueError:
+        return None
 
 
 def _answer(ai: AIMessage, tool_names: Collection[str]) -> float | None:

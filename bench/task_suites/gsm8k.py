@@ -14,15 +14,31 @@ from agent import Settings
 from task_suites.base import RunOutput, SuiteSkipped, Task
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_ANSWER_LINE = re.compile(r"answer is|answer:|\\boxed\{", re.IGNORECASE)
 
 
 def final_number(text: str) -> float | None:
-    """The number an answer ends on ("The answer is 1,234." -> 1234.0)."""
-    found = _NUMBER.findall(text.replace("$", ""))
-    if not found:
-        return None
+    """The number an answer gives as its answer: the first number after its last answer
+    marker ("The answer is", "Answer:", ``\\boxed{``) on that marker's line, else the last
+    number in the text ("... it costs $1,234." -> 1234.0).
+
+    The marker first, as GSM8K evaluations extract answers: a model that writes "The answer is
+    115." and then restates the question ("... an average of $50 a night") answered 115. Every
+    arm is scored by this same rule."""
+    text = text.replace("$", "")
+    markers = list(_ANSWER_LINE.finditer(text))
+    if markers:
+        line = text[markers[-1].end() :].split("\n", 1)[0]
+        found = _NUMBER.findall(line)
+        if found:
+            return _number(found[0])
+    found = _NUMBER.findall(text)
+    return _number(found[-1]) if found else None
+
+
+def _number(written: str) -> float | None:
     try:
-        return float(found[-1].replace(",", "").rstrip("."))
+        return float(written.replace(",", "").rstrip("."))
     except ValueError:
         return None
 

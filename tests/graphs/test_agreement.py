@@ -163,6 +163,12 @@ def test_off_when_answer_samples_is_zero_and_in_required_mode(
         ("So 3 + 4 = \\boxed{7} apples, 2 of them red.", 7.0),
         ("It took -3 degrees.", -3.0),
         ("No number here.", None),
+        # the answer line wins over numbers after it and over the question's numbers on it
+        ("The answer is 2125 gallons for the 400-mile trip.", 2125.0),
+        ("The answer is \\(\\boxed{115}\\).\nThat makes an average of $50.", 115.0),
+        ("Answer: 18\n(3 days at 6 a day)", 18.0),
+        ("The answer is yes, 5 apples in all.", 5.0),
+        ("The answer is unknown.", None),
     ],
 )
 def test_answer_value(text: str, value: float | None) -> None:
