@@ -322,6 +322,15 @@ class Settings(BaseSettings):
     serve_max_body_bytes: int = Field(
         1_000_000, ge=1024, description="largest request body `agent serve` reads"
     )
+    serve_gc_threshold: int = Field(
+        10_000,
+        ge=0,
+        description=(
+            "`agent serve`: allocations between the garbage collector's young-generation passes "
+            "(Python's default is 700; 0 leaves Python's setting). Higher: fewer full passes "
+            "over a heap that LangGraph and many concurrent runs make large"
+        ),
+    )
 
     @field_validator("llm_base_url", "llm_fallback_base_url")
     @classmethod

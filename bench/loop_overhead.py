@@ -14,6 +14,11 @@ Tracing is off here (no tracer provider), as by default; the bench also times a 
 tracing off, to show what the spans of a run cost then.
 
     python bench/loop_overhead.py [--rounds 5] [--runs 20] [--concurrent-runs 128]
+                                  [--gc-threshold 10000]
+
+``--gc-threshold N`` sets Python's young-generation threshold for every variant alike, as
+``agent serve`` does (``AGENT_SERVE_GC_THRESHOLD``, default 10000; ``agent.server.tune_gc``);
+without it the bench runs with Python's default (700), as your own process would.
 
 Prints a table, ratios to ``raw``, and a final JSON line.
 """
@@ -210,12 +215,24 @@ def main() -> None:
         default=128,
         help=f"runs per round at {CONCURRENCY} in flight",
     )
+    parser.add_argument(
+        "--gc-threshold",
+        type=int,
+        default=0,
+        help="the garbage collector's young-generation threshold for all variants, as "
+        "`agent serve` sets it (0: Python's default, 700)",
+    )
     ns = parser.parse_args()
+    if ns.gc_threshold:
+        from agent.server import tune_gc
+
+        tune_gc(ns.gc_threshold)
     result = asyncio.run(main_async(ns))
     base = result["raw"]
     print(
         f"\nloop overhead: {STEPS} tool steps + final answer per run, {ns.rounds} rounds "
-        f"(medians), {os.cpu_count()} cores, zero-latency scripted server in its own process"
+        f"(medians), {os.cpu_count()} cores, zero-latency scripted server in its own process, "
+        f"gc threshold {ns.gc_threshold or 700}"
     )
     header = (
         f"{'variant':<14} {'CPU ms/call':>12} {'x raw':>7} {'runs/s seq':>11} "
@@ -241,6 +258,7 @@ def main() -> None:
     summary = {
         "bench": "loop_overhead",
         "rounds": ns.rounds,
+        "gc_threshold": ns.gc_threshold or 700,
         "results": result,
         "cpu_ratio_agent_vs_raw": agent["cpu_ms_per_call"] / base["cpu_ms_per_call"],
         "cpu_ratio_agent_vs_prebuilt": agent["cpu_ms_per_call"] / prebuilt["cpu_ms_per_call"],

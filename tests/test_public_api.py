@@ -191,7 +191,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "open_checkpoints",
         "thread_locks",
     },
-    "agent.server": {"MODEL_ID", "THREAD_HEADER", "create_app", "guard_for", "serve"},
+    "agent.server": {"MODEL_ID", "THREAD_HEADER", "create_app", "guard_for", "serve", "tune_gc"},
     "agent.rag": {
         "Chunk",
         "DocumentStats",

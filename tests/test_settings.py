@@ -60,3 +60,19 @@ def test_docs_collection_reads_its_env_name_and_the_old_one(
     monkeypatch.setenv("AGENT_DOCS_COLLECTION", "new-name")  # the new name wins
     assert Settings.load().docs_collection == "new-name"
     assert Settings.load(docs_collection="explicit").docs_collection == "explicit"
+
+
+def test_the_servers_gc_threshold_is_applied_and_zero_keeps_pythons() -> None:
+    import gc
+
+    from agent.server import tune_gc
+
+    before = gc.get_threshold()
+    try:
+        assert Settings.load(serve_gc_threshold=5000).serve_gc_threshold == 5000
+        tune_gc(0)
+        assert gc.get_threshold() == before
+        tune_gc(5000)
+        assert gc.get_threshold() == (5000, before[1], before[2])
+    finally:
+        gc.set_threshold(*before)

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 
 from agent.api import Agent
@@ -20,6 +22,7 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080) -> N
     """Serve one ``Agent`` over HTTP until stopped. Refuses a non-loopback ``host`` without
     ``AGENT_SERVE_TOKEN`` (``ConfigError``)."""
     guard = guard_for(settings, host)
+    tune_gc(settings.serve_gc_threshold)
     agent = Agent(settings)
     try:
         app = create_app(agent, guard=guard, max_body_bytes=settings.serve_max_body_bytes)
@@ -28,4 +31,18 @@ def serve(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080) -> N
         agent.close()
 
 
-__all__ = ["MODEL_ID", "THREAD_HEADER", "create_app", "guard_for", "serve"]
+def tune_gc(threshold: int) -> None:
+    """Python's collector for a long-running server: the young generation collected every
+    ``threshold`` allocations (0 keeps Python's setting).
+
+    Python passes over every tracked object once per 100 young passes; with the default 700 a
+    server running 64 agent runs at once spends a fifth of its CPU there (``bench/
+    loop_overhead.py --gc-threshold``: 48 -> 62 runs/s at 64 concurrent, client CPU per run
+    -22 %). The garbage it leaves waiting is at most ``threshold`` young objects. Freezing
+    the start-up heap (``gc.freeze``) as well measured no further gain."""
+    if threshold:
+        _, older, oldest = gc.get_threshold()
+        gc.set_threshold(threshold, older, oldest)
+
+
+__all__ = ["MODEL_ID", "THREAD_HEADER", "create_app", "guard_for", "serve", "tune_gc"]
