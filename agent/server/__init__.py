@@ -35,11 +35,12 @@ def tune_gc(threshold: int) -> None:
     """Python's collector for a long-running server: the young generation collected every
     ``threshold`` allocations (0 keeps Python's setting).
 
-    Python passes over every tracked object once per 100 young passes; with the default 700 a
-    server running 64 agent runs at once spends a fifth of its CPU there (``bench/
-    loop_overhead.py --gc-threshold``: 48 -> 62 runs/s at 64 concurrent, client CPU per run
-    -22 %). The garbage it leaves waiting is at most ``threshold`` young objects. Freezing
-    the start-up heap (``gc.freeze``) as well measured no further gain."""
+    Python passes over every tracked object once per 100 young passes; with the default 700,
+    in a process running 64 agent runs at once, that is much of its CPU
+    (``bench/loop_overhead.py --gc-threshold 10000``: 52 -> 72 runs/s at 64 concurrent, CPU
+    per LLM call 3.35 -> 2.12 ms; through ``bench/serve_load.py`` the gain was within the
+    noise). The garbage it leaves waiting is at most ``threshold`` young objects. Freezing the
+    start-up heap (``gc.freeze``) as well measured no further gain."""
     if threshold:
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(threshold, older, oldest)
