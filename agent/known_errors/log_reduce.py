@@ -66,7 +66,8 @@ _P_EXCEPTION, _P_ERROR, _P_FRAME, _P_ERRORISH, _P_WARN = range(5)
 
 @dataclass(frozen=True, slots=True)
 class ReducedLog:
-    """The informative lines of an input. ``reduced`` is False when it was short enough."""
+    """The informative lines of an input. ``reduced`` is False when it came back whole (short
+    enough, and no library frames to fold)."""
 
     text: str
     headline: str
