@@ -54,12 +54,11 @@ def answer_value(text: str) -> float | None:
     pays $1,234.50." -> 1234.5); ``None`` without a number."""
     marked = _MARKED.findall(text)
     boxed = _BOXED.findall(text)
-    for part, pick in ((marked[-1] if marked else "", 0), (boxed[-1] if boxed else "", -1)):
-        found = _NUMBER.findall(part.replace("$", ""))
+    for part, pick in ((marked[-1:], 0), (boxed[-1:], -1), ([text], -1)):
+        found = _NUMBER.findall("".join(part).replace("$", ""))
         if found:
             return _number(found[pick])
-    found = _NUMBER.findall(text.replace("$", ""))
-    return _number(found[-1]) if found else None
+    return None
 
 
 def _number(written: str) -> float | None:
