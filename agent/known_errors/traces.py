@@ -284,8 +284,9 @@ def collapse_library_frames(text: str) -> str:
         ... 31 library frames (junit.framework, sun.reflect, org.apache.tools.ant, ...)
 
     What a reader (or a model) of a test failure needs is the exception and the project's own
-    frames; the test runner's plumbing is most of the text (30 of a Defects4J trace's 39
-    lines) and, in a prompt, most of its tokens. Other lines are kept as they are."""
+    frames; the test runner's plumbing is most of the text (a median 38 of the 44 lines of a
+    Defects4J failure's trace) and, in a prompt, most of its tokens. Other lines are kept as
+    they are."""
     lines = text.split("\n")
     out: list[str] = []
     run: list[tuple[str, str]] = []  # (line, package) of the current run of library frames
