@@ -18,7 +18,9 @@ from agent.errors import ConfigError
 ToolCallMode = Literal["native", "required"]
 
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct"
-BUILTIN_TOOL_GROUPS = ("calculator", "rag_search", "mcp")
+BUILTIN_TOOL_GROUPS = ("calculator", "rag_search", "mcp", "run_python")
+# run_python is opt-in: with it the 1.5B default scored no better on GSM8K (README, "Programs").
+AUTO_TOOLS = ("calculator", "rag_search", "mcp")
 
 
 def _default_cache_dir() -> Path:
@@ -92,7 +94,8 @@ class Settings(BaseSettings):
         "auto",
         description=(
             "the tools an Agent gets when none are given, comma-separated: calculator, "
-            "rag_search, mcp (every tool of MCP_SERVERS); auto: all three"
+            "rag_search, mcp (every tool of MCP_SERVERS), run_python (runs programs the model "
+            "writes; opt-in); auto: calculator, rag_search and mcp"
         ),
     )
     max_steps: int = Field(10, ge=1, le=200, description="LLM calls per run before giving up")
@@ -387,4 +390,4 @@ class Settings(BaseSettings):
         names = {n.strip() for n in self.tools.split(",") if n.strip()}
         if names != {"auto"}:
             return names
-        return set(BUILTIN_TOOL_GROUPS)
+        return set(AUTO_TOOLS)

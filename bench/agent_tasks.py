@@ -8,6 +8,9 @@ hits them alike):
   bare   the same model, no tools, a plain "solve step by step" prompt
   raw    the plain OpenAI tool loop anyone writes in 40 lines: tool_choice=auto, run the calls,
          append the results, repeat; the same in-process tools as the agent, no validation
+  program  the same model, no tools, asked for one Python program (program of thought), run by
+         ``tools.run_python``; the answer is what it printed (gsm8k only: the ceiling a
+         program-writing agent could reach with this model)
 
 Suites (``bench/task_suites/``) read third-party data by path and are skipped, with a line
 saying so, when it is absent:
@@ -45,7 +48,10 @@ import openai
 from task_suites import ARMS, SUITES, RunOutput, Suite, SuiteSkipped, Task, suite_settings
 
 from agent import Agent, AgentError, Settings, Tool
+from agent.errors import ToolError
+from agent.loop import PROGRAM_TOOL, recover_tool_calls
 from agent.tooling import parse_arguments, render_output
+from tools.run_python import run_program
 
 ROOT = Path(__file__).resolve().parents[1]
 BARE_PROMPT = (
@@ -53,6 +59,11 @@ BARE_PROMPT = (
     "where N is the final number."
 )
 RAW_PROMPT = "You are a helpful assistant. Use the tools when they help."
+PROGRAM_PROMPT = (
+    "Solve the problem by writing a short Python program. Use variables with meaningful names "
+    "for the quantities in the problem, compute the answer step by step, and print only the "
+    "final number. Reply with the program in one ```python block."
+)
 
 
 @dataclass
@@ -113,6 +124,29 @@ async def run_bare(client: openai.AsyncOpenAI, settings: Settings, task: Task) -
     )
     tokens = response.usage.total_tokens if response.usage else 0
     return RunOutput(response.choices[0].message.content or "", [], tokens)
+
+
+async def run_program_arm(client: openai.AsyncOpenAI, settings: Settings, task: Task) -> RunOutput:
+    response = await client.chat.completions.create(
+        model=settings.llm_model,
+        messages=[
+            {"role": "system", "content": PROGRAM_PROMPT},
+            {"role": "user", "content": task.question},
+        ],
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+    )
+    tokens = response.usage.total_tokens if response.usage else 0
+    text = response.choices[0].message.content or ""
+    found = recover_tool_calls(text, {PROGRAM_TOOL})
+    if not found or found[0]["name"] != PROGRAM_TOOL:
+        return RunOutput(text, [], tokens, "no program")
+    code = found[0]["args"]["code"]
+    try:
+        printed = await run_program(code)
+    except ToolError as exc:
+        return RunOutput("", [(PROGRAM_TOOL, {"code": code})], tokens, f"program failed: {exc}")
+    return RunOutput(printed, [(PROGRAM_TOOL, {"code": code})], tokens)
 
 
 async def run_raw(
@@ -193,6 +227,8 @@ async def run_suite(
                     run = _agent_arm(own, default_agent, settings, task)
                 elif arm == "bare":
                     run = run_bare(client, settings, task)
+                elif arm == "program":
+                    run = run_program_arm(client, settings, task)
                 else:  # the raw loop gets exactly the agent's tools
                     run = run_raw(client, settings, tools, task)
                 outcome = await attempt(suite, arm, task, run)

@@ -36,3 +36,35 @@ def test_default_agent_has_the_built_ins_and_closes_its_mcp_server(
     scripted_llm.assert_done()
     found = result.tool_calls[0]
     assert not found.is_error and "np.float64" in found.content
+
+
+def test_run_python_is_opt_in_listed_last_and_runs_a_program_the_model_writes(
+    scripted_llm: ScriptedServer, tmp_path: Path
+) -> None:
+    assert "run_python" not in Settings.load(data_dir=tmp_path).resolved_tools()
+    settings = Settings.load(
+        llm_base_url=scripted_llm.url,
+        llm_model="scripted-model",
+        tool_call_mode="native",
+        data_dir=tmp_path,
+        llm_max_retries=0,
+        tools="run_python,calculator,mcp",
+        mcp_timeout_s=300,
+    )
+    scripted_llm.push(
+        # a small code model writes the program as text, not as a tool call
+        reply("```python\nfamilies = 3\nper_family = 10\nprint(150 - families * per_family)\n```"),
+        reply("They still need $120."),
+    )
+    with Agent(settings) as agent:
+        # described last: the model follows "start with a program" only then (see DefaultTools)
+        assert agent.tools.names[-1] == "run_python"
+        result = agent.run("The band earned $10 from each of 3 families; how much of $150 is left?")
+    scripted_llm.assert_done()
+    assert (
+        "reply must start with a short Python program"
+        in (scripted_llm.requests[0]["messages"][0]["content"])
+    )
+    ran = result.tool_calls[0]
+    assert (ran.name, ran.content, ran.is_error) == ("run_python", "120", False)
+    assert result.answer == "They still need $120."

@@ -150,6 +150,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "FinalAnswerArgs",
         "INTERRUPTED",
         "OutputSpec",
+        "PROGRAM_TOOL",
         "ProbeResult",
         "RESCUE_PROMPT",
         "ServerProfile",

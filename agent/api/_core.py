@@ -250,7 +250,10 @@ class AgentCore:
             tools=self.tools,
             settings=self.settings,
             mode=mode,
-            system_prompt=(self._system_prompt or system_prompt_for(mode)) + self._instructions,
+            system_prompt=(
+                self._system_prompt or system_prompt_for(mode, [t.name for t in self.tools])
+            )
+            + self._instructions,
             stream_tokens=stream_tokens,
             approve=approve,
             named_choice=self._named_choice(),

@@ -1,14 +1,13 @@
 """The run protocol: what a run is, how it ends, and how one tool step is executed.
 
-``graphs.agent_graph`` wires these into the state machine: the system prompt for the tool-call
-mode, ``final_answer`` (how a run ends in ``required`` mode), calls recovered from a model's text,
-the answer streamed out of ``final_answer``'s argument, one validated tool step
-(``run_tool_calls``), reading a thread's messages back into a ``RunResult``, the run's output
-as a typed value (``output_spec``), and what of a long thread one call sends (``fit_messages``).
+``graphs.agent_graph`` wires these into the state machine: the system prompt, ``final_answer``
+(the end of a ``required`` run), calls recovered from text (programs too), one validated tool
+step (``run_tool_calls``), a thread read back into a ``RunResult``, the output as a typed value
+(``output_spec``), and what of a long thread one call sends (``fit_messages``).
 """
 
 from agent.loop._answer_stream import AnswerStream
-from agent.loop._recovery import recover_tool_calls
+from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
 from agent.loop.agreement import complete_by_agreement
 from agent.loop.budgets import add_usage, budget_error, limit_error
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
@@ -41,6 +40,7 @@ __all__ = [
     "ANSWER_CHECK",
     "FINAL_ANSWER",
     "INTERRUPTED",
+    "PROGRAM_TOOL",
     "RESCUE_PROMPT",
     "AnswerStream",
     "add_usage",

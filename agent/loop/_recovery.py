@@ -5,12 +5,19 @@ Small models under ``tool_choice=auto`` often put the call in ``content``: bare 
 and sometimes in ``<tools>`` tags (Qwen2.5-Coder-1.5B copies the tag its chat template lists
 the tools in), followed by a result the model made up. A text counts as a call only when a
 block parses to an object (or list of objects) naming a *known* tool, so ordinary answers that
-happen to contain JSON are left alone; blocks that are not JSON (a ```python fence) are skipped.
+happen to contain JSON are left alone; blocks that are not JSON (or a Python literal: the model
+sometimes fences a call as ```python with ``None`` in it) are skipped.
 The caller drops the text with the call: what follows it is the model guessing the result.
+
+A ```python block is a call too when the agent has the ``run_python`` tool (``PROGRAM_TOOL``):
+a small code model asked to compute writes a program in a fence, not a JSON call with the
+program escaped inside a string. Only the first block runs; the model sees its output and
+answers (or writes a corrected program).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import uuid
@@ -22,7 +29,11 @@ from langchain_core.messages.tool import ToolCall
 from agent.tooling import ArgumentsDecodeError, parse_arguments
 
 _TAGGED = re.compile(r"<(tool_call|tools)>\s*(.*?)\s*(?:</\1>|$)", re.DOTALL)
-_FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+_FENCED = re.compile(r"```(?:json|python3|python|py)?\s*(.*?)```", re.DOTALL)
+_PROGRAM = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
+
+PROGRAM_TOOL = "run_python"
+"""The tool a ```python block in the model's text is a call of, with the block as ``code``."""
 
 
 def recover_tool_calls(content: str, known_tools: Container[str]) -> list[ToolCall]:
@@ -30,13 +41,21 @@ def recover_tool_calls(content: str, known_tools: Container[str]) -> list[ToolCa
     text = content.strip()
     if not text:
         return []
+    calls = _written_calls(text, known_tools)
+    if not calls and PROGRAM_TOOL in known_tools:
+        program = _PROGRAM.search(text)
+        if program and program.group(1).strip():
+            return [_call(PROGRAM_TOOL, {"code": program.group(1)})]
+    return calls
+
+
+def _written_calls(text: str, known_tools: Container[str]) -> list[ToolCall]:
     tagged = [body for _tag, body in _TAGGED.findall(text)]
     candidates = tagged or _FENCED.findall(text) or [text]
     calls: list[ToolCall] = []
     for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except json.JSONDecodeError:
+        value = _literal(candidate)
+        if value is None:
             continue
         for item in value if isinstance(value, list) else [value]:
             call = _as_call(item, known_tools)
@@ -44,6 +63,20 @@ def recover_tool_calls(content: str, known_tools: Container[str]) -> list[ToolCa
                 return []
             calls.append(call)
     return calls
+
+
+def _literal(text: str) -> Any:
+    """JSON, or a Python dict/list literal (a call in a ```python fence has ``None``, ``True``)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if not text.startswith(("{", "[")):
+        return None
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def _as_call(item: Any, known_tools: Container[str]) -> ToolCall | None:
@@ -58,4 +91,8 @@ def _as_call(item: Any, known_tools: Container[str]) -> ToolCall | None:
         args = parse_arguments(item.get("arguments", item.get("parameters", {})))
     except ArgumentsDecodeError:
         return None
+    return _call(name, args)
+
+
+def _call(name: str, args: dict[str, Any]) -> ToolCall:
     return ToolCall(type="tool_call", id=f"call_{uuid.uuid4().hex[:12]}", name=name, args=args)

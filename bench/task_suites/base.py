@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from agent import Settings, Tool
 
-ARMS = ("agent", "bare", "raw")
+ARMS = ("agent", "bare", "raw", "program")
 
 
 class SuiteSkipped(Exception):

@@ -54,3 +54,30 @@ def test_a_code_fence_beside_a_call_fence_is_skipped() -> None:
     )
     assert [c["args"] for c in recover_tool_calls(text, KNOWN)] == [{"a": 2, "b": 2}]
     assert recover_tool_calls("```python\nprint(2 + 2)\n```", KNOWN) == []
+
+
+WITH_PROGRAMS = {"calculator", "rag_search", "run_python"}
+
+
+def test_a_python_block_is_a_run_python_call_when_the_agent_has_it() -> None:
+    text = (
+        "```python\nlizzie = 4\nprint(lizzie * 2)\n```\n"
+        "Output:\n```\n8\n```\nSo the answer is 8."  # the made-up output is dropped
+    )
+    calls = recover_tool_calls(text, WITH_PROGRAMS)
+    assert [(c["name"], c["args"]) for c in calls] == [
+        ("run_python", {"code": "lizzie = 4\nprint(lizzie * 2)\n"})
+    ]
+    assert recover_tool_calls(text, KNOWN) == []  # without the tool, it is just an answer
+
+
+def test_a_call_fenced_as_python_is_that_call_not_a_program() -> None:
+    # Qwen2.5-Coder-1.5B, verbatim shape: a call in a python fence, with Python's None
+    text = (
+        '```python\n{"name": "rag_search", "arguments": {"query": "Hazel walked", '
+        '"top_k": 5, "source": None}}\n```'
+    )
+    calls = recover_tool_calls(text, WITH_PROGRAMS)
+    assert [(c["name"], c["args"]) for c in calls] == [
+        ("rag_search", {"query": "Hazel walked", "top_k": 5, "source": None})
+    ]
