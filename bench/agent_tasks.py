@@ -112,32 +112,30 @@ async def run_agent(agent: Agent, task: Task) -> RunOutput:
     return RunOutput(result.answer, calls, result.usage.total_tokens, "; ".join(notes) or None)
 
 
-async def run_bare(client: openai.AsyncOpenAI, settings: Settings, task: Task) -> RunOutput:
+async def _one_reply(
+    client: openai.AsyncOpenAI, settings: Settings, system: str, task: Task
+) -> tuple[str, int]:
+    """The model's reply to the question under ``system``, no tools; and its tokens."""
     response = await client.chat.completions.create(
         model=settings.llm_model,
         messages=[
-            {"role": "system", "content": BARE_PROMPT},
+            {"role": "system", "content": system},
             {"role": "user", "content": task.question},
         ],
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
     )
     tokens = response.usage.total_tokens if response.usage else 0
-    return RunOutput(response.choices[0].message.content or "", [], tokens)
+    return response.choices[0].message.content or "", tokens
+
+
+async def run_bare(client: openai.AsyncOpenAI, settings: Settings, task: Task) -> RunOutput:
+    text, tokens = await _one_reply(client, settings, BARE_PROMPT, task)
+    return RunOutput(text, [], tokens)
 
 
 async def run_program_arm(client: openai.AsyncOpenAI, settings: Settings, task: Task) -> RunOutput:
-    response = await client.chat.completions.create(
-        model=settings.llm_model,
-        messages=[
-            {"role": "system", "content": PROGRAM_PROMPT},
-            {"role": "user", "content": task.question},
-        ],
-        temperature=settings.temperature,
-        max_tokens=settings.max_tokens,
-    )
-    tokens = response.usage.total_tokens if response.usage else 0
-    text = response.choices[0].message.content or ""
+    text, tokens = await _one_reply(client, settings, PROGRAM_PROMPT, task)
     found = recover_tool_calls(text, {PROGRAM_TOOL})
     if not found or found[0]["name"] != PROGRAM_TOOL:
         return RunOutput(text, [], tokens, "no program")

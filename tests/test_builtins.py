@@ -9,18 +9,23 @@ from agent.settings import Settings
 from agent.testing import ScriptedServer, call, reply
 
 
-def test_default_agent_has_the_built_ins_and_closes_its_mcp_server(
-    scripted_llm: ScriptedServer, tmp_path: Path
-) -> None:
-    settings = Settings.load(
-        llm_base_url=scripted_llm.url,
+def scripted_settings(server: ScriptedServer, data_dir: Path, **overrides: object) -> Settings:
+    return Settings.load(
+        llm_base_url=server.url,
         llm_model="scripted-model",
         tool_call_mode="native",
-        data_dir=tmp_path,
+        data_dir=data_dir,
         llm_max_retries=0,
         # the first call on a fresh data dir waits while the server builds the KB index
         mcp_timeout_s=300,
+        **overrides,
     )
+
+
+def test_default_agent_has_the_built_ins_and_closes_its_mcp_server(
+    scripted_llm: ScriptedServer, tmp_path: Path
+) -> None:
+    settings = scripted_settings(scripted_llm, tmp_path)
     assert settings.mcp_servers == ["builtin:errors"]
     scripted_llm.push(
         call("lookup_error", text="AttributeError: module 'numpy' has no attribute 'float'"),
@@ -42,15 +47,7 @@ def test_run_python_is_opt_in_listed_last_and_runs_a_program_the_model_writes(
     scripted_llm: ScriptedServer, tmp_path: Path
 ) -> None:
     assert "run_python" not in Settings.load(data_dir=tmp_path).resolved_tools()
-    settings = Settings.load(
-        llm_base_url=scripted_llm.url,
-        llm_model="scripted-model",
-        tool_call_mode="native",
-        data_dir=tmp_path,
-        llm_max_retries=0,
-        tools="run_python,calculator,mcp",
-        mcp_timeout_s=300,
-    )
+    settings = scripted_settings(scripted_llm, tmp_path, tools="run_python,calculator,mcp")
     scripted_llm.push(
         # a small code model writes the program as text, not as a tool call
         reply("```python\nfamilies = 3\nper_family = 10\nprint(150 - families * per_family)\n```"),
