@@ -5,8 +5,8 @@ Small models under ``tool_choice=auto`` often put the call in ``content``: bare 
 and sometimes in ``<tools>`` tags (Qwen2.5-Coder-1.5B copies the tag its chat template lists
 the tools in), followed by a result the model made up. A text counts as a call only when a
 block parses to an object (or list of objects) naming a *known* tool, so ordinary answers that
-happen to contain JSON are left alone; blocks that are not JSON (or a Python literal: the model
-sometimes fences a call as ```python with ``None`` in it) are skipped.
+happen to contain JSON are left alone; blocks that are not JSON are skipped, unless they are a
+call written as a Python dict (the model sometimes fences a call as ```python, with ``None``).
 The caller drops the text with the call: what follows it is the model guessing the result.
 
 A ```python block is a call too when the agent has the ``run_python`` tool (``PROGRAM_TOOL``):
@@ -54,9 +54,12 @@ def _written_calls(text: str, known_tools: Container[str]) -> list[ToolCall]:
     candidates = tagged or _FENCED.findall(text) or [text]
     calls: list[ToolCall] = []
     for candidate in candidates:
-        value = _literal(candidate)
-        if value is None:
-            continue
+        try:
+            value = json.loads(candidate)
+        except json.JSONDecodeError:
+            value = _call_literal(candidate)
+            if value is None:
+                continue
         for item in value if isinstance(value, list) else [value]:
             call = _as_call(item, known_tools)
             if call is None:
@@ -65,18 +68,16 @@ def _written_calls(text: str, known_tools: Container[str]) -> list[ToolCall]:
     return calls
 
 
-def _literal(text: str) -> Any:
-    """JSON, or a Python dict/list literal (a call in a ```python fence has ``None``, ``True``)."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        pass
-    if not text.startswith(("{", "[")):
+def _call_literal(text: str) -> dict[str, Any] | None:
+    """A call written as a Python dict (fenced as ```python, with ``None``/``True`` in it);
+    any other literal is not a call, and its block is skipped like any non-JSON block."""
+    if not text.startswith("{"):
         return None
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
+    return value if isinstance(value, dict) and "name" in value else None
 
 
 def _as_call(item: Any, known_tools: Container[str]) -> ToolCall | None:

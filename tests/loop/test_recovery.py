@@ -81,3 +81,9 @@ def test_a_call_fenced_as_python_is_that_call_not_a_program() -> None:
     assert [(c["name"], c["args"]) for c in calls] == [
         ("rag_search", {"query": "Hazel walked", "top_k": 5, "source": None})
     ]
+    # a Python literal that is not a call is skipped, as a program is without run_python
+    data_then_call = (
+        "```python\n{'a': None}\n```\n"
+        '```json\n{"name": "calculator", "arguments": {"expression": "1+1"}}\n```'
+    )
+    assert [c["name"] for c in recover_tool_calls(data_then_call, KNOWN)] == ["calculator"]
