@@ -137,9 +137,9 @@ async def run_bare(client: openai.AsyncOpenAI, settings: Settings, task: Task) -
 async def run_program_arm(client: openai.AsyncOpenAI, settings: Settings, task: Task) -> RunOutput:
     text, tokens = await _one_reply(client, settings, PROGRAM_PROMPT, task)
     found = recover_tool_calls(text, {PROGRAM_TOOL})
-    if not found or found[0]["name"] != PROGRAM_TOOL:
+    code = found[0]["args"].get("code") if found else None
+    if not isinstance(code, str):
         return RunOutput(text, [], tokens, "no program")
-    code = found[0]["args"]["code"]
     try:
         printed = await run_program(code)
     except ToolError as exc:

@@ -22,7 +22,9 @@ is why the tool can be left out (``AGENT_TOOLS``).
 from __future__ import annotations
 
 import ast
+import builtins
 import json
+import resource
 import sys
 import types
 from typing import Any
@@ -125,19 +127,15 @@ SAFE_BUILTINS = (
     "set", "sorted", "str", "sum", "tuple", "zip", "frozenset", "chr", "ord", "hex", "bin",
     "format", "repr", "iter", "next", "slice", "complex", "hash", "callable",
     "Exception", "ValueError", "ZeroDivisionError", "ArithmeticError", "TypeError",
-    "IndexError", "KeyError", "StopIteration", "True", "False", "None",
+    "IndexError", "KeyError", "StopIteration",
 )  # fmt: skip
 
 
 def run(code: str) -> str:
     """Check and run ``code`` in this process; its printed output."""
     tree = check(code)
-    import builtins
-
     printed = _Printed()
-    allowed: dict[str, Any] = {
-        n: getattr(builtins, n) for n in SAFE_BUILTINS if hasattr(builtins, n)
-    }
+    allowed: dict[str, Any] = {n: getattr(builtins, n) for n in SAFE_BUILTINS}
     allowed["print"] = printed.print
     allowed["__import__"] = _importer
     allowed["__build_class__"] = builtins.__build_class__  # what a class statement calls
@@ -165,8 +163,6 @@ def _where(exc: BaseException) -> str:
 
 
 def _limit(cpu_seconds: int, memory_bytes: int) -> None:
-    import resource
-
     # soft < hard: the kernel sends SIGXCPU at the soft limit, which the parent can name
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,8 @@ from agent.loop import PROGRAM_TOOL
 from agent.tooling import FunctionTool
 from tools._program_child import MODULES, ProgramError, check
 
-__all__ = ["RUN_PYTHON", "ProgramLimits", "RunPythonArgs", "make_run_python_tool", "run_program"]
+__all__ = ["ProgramLimits", "RunPythonArgs", "make_run_python_tool", "run_program"]
 
-RUN_PYTHON: Final = PROGRAM_TOOL
 _CHILD: Final = Path(__file__).with_name("_program_child.py")
 
 
@@ -103,10 +103,12 @@ def _result(stdout: bytes, stderr: bytes, returncode: int | None, limits: Progra
     except ValueError:
         # The child died before it could report: a resource limit (SIGXCPU, an allocation
         # failing outside Python's MemoryError), never the program's own exception.
-        reason = f"it used more than {limits.cpu_seconds} s of CPU" if returncode == -24 else (
-            "it exceeded the memory limit" if b"MemoryError" in stderr else
-            f"the interpreter exited with status {returncode}"
-        )  # fmt: skip
+        if returncode == -signal.SIGXCPU:
+            reason = f"it used more than {limits.cpu_seconds} s of CPU"
+        elif b"MemoryError" in stderr:
+            reason = "it exceeded the memory limit"
+        else:
+            reason = f"the interpreter exited with status {returncode}"
         raise ToolError(f"the program was stopped: {reason}") from None
     if "error" in report:
         raise ToolError(f"{report['error']}. Fix the program and run it again.")
@@ -125,7 +127,7 @@ def make_run_python_tool(
     return FunctionTool(
         run_python,
         RunPythonArgs,
-        name=RUN_PYTHON,
+        name=PROGRAM_TOOL,
         description=(
             "Run a short Python program and return what it printed. Use it for any "
             "calculation with more than one step: write the quantities as variables, "

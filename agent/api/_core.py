@@ -250,9 +250,7 @@ class AgentCore:
             tools=self.tools,
             settings=self.settings,
             mode=mode,
-            system_prompt=(
-                self._system_prompt or system_prompt_for(mode, [t.name for t in self.tools])
-            )
+            system_prompt=(self._system_prompt or system_prompt_for(mode, self.tools.names))
             + self._instructions,
             stream_tokens=stream_tokens,
             approve=approve,

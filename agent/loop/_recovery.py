@@ -29,8 +29,9 @@ from langchain_core.messages.tool import ToolCall
 from agent.tooling import ArgumentsDecodeError, parse_arguments
 
 _TAGGED = re.compile(r"<(tool_call|tools)>\s*(.*?)\s*(?:</\1>|$)", re.DOTALL)
-_FENCED = re.compile(r"```(?:json|python3|python|py)?\s*(.*?)```", re.DOTALL)
-_PROGRAM = re.compile(r"```(?:python|py|python3)[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
+_PYTHON = r"(?:python3|python|py)"  # the fence tags models write for Python
+_FENCED = re.compile(rf"```(?:json|{_PYTHON})?\s*(.*?)```", re.DOTALL)
+_PROGRAM = re.compile(rf"```{_PYTHON}[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 
 PROGRAM_TOOL = "run_python"
 """The tool a ```python block in the model's text is a call of, with the block as ``code``."""
