@@ -43,8 +43,9 @@ _PROGRAM = (
     "a variable with a meaningful name for each quantity in the question, the answer computed "
     "from them step by step, and print() of the final result alone. "
 )
-# Worded by measurement: only "your reply must start with" made the 1.5B model write the
-# program on all 30 GSM8K questions of a sample; a conditional or "always" got 0 to 18.
+# Worded by measurement (the first reply to 30 GSM8K questions): "your reply must start with"
+# made the 1.5B model write a program on 30 (29 with the final wording of _PROGRAM); a
+# conditional wording got 18, "always" 2.
 _NATIVE_PROGRAM = (
     "You are a careful assistant with tools. If the question involves any calculation, your "
     "reply must start with a short Python program in one ```python block: "
