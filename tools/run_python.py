@@ -6,11 +6,11 @@ answers more GSM8K questions than it does reasoning in prose (``bench/agent_task
 shown yet on the 1.5B default, so the tool is opt-in (``AGENT_TOOLS=...,run_python``); the
 README's "Programs" has the figures.
 
-A program is checked against an allow-list first (``tools._program_child.check``; a refusal
+A program is checked against an allow-list first (``tools._program.check``; a refusal
 goes back to the model as a ``ToolError`` naming the line), then runs in a child Python
 (``-I -S``: no site-packages, no environment) under ``ProgramLimits``: CPU seconds, address
 space, no files written, a wall-clock timeout and a cap on printed output. See
-``tools/_program_child.py`` for what a program may use and what this does not protect
+``tools/_program/`` for what a program may use and what this does not protect
 against. The agent also runs a ```python block the model wrote as text, as a call of this tool
 (``agent.loop.recover_tool_calls``): that is how small models write programs."""
 
@@ -29,11 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.errors import ToolError
 from agent.loop import PROGRAM_TOOL
 from agent.tooling import FunctionTool
-from tools._program_child import MODULES, ProgramError, check
+from tools._program.check import MODULES, ProgramError, check
 
 __all__ = ["ProgramLimits", "RunPythonArgs", "make_run_python_tool", "run_program"]
 
-_CHILD: Final = Path(__file__).with_name("_program_child.py")
+_CHILD: Final = Path(__file__).with_name("_program") / "child.py"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,42 @@ async def test_a_word_problem_program_prints_its_answer() -> None:
         "families_a, per_a = 3, 10\nfamilies_b, per_b = 15, 5\ngoal = 150\n"
         "def earned():\n    return families_a * per_a + families_b * per_b\n"
         "left = [goal - earned()]\n"
-        "class Box:\n    def __init__(self, n):\n        self.n = n\n"
-        "for _ in range(2):\n    left.append(Box(1).n)\n"
+        "for _ in range(2):\n    left.append(1)\n"
         "print(sum(left), math.ceil(2.5), Fraction(1, 3) + Fraction(1, 6))\n"
     )
     assert await tool.ainvoke(tool.validate({"code": code})) == "47 3 1/2"
+
+
+# The interpreter walks the syntax tree (no exec): what programs models write must still run.
+LANGUAGE = [
+    ("def f(a, b=2, *rest, scale=1, **named):\n    return (a + b + sum(rest)) * scale\n"
+     "print(f(1), f(1, 3, 4, scale=2), f(**{'a': 5}))", "3 16 7"),
+    ("def outer(n):\n    def inner(k):\n        return n * k\n    return inner\n"
+     "print(outer(3)(4), sorted([3, 1, 2], key=lambda x: -x), list(map(outer(2), [1, 2])))",
+     "12 [3, 2, 1] [2, 4]"),
+    ("squares = {n: n * n for n in range(4) if n % 2}\nodd = [x for row in [[1, 2], [3]] "
+     "for x in row if x % 2]\nprint(squares, odd, sum(x for x in odd), {c for c in 'aa'})",
+     "{1: 1, 3: 9} [1, 3] 4 {'a'}"),
+    ("price = 3.456\nprint(f'${price:.2f} {price!r} {10:>4}|', '{} and {:.1f}'.format(1, 2))",
+     "$3.46 3.456   10| 1 and 2.0"),
+    ("n, total = 0, 0\nwhile True:\n    n += 1\n    if n % 2:\n        continue\n"
+     "    if n > 6:\n        break\n    total += n\nelse:\n    total = -1\nprint(total)", "12"),
+    ("for i in range(2):\n    pass\nelse:\n    print('done', i)", "done 1"),
+    ("first, *middle, last = [1, 2, 3, 4]\ncounts = {'a': 1}\ncounts['a'] += 2\n"
+     "grid = [[0] * 2]\ngrid[0][1] = 5\ndel counts['a']\nprint(first, middle, last, counts, grid)",
+     "1 [2, 3] 4 {} [[0, 5]]"),
+    ("try:\n    x = 1 / 0\nexcept (ValueError, ZeroDivisionError) as e:\n    x = str(e)\n"
+     "finally:\n    y = 'f'\nprint(x, y)", "division by zero f"),
+    ("def main():\n    print('main', __name__)\nif __name__ == '__main__':\n    main()",
+     "main __main__"),
+    ("x = 5\nprint(1 < x <= 5, x if x > 9 else -x, not x, x and 0 or 7, (y := 3) + y)",
+     "True -5 False 7 6"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("code", "printed"), LANGUAGE)
+async def test_the_language_word_problem_programs_use(code: str, printed: str) -> None:
+    assert await run_program(code) == printed
 
 
 async def test_the_schema_rejects_a_call_without_code() -> None:
@@ -51,6 +82,9 @@ async def test_the_schema_rejects_a_call_without_code() -> None:
         ("from math import *\nprint(pi)", "import the names you need explicitly"),
         ("def f():\n    global x\nprint(1)", "global and nonlocal are not supported"),
         ("print(1", "line 1: SyntaxError"),
+        ("class Box:\n    pass", "line 1: classes are not supported; use functions"),
+        ("def g():\n    yield 1", "line 2: generators (yield) are not supported"),
+        ("with x:\n    pass", "'with' is not supported"),
     ],
 )
 async def test_what_a_program_may_not_do_is_refused_before_it_runs(code: str, says: str) -> None:
@@ -72,6 +106,17 @@ async def test_a_module_is_only_its_public_computation() -> None:
         ("x = 3", "the program printed nothing"),
         ("print('x' * 10_000)", "printed more than 4000 characters"),
         ("def f(n):\n    return f(n + 1)\nprint(f(0))", "RecursionError"),
+        (
+            "def f(n):\n    try:\n        return f(n + 1)\n    except Exception:\n"
+            "        return 0\nprint(f(0))",
+            "RecursionError",
+        ),  # a program cannot swallow it
+        ("def f():\n    pass\nprint(f.x)", "line 3: AttributeError: 'x' is not available"),
+        ("print('{0.real}'.format(1))", "format field '{0.real}' is not supported"),
+        ("x = [1]\nx.y = 2", "line 2: cannot assign to attribute"),
+        ("raise ValueError('bad input')", "line 1: ValueError: bad input"),
+        ("break", "'break' outside a function or loop"),
+        ("def f(a):\n    return a\nprint(f(1, 2))", "TypeError: f(): too many positional"),
     ],
 )
 async def test_a_failing_program_tells_the_model_what_went_wrong(code: str, says: str) -> None:
