@@ -15,12 +15,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agent.errors import ConfigError
 
-ToolCallMode = Literal["native", "required"]
+ToolCallMode = Literal["native", "required", "code"]
 
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct"
 BUILTIN_TOOL_GROUPS = ("calculator", "rag_search", "mcp", "run_python")
 # run_python is opt-in: with it the 1.5B default scored no better on GSM8K (README, "Programs").
 AUTO_TOOLS = ("calculator", "rag_search", "mcp")
+# tool_call_mode=code offers the model programs only: no other tool's schema is sent.
+CODE_TOOLS = ("run_python",)
 
 
 def _default_cache_dir() -> Path:
@@ -72,13 +74,15 @@ class Settings(BaseSettings):
     )
 
     # --- the loop -------------------------------------------------------------------------
-    tool_call_mode: Literal["auto", "native", "required"] = Field(
+    tool_call_mode: Literal["auto", "native", "required", "code"] = Field(
         "auto",
         description=(
             "native: tool_choice=auto and the server's parser makes tool_calls; required: "
             "tool_choice=required every step plus a final_answer tool (guided decoding; best "
             "for small models); auto: probe the server once per (URL, model), cached, and use "
-            "native where its parser returns tool calls, else required"
+            "native where its parser returns tool calls, else required; code: the model "
+            "answers by writing Python programs that run_python runs, and no tool schemas are "
+            "sent (needs no tool parser on the server; tools=auto then means run_python only)"
         ),
     )
     repair_choice: Literal["auto", "named", "off"] = Field(
@@ -95,7 +99,8 @@ class Settings(BaseSettings):
         description=(
             "the tools an Agent gets when none are given, comma-separated: calculator, "
             "rag_search, mcp (every tool of MCP_SERVERS), run_python (runs programs the model "
-            "writes; opt-in); auto: calculator, rag_search and mcp"
+            "writes; opt-in); auto: calculator, rag_search and mcp (run_python alone with "
+            "tool_call_mode=code)"
         ),
     )
     max_steps: int = Field(10, ge=1, le=200, description="LLM calls per run before giving up")
@@ -390,4 +395,4 @@ class Settings(BaseSettings):
         names = {n.strip() for n in self.tools.split(",") if n.strip()}
         if names != {"auto"}:
             return names
-        return set(AUTO_TOOLS)
+        return set(CODE_TOOLS if self.tool_call_mode == "code" else AUTO_TOOLS)

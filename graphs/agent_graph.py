@@ -144,7 +144,8 @@ def make_context(
 ) -> AgentContext:
     """``context_budget``: tokens one request may hold (the model's context less the reply's
     ``max_tokens``); the system prompt and the tools' schemas take theirs first."""
-    specs = tools.openai_specs()
+    # code mode sends no schemas: the model writes programs, recovered as run_python calls
+    specs = [] if mode == "code" else tools.openai_specs()
     if mode == "required":
         specs = [*specs, final_answer_spec()]
     history: int | None = None
@@ -243,7 +244,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     on_token, on_tool_args = None, None
     if ctx.stream_tokens:
         writer = runtime.stream_writer
-        if ctx.mode == "native":
+        if ctx.mode != "required":
 
             def on_token(text: str) -> None:
                 writer(TokenEvent(text))
@@ -259,7 +260,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
 
     tool_choice: str | dict[str, Any] = "required" if ctx.mode == "required" else "auto"
     repair = state.get("repair_tool")
-    if repair and ctx.named_choice:  # guided decoding makes the repaired call valid
+    if repair and ctx.named_choice and ctx.tool_specs:  # guided decoding makes it valid
         tool_choice = {"type": "function", "function": {"name": repair}}
     messages = [*state["messages"], *found]
     if ctx.mode == "native" and not repair and ctx.settings.answer_samples and ctx.llm.samples:

@@ -30,6 +30,7 @@ from agent.events import (
 )
 from agent.llm import ChatClient, make_client, probe_target
 from agent.loop import (
+    PROGRAM_TOOL,
     OutputSpec,
     ServerProfile,
     close_interrupted_calls,
@@ -97,6 +98,7 @@ class AgentCore:
             self._defaults = DefaultTools(self.settings)
             tools = self._defaults.tools
         self.tools = ToolRegistry(tools)
+        _check_code_mode(self.settings, self.tools)
         self.persistence: Persistence = persistence or default_persistence(self.settings)
         self._approval_policy = approval_policy(self.tools, self.settings, needs_approval)
         asks = [
@@ -292,3 +294,18 @@ class AgentCore:
                         "step that finished",
                         thread_id=thread_id,
                     ) from exc
+
+
+def _check_code_mode(settings: Settings, tools: ToolRegistry) -> None:
+    """In code mode the model sees no tool schemas and calls only ``run_python``: any other
+    tool would never be called, which is a configuration mistake to say, not to hide."""
+    if settings.tool_call_mode != "code":
+        return
+    others = sorted(set(tools.names) - {PROGRAM_TOOL})
+    if others or PROGRAM_TOOL not in tools.names:
+        unused = f"{', '.join(others)} would never be called" if others else "it is missing"
+        raise ConfigError(
+            f"tool_call_mode=code gives the model one tool, {PROGRAM_TOOL} (the programs it "
+            f"writes), and no schemas: {unused}. Use AGENT_TOOLS=run_python (or auto), or "
+            "tool_call_mode native or required for these tools"
+        )

@@ -33,6 +33,7 @@ class ModeChoice(StrEnum):
     auto = "auto"
     native = "native"
     required = "required"
+    code = "code"
 
 
 BaseUrlOption = Annotated[
@@ -56,7 +57,8 @@ ModeOption = Annotated[
         "--mode",
         help=(
             "how tools are called: native (tool_choice=auto), required (guided decoding plus a "
-            "final_answer tool; best for small models), auto (env AGENT_TOOL_CALL_MODE)"
+            "final_answer tool; best for small models), code (the model writes Python programs; "
+            "run_python only), auto (env AGENT_TOOL_CALL_MODE)"
         ),
         rich_help_panel=PANEL,
         case_sensitive=False,

@@ -15,7 +15,7 @@ from agent.errors import AgentError
 if TYPE_CHECKING:
     from agent.cli.repl import Repl
 
-MODES = ("native", "required", "auto")
+MODES = ("native", "required", "code", "auto")
 
 
 @dataclass(frozen=True, slots=True)
