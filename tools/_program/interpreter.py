@@ -102,7 +102,7 @@ class _Interpreter:
         self.depth += 1
         try:
             if isinstance(body, ast.expr):
-                return self.eval(body, scope)
+                return self.evaluate(body, scope)
             self.block(body, scope)
         except Return as returned:
             return returned.value
@@ -119,24 +119,24 @@ class _Interpreter:
 
     def statement(self, node: ast.stmt, scope: Scope) -> None:  # noqa: C901, PLR0912 - one branch per statement
         if isinstance(node, ast.Expr):
-            self.eval(node.value, scope)
+            self.evaluate(node.value, scope)
         elif isinstance(node, ast.Assign):
-            value = self.eval(node.value, scope)
+            value = self.evaluate(node.value, scope)
             for target in node.targets:
                 self.assign(target, value, scope)
         elif isinstance(node, ast.AugAssign):
             self.augmented(node, scope)
         elif isinstance(node, ast.AnnAssign):
             if node.value is not None:
-                self.assign(node.target, self.eval(node.value, scope), scope)
+                self.assign(node.target, self.evaluate(node.value, scope), scope)
         elif isinstance(node, ast.If):
-            self.block(node.body if self.eval(node.test, scope) else node.orelse, scope)
+            self.block(node.body if self.evaluate(node.test, scope) else node.orelse, scope)
         elif isinstance(node, ast.For | ast.While):
             self.loop(node, scope)
         elif isinstance(node, ast.FunctionDef):
             scope.names[node.name] = self.function(node, scope)
         elif isinstance(node, ast.Return):
-            raise Return(None if node.value is None else self.eval(node.value, scope))
+            raise Return(None if node.value is None else self.evaluate(node.value, scope))
         elif isinstance(node, ast.Import | ast.ImportFrom):
             self.import_(node, scope)
         elif isinstance(node, ast.Try):
@@ -144,8 +144,8 @@ class _Interpreter:
         elif isinstance(node, ast.Raise):
             self.raise_(node, scope)
         elif isinstance(node, ast.Assert):
-            if not self.eval(node.test, scope):
-                message = () if node.msg is None else (self.eval(node.msg, scope),)
+            if not self.evaluate(node.test, scope):
+                message = () if node.msg is None else (self.evaluate(node.msg, scope),)
                 raise AssertionError(*message)
         elif isinstance(node, ast.Delete):
             for target in node.targets:
@@ -158,18 +158,7 @@ class _Interpreter:
             raise ProgramError(f"'{type(node).__name__}' statements are not supported")
 
     def loop(self, node: ast.For | ast.While, scope: Scope) -> None:
-        items: Iterator[Any] | None = None
-        if isinstance(node, ast.For):
-            items = iter(self.eval(node.iter, scope))
-        while True:
-            if items is not None:
-                try:
-                    item = next(items)
-                except StopIteration:
-                    break
-                self.assign(node.target, item, scope)  # type: ignore[union-attr]
-            elif not self.eval(node.test, scope):  # type: ignore[union-attr]
-                break
+        for _ in self.rounds(node, scope):
             try:
                 self.block(node.body, scope)
             except Break:
@@ -177,6 +166,16 @@ class _Interpreter:
             except Continue:
                 pass
         self.block(node.orelse, scope)
+
+    def rounds(self, node: ast.For | ast.While, scope: Scope) -> Iterator[None]:
+        """One step per round of the loop, with a for loop's target assigned."""
+        if isinstance(node, ast.For):
+            for item in self.evaluate(node.iter, scope):
+                self.assign(node.target, item, scope)
+                yield
+        else:
+            while self.evaluate(node.test, scope):
+                yield
 
     def try_(self, node: ast.Try, scope: Scope) -> None:
         try:
@@ -204,7 +203,7 @@ class _Interpreter:
         self, handlers: list[ast.ExceptHandler], exc: Exception, scope: Scope
     ) -> ast.ExceptHandler | None:
         for handler in handlers:
-            if handler.type is None or isinstance(exc, self.eval(handler.type, scope)):
+            if handler.type is None or isinstance(exc, self.evaluate(handler.type, scope)):
                 return handler
         return None
 
@@ -213,7 +212,7 @@ class _Interpreter:
             if not self.handling:
                 raise ProgramError("'raise' with nothing to re-raise")
             raise self.handling[-1]
-        exc = self.eval(node.exc, scope)
+        exc = self.evaluate(node.exc, scope)
         if isinstance(exc, type) and issubclass(exc, Exception):
             exc = exc()
         if not isinstance(exc, Exception) or isinstance(exc, ProgramError):
@@ -234,7 +233,7 @@ class _Interpreter:
     def function(self, node: ast.FunctionDef | ast.Lambda, scope: Scope) -> Function:
         spec = node.args
         positional = [*spec.posonlyargs, *spec.args]
-        defaults = [self.eval(d, scope) for d in spec.defaults]
+        defaults = [self.evaluate(d, scope) for d in spec.defaults]
         first_default = len(positional) - len(defaults)
         kinds = inspect.Parameter
         parameters = [
@@ -248,7 +247,7 @@ class _Interpreter:
         if spec.vararg:
             parameters.append(kinds(spec.vararg.arg, kinds.VAR_POSITIONAL))
         for a, d in zip(spec.kwonlyargs, spec.kw_defaults, strict=True):
-            default = kinds.empty if d is None else self.eval(d, scope)
+            default = kinds.empty if d is None else self.evaluate(d, scope)
             parameters.append(kinds(a.arg, kinds.KEYWORD_ONLY, default=default))
         if spec.kwarg:
             parameters.append(kinds(spec.kwarg.arg, kinds.VAR_KEYWORD))
@@ -260,8 +259,8 @@ class _Interpreter:
         elif isinstance(target, ast.Tuple | ast.List):
             self.unpack(target.elts, value, scope)
         elif isinstance(target, ast.Subscript):
-            container = self.eval(target.value, scope)
-            container[self.eval(target.slice, scope)] = value
+            container = self.evaluate(target.value, scope)
+            container[self.evaluate(target.slice, scope)] = value
         else:
             raise ProgramError(f"cannot assign to {type(target).__name__.lower()}")
 
@@ -285,13 +284,13 @@ class _Interpreter:
 
     def augmented(self, node: ast.AugAssign, scope: Scope) -> None:
         apply = _BINARY[type(node.op)]
-        value = self.eval(node.value, scope)
+        value = self.evaluate(node.value, scope)
         target = node.target
         if isinstance(target, ast.Name):
             scope.names[target.id] = apply(scope.lookup(target.id, self.builtins), value)
         elif isinstance(target, ast.Subscript):
-            container = self.eval(target.value, scope)
-            key = self.eval(target.slice, scope)
+            container = self.evaluate(target.value, scope)
+            key = self.evaluate(target.slice, scope)
             container[key] = apply(container[key], value)
         else:
             raise ProgramError(f"cannot assign to {type(target).__name__.lower()}")
@@ -302,37 +301,38 @@ class _Interpreter:
                 raise NameError(f"name '{target.id}' is not defined")
             del scope.names[target.id]
         elif isinstance(target, ast.Subscript):
-            del self.eval(target.value, scope)[self.eval(target.slice, scope)]
+            del self.evaluate(target.value, scope)[self.evaluate(target.slice, scope)]
         else:
             raise ProgramError(f"cannot delete {type(target).__name__.lower()}")
 
     # expressions
 
-    def eval(self, node: ast.expr, scope: Scope) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per expression
+    def evaluate(self, node: ast.expr, scope: Scope) -> Any:  # noqa: C901, PLR0911, PLR0912 - one branch per expression
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.Name):
             return scope.lookup(node.id, self.builtins)
         if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](self.eval(node.left, scope), self.eval(node.right, scope))
+            left, right = self.evaluate(node.left, scope), self.evaluate(node.right, scope)
+            return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp):
-            return _UNARY[type(node.op)](self.eval(node.operand, scope))
+            return _UNARY[type(node.op)](self.evaluate(node.operand, scope))
         if isinstance(node, ast.BoolOp):
             return self.boolean(node, scope)
         if isinstance(node, ast.Compare):
             return self.compare(node, scope)
         if isinstance(node, ast.IfExp):
-            branch = node.body if self.eval(node.test, scope) else node.orelse
-            return self.eval(branch, scope)
+            branch = node.body if self.evaluate(node.test, scope) else node.orelse
+            return self.evaluate(branch, scope)
         if isinstance(node, ast.Call):
             return self.call_expression(node, scope)
         if isinstance(node, ast.Attribute):
-            return self.attribute(self.eval(node.value, scope), node.attr)
+            return self.attribute(self.evaluate(node.value, scope), node.attr)
         if isinstance(node, ast.Subscript):
-            return self.eval(node.value, scope)[self.eval(node.slice, scope)]
+            return self.evaluate(node.value, scope)[self.evaluate(node.slice, scope)]
         if isinstance(node, ast.Slice):
             parts = (node.lower, node.upper, node.step)
-            return slice(*(None if p is None else self.eval(p, scope) for p in parts))
+            return slice(*(None if p is None else self.evaluate(p, scope) for p in parts))
         if isinstance(node, ast.List):
             return self.items(node.elts, scope)
         if isinstance(node, ast.Tuple):
@@ -344,11 +344,11 @@ class _Interpreter:
         if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
             return self.comprehension(node, scope)
         if isinstance(node, ast.JoinedStr):
-            return "".join(str(self.eval(part, scope)) for part in node.values)
+            return "".join(str(self.evaluate(part, scope)) for part in node.values)
         if isinstance(node, ast.FormattedValue):
             return self.formatted(node, scope)
         if isinstance(node, ast.NamedExpr):
-            value = self.eval(node.value, scope)
+            value = self.evaluate(node.value, scope)
             scope.names[node.target.id] = value
             return value
         if isinstance(node, ast.Lambda):
@@ -358,26 +358,26 @@ class _Interpreter:
     def boolean(self, node: ast.BoolOp, scope: Scope) -> Any:
         value: Any = None
         for operand in node.values:
-            value = self.eval(operand, scope)
+            value = self.evaluate(operand, scope)
             if bool(value) == isinstance(node.op, ast.Or):
                 return value
         return value
 
     def compare(self, node: ast.Compare, scope: Scope) -> bool:
-        left = self.eval(node.left, scope)
+        left = self.evaluate(node.left, scope)
         for op, comparator in zip(node.ops, node.comparators, strict=True):
-            right = self.eval(comparator, scope)
+            right = self.evaluate(comparator, scope)
             if not _COMPARE[type(op)](left, right):
                 return False
             left = right
         return True
 
     def call_expression(self, node: ast.Call, scope: Scope) -> Any:
-        function = self.eval(node.func, scope)
+        function = self.evaluate(node.func, scope)
         args = self.items(node.args, scope)
         kwargs: dict[str, Any] = {}
         for keyword in node.keywords:
-            value = self.eval(keyword.value, scope)
+            value = self.evaluate(keyword.value, scope)
             if keyword.arg is None:
                 kwargs.update(value)
             else:
@@ -397,18 +397,18 @@ class _Interpreter:
         values: list[Any] = []
         for node in nodes:
             if isinstance(node, ast.Starred):
-                values.extend(self.eval(node.value, scope))
+                values.extend(self.evaluate(node.value, scope))
             else:
-                values.append(self.eval(node, scope))
+                values.append(self.evaluate(node, scope))
         return values
 
     def dictionary(self, node: ast.Dict, scope: Scope) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         for key, value in zip(node.keys, node.values, strict=True):
             if key is None:
-                result.update(self.eval(value, scope))
+                result.update(self.evaluate(value, scope))
             else:
-                result[self.eval(key, scope)] = self.eval(value, scope)
+                result[self.evaluate(key, scope)] = self.evaluate(value, scope)
         return result
 
     def comprehension(
@@ -427,18 +427,18 @@ class _Interpreter:
         self, clauses: list[ast.comprehension], scope: Scope, produce: tuple[ast.expr, ...]
     ) -> Iterator[tuple[Any, ...]]:
         if not clauses:
-            yield tuple(self.eval(e, scope) for e in produce)
+            yield tuple(self.evaluate(e, scope) for e in produce)
             return
         first, rest = clauses[0], clauses[1:]
-        for item in self.eval(first.iter, scope):
+        for item in self.evaluate(first.iter, scope):
             self.assign(first.target, item, scope)
-            if all(self.eval(condition, scope) for condition in first.ifs):
+            if all(self.evaluate(condition, scope) for condition in first.ifs):
                 yield from self.generate(rest, scope, produce)
 
     def formatted(self, node: ast.FormattedValue, scope: Scope) -> str:
-        value = self.eval(node.value, scope)
+        value = self.evaluate(node.value, scope)
         convert = {-1: None, ord("s"): str, ord("r"): repr, ord("a"): ascii}[node.conversion]
         if convert is not None:
             value = convert(value)
-        spec = "" if node.format_spec is None else str(self.eval(node.format_spec, scope))
+        spec = "" if node.format_spec is None else str(self.evaluate(node.format_spec, scope))
         return format(value, spec)
