@@ -177,6 +177,14 @@ class Settings(BaseSettings):
             "measured no gain through the agent (README, Task success)"
         ),
     )
+    answer_program: bool = Field(
+        False,
+        description=(
+            "beside an answer the model reasoned out without tools, ask it for a program that "
+            "computes the answer (run by the run_python interpreter) and let the printed value "
+            "vote with the sampled replies (answer_samples; 2 when that is 0)"
+        ),
+    )
     answer_sample_temperature: float = Field(
         0.7, gt=0.0, le=2.0, description="temperature of the sampled replies (answer_samples)"
     )
@@ -390,6 +398,10 @@ class Settings(BaseSettings):
                 f"use 'auto' or a comma-separated list of {', '.join(BUILTIN_TOOL_GROUPS)}"
             )
         return value
+
+    def vote_samples(self) -> int:
+        """Replies sampled beside an answer: ``answer_samples``, or 2 for the program's vote."""
+        return self.answer_samples or (2 if self.answer_program else 0)
 
     def resolved_tools(self) -> set[str]:
         names = {n.strip() for n in self.tools.split(",") if n.strip()}

@@ -45,11 +45,14 @@ from pathlib import Path
 from typing import Any
 
 import openai
+from langchain_core.messages import BaseMessage
 from task_suites import ARMS, SUITES, RunOutput, Suite, SuiteSkipped, Task, suite_settings
 
 from agent import Agent, AgentError, Settings, Tool
 from agent.errors import ToolError
 from agent.loop import PROGRAM_TOOL, recover_tool_calls
+from agent.loop.agreement import AGREEMENT
+from agent.loop.prompts import PROGRAM_PROMPT
 from agent.tooling import parse_arguments, render_output
 from tools.run_python import run_program
 
@@ -59,11 +62,6 @@ BARE_PROMPT = (
     "where N is the final number."
 )
 RAW_PROMPT = "You are a helpful assistant. Use the tools when they help."
-PROGRAM_PROMPT = (
-    "Solve the problem by writing a short Python program. Use variables with meaningful names "
-    "for the quantities in the problem, compute the answer step by step, and print only the "
-    "final number. Reply with the program in one ```python block."
-)
 
 
 @dataclass
@@ -108,8 +106,18 @@ async def run_agent(agent: Agent, task: Task) -> RunOutput:
         *([f"agreed: {result.agreed}"] if result.agreed else []),
         *([f"corrected: {'; '.join(result.corrected)}"] if result.corrected else []),
         *([f"rescued: {result.rescued}"] if result.rescued else []),
+        *_votes(result.messages),
     ]
     return RunOutput(result.answer, calls, result.usage.total_tokens, "; ".join(notes) or None)
+
+
+def _votes(messages: list[BaseMessage]) -> list[str]:
+    """The last vote on an answer, for reading a run: first reply, samples, program."""
+    notes = [n for m in messages if (n := m.response_metadata.get(AGREEMENT))]
+    if not notes:
+        return []
+    values, program = notes[-1]["values"], notes[-1].get("program")
+    return [f"votes: first {values[0]}, samples {' '.join(values[1:]) or '-'}, program {program}"]
 
 
 async def _one_reply(

@@ -61,6 +61,7 @@ from agent.loop import (
     RESCUE_PROMPT,
     AnswerStream,
     OutputSpec,
+    RunProgram,
     add_usage,
     budget_error,
     check_feedback,
@@ -74,6 +75,8 @@ from agent.loop import (
     not_run,
     output_feedback,
     output_prompt,
+    program_value,
+    reasoned_alone,
     recover_tool_calls,
     run_tool_calls,
 )
@@ -120,6 +123,7 @@ class AgentContext:
     approval_policy: ApprovalPolicy | None = None
     output: OutputSpec | None = None  # the run's output_type
     history_budget: int | None = None  # tokens of the thread one LLM call may send
+    run_program: RunProgram | None = None  # for a program's vote on an answer (answer_program)
 
 
 # Tokens kept free for what a call adds after the thread (the rescue or output prompt).
@@ -141,6 +145,7 @@ def make_context(
     approval_policy: ApprovalPolicy | None = None,
     output: OutputSpec | None = None,
     context_budget: int | None = None,
+    run_program: RunProgram | None = None,
 ) -> AgentContext:
     """``context_budget``: tokens one request may hold (the model's context less the reply's
     ``max_tokens``); the system prompt and the tools' schemas take theirs first."""
@@ -167,6 +172,7 @@ def make_context(
         approval_policy,
         output,
         history,
+        run_program if settings.answer_program else None,
     )
 
 
@@ -263,10 +269,16 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     if repair and ctx.named_choice and ctx.tool_specs:  # guided decoding makes it valid
         tool_choice = {"type": "function", "function": {"name": repair}}
     messages = [*state["messages"], *found]
-    if ctx.mode == "native" and not repair and ctx.settings.answer_samples and ctx.llm.samples:
+    samples = ctx.settings.vote_samples()
+    if ctx.mode == "native" and not repair and samples and ctx.llm.samples:
+        program = None
+        if ctx.run_program is not None and reasoned_alone(messages):
+            run = ctx.run_program
+            program = partial(program_value, ctx.llm, messages, run, ctx.history_budget)
         ai = await complete_by_agreement(
             partial(_complete, ctx, messages),
-            samples=ctx.settings.answer_samples,
+            samples=samples,
+            program=program,
             temperature=ctx.settings.answer_sample_temperature,
             tool_names=ctx.tools.names,
             on_token=on_token,

@@ -51,6 +51,7 @@ from agent.tracing import AGENT_NAME, span
 from graphs.agent_graph import AgentContext, Prefetch, build_agent_graph, make_context
 from tools.arithmetic_check import find_miscalculations
 from tools.rag_search import RagSearchTool
+from tools.run_python import run_program
 
 # Questions shorter than this fit any context a served model has (2,048 tokens at least):
 # only longer ones cost a /tokenize request.
@@ -262,6 +263,7 @@ class AgentCore:
             approval_policy=self._approval_policy,
             output=output,
             context_budget=await self._context_budget(res),
+            run_program=run_program,
         )
 
     def _prefetch(self) -> tuple[str, Prefetch] | None:

@@ -1,10 +1,6 @@
-"""The run protocol: what a run is, how it ends, and how one tool step is executed.
-
-``graphs.agent_graph`` wires these into the state machine: the system prompt, ``final_answer``
-(the end of a ``required`` run), calls recovered from text (programs too), one validated tool
-step (``run_tool_calls``), a thread read back into a ``RunResult``, the output as a typed value
-(``output_spec``), and what of a long thread one call sends (``fit_messages``).
-"""
+"""The run protocol, wired by ``graphs.agent_graph``: prompts, ``final_answer``, calls recovered
+from text, one validated tool step, votes on an answer, a thread read back into a ``RunResult``,
+typed output, and what of a long thread one call sends."""
 
 from agent.loop._answer_stream import AnswerStream
 from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
@@ -20,6 +16,7 @@ from agent.loop.probe import (
     probe_server,
     server_profile,
 )
+from agent.loop.program_opinion import RunProgram, program_value, reasoned_alone
 from agent.loop.prompts import RESCUE_PROMPT, check_feedback, system_prompt_for
 from agent.loop.runner import ToolStep, call_shape, run_tool_calls
 from agent.loop.transcript import (
@@ -49,6 +46,7 @@ __all__ = [
     "FinalAnswerArgs",
     "OutputSpec",
     "ProbeResult",
+    "RunProgram",
     "ServerProfile",
     "ToolStep",
     "cached_profile",
@@ -70,6 +68,8 @@ __all__ = [
     "output_prompt",
     "output_spec",
     "probe_server",
+    "program_value",
+    "reasoned_alone",
     "recover_tool_calls",
     "pending_calls",
     "run_result",

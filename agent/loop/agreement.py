@@ -21,6 +21,10 @@ samples are cancelled and the step goes on as it would without them. Otherwise t
 grace period after the greedy reply (half its time, at least 2 s); those done by then vote,
 the greedy reply's value included, and an answer replaces the greedy one only when strictly
 more replies reach its value. Samples that call a tool do not vote.
+
+With a program's opinion (``program_opinion``, ``AGENT_ANSWER_PROGRAM``), the value a program
+the model writes prints is one more vote, started with the samples: an answer the program and
+the greedy reply agree on stands; where they differ, the samples decide.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import asyncio
 import re
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -82,25 +86,32 @@ def _fmt(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e15 else str(value)
 
 
-def vote(greedy: AIMessage, samples: list[AIMessage], tool_names: Collection[str]) -> AIMessage:
-    """The greedy reply, or the first sample whose value strictly more replies reach; either
-    way with the votes in ``response_metadata["agreement"]`` and every reply's usage."""
+def vote(
+    greedy: AIMessage,
+    samples: list[AIMessage],
+    tool_names: Collection[str],
+    program: float | None = None,
+) -> AIMessage:
+    """The greedy reply, or the first sample whose value strictly more votes reach (the
+    replies', and ``program``, a program's printed value, when there is one); either way with
+    the votes in ``response_metadata["agreement"]`` and every reply's usage."""
     mine = _answer(greedy, tool_names)
     if mine is None:
         return greedy
     voters = [(s, v) for s in samples if (v := _answer(s, tool_names)) is not None]
     values = [mine, *(v for _, v in voters)]
-    counts = Counter(values)
+    counts = Counter([*values, *([program] if program is not None else [])])
     best, top = counts.most_common(1)[0]
     chosen = greedy
-    if top > counts[mine]:
-        chosen = next(s for s, v in voters if v == best)
+    if top > counts[mine]:  # a sample reaches it: the program is one vote of two or more
+        chosen = next((s for s, v in voters if v == best), greedy)
     totals: dict[str, int] = {}
     for reply in (greedy, *samples):
         totals = add_usage(totals, reply)
     note = {
         "replies": len(values),
         "values": [_fmt(v) for v in values],
+        "program": _fmt(program) if program is not None else None,
         "chosen": _fmt(best if chosen is not greedy else mine),
         "replaced": chosen is not greedy,
     }
@@ -114,9 +125,11 @@ def describe_agreement(note: dict[str, Any]) -> str:
     """What ``RunResult.agreed`` says about a replaced answer."""
     values: list[str] = note["values"]
     chosen = note["chosen"]
+    program = note.get("program")
+    by_program = " and a program" if program == chosen else ""
     return (
-        f"{values.count(chosen)} of {note['replies']} sampled replies reached {chosen}; "
-        f"the first reply said {values[0]}"
+        f"{values.count(chosen)} of {note['replies']} sampled replies{by_program} reached "
+        f"{chosen}; the first reply said {values[0]}"
     )
 
 
@@ -128,17 +141,22 @@ async def complete_by_agreement(
     tool_names: Collection[str],
     on_token: Callable[[str], None] | None = None,
     on_replaced: Callable[[str], None] | None = None,
+    program: Callable[[], Awaitable[float | None]] | None = None,
     **kwargs: Any,
 ) -> AIMessage:
     """``complete(**kwargs)`` (the greedy reply, streamed to ``on_token``) with ``samples``
-    more replies at ``temperature`` beside it; see the module's docstring. ``on_replaced``
-    gets what ``RunResult.agreed`` will say when the vote replaces the greedy reply."""
+    more replies at ``temperature`` beside it, and ``program()`` (a program's printed value,
+    ``program_opinion``) when given; see the module's docstring. ``on_replaced`` gets what
+    ``RunResult.agreed`` will say when the vote replaces the greedy reply."""
     tasks: list[asyncio.Task[AIMessage]] = []
+    opinion: list[asyncio.Task[float | None]] = []
     first_text: list[float] = []
 
     def start(text: str) -> None:
         if not first_text:
             first_text.append(time.monotonic())
+            if program is not None:
+                opinion.append(asyncio.ensure_future(program()))
             for seed in range(1, samples + 1):
                 sample = complete(temperature=temperature, seed=seed, **kwargs)
                 tasks.append(asyncio.ensure_future(sample))
@@ -148,23 +166,24 @@ async def complete_by_agreement(
     try:
         greedy = await complete(on_token=start, **kwargs)
     except BaseException:
-        await _cancel(tasks)
+        await _cancel([*tasks, *opinion])
         raise
     if not tasks or _answer(greedy, tool_names) is None:
-        await _cancel(tasks)
+        await _cancel([*tasks, *opinion])
         return greedy
     grace = max(_MIN_GRACE_S, _GRACE_FACTOR * (time.monotonic() - first_text[0]))
-    done, pending = await asyncio.wait(tasks, timeout=grace)
+    done, pending = await asyncio.wait([*tasks, *opinion], timeout=grace)
     await _cancel(list(pending))
     replies = [t.result() for t in tasks if t in done and t.exception() is None]  # seed order
-    chosen = vote(greedy, replies, tool_names)
+    value = next((t.result() for t in opinion if t in done and t.exception() is None), None)
+    chosen = vote(greedy, replies, tool_names, value)
     note = chosen.response_metadata.get(AGREEMENT)
     if on_replaced is not None and note and note["replaced"]:
         on_replaced(describe_agreement(note))
     return chosen
 
 
-async def _cancel(tasks: list[asyncio.Task[AIMessage]]) -> None:
+async def _cancel(tasks: Sequence[asyncio.Future[Any]]) -> None:
     """Cancel the samples still running (closing their requests aborts them on vLLM)."""
     for t in tasks:
         t.cancel()

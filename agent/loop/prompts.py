@@ -61,18 +61,22 @@ _REQUIRED_PROGRAM = (
     "in 'answer'."
 )
 
+# A program and nothing else (program_opinion, and bench/agent_tasks.py's program arm).
+PROGRAM_PROMPT = (
+    "Solve the problem by writing a short Python program. Use variables with meaningful names "
+    "for the quantities in the problem, compute the answer step by step, and print only the "
+    "final number. Reply with the program in one ```python block."
+)
+
 # tool_call_mode=code: the program arm's own wording (bench/agent_tasks.py), then the answer.
 # Measured on 30 GSM8K questions (seed 11): with no tool schemas in the request the 1.5B model's
 # programs printed the right value on 26, with the agent's three other schemas on 21. Fragile:
 # the first reply is a program on 30 of 30 with this wording, on 12 to 14 with one more sentence
 # after it ("... starts with 'The answer is'", the sentence on earlier results), on 6 with both.
 _CODE = (
-    "When the user refers to an earlier result, use its value from the conversation. Solve the "
-    "problem by writing a short Python program. Use variables with meaningful names for the "
-    "quantities in the problem, compute the answer step by step, and print only the final "
-    "number. Reply with the program in one ```python block. The program is run and you are "
-    "shown what it printed (or its error: then fix the program); then reply with the final "
-    "answer in one short sentence."
+    f"When the user refers to an earlier result, use its value from the conversation. "
+    f"{PROGRAM_PROMPT} The program is run and you are shown what it printed (or its error: then "
+    "fix the program); then reply with the final answer in one short sentence."
 )
 
 RESCUE_PROMPT = (

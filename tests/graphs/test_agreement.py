@@ -13,20 +13,29 @@ import pytest
 
 from agent import Agent, AgreementEvent, FinalEvent, RunResult, Settings, TokenEvent
 from agent.loop.agreement import AGREEMENT, answer_value
+from agent.loop.prompts import PROGRAM_PROMPT
 from agent.testing import Response, ScriptedServer, call, error, reply
 from tests.test_api import make_tools
 
 
 class Replies:
-    """What the scripted server answers: the greedy reply per step, and each seed's sample."""
+    """What the scripted server answers: the greedy reply per step, each seed's sample, and
+    the reply to a request for a program (``AGENT_ANSWER_PROGRAM``)."""
 
     def __init__(self, steps: list[Response], samples: Mapping[int, Response]) -> None:
         self.steps = steps
         self.samples = samples
+        self.program = reply("no program")
 
     def __call__(self, body: dict[str, Any]) -> Response:
+        if is_program_request(body):
+            return self.program
         seed = body.get("seed")
         return self.steps.pop(0) if seed is None else self.samples[seed]
+
+
+def is_program_request(body: dict[str, Any]) -> bool:
+    return body["messages"][0]["content"] == PROGRAM_PROMPT
 
 
 REPLIES = Replies([], {})
@@ -34,6 +43,7 @@ REPLIES = Replies([], {})
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
+    REPLIES.program = reply("no program")
     with ScriptedServer(responder=REPLIES) as s:
         yield s
 
@@ -89,7 +99,13 @@ def test_the_first_reply_stays_unless_strictly_more_replies_disagree(
     )
     assert result.answer == "The answer is 45." and result.agreed is None
     note = result.messages[-1].response_metadata[AGREEMENT]
-    assert note == {"replies": 3, "values": ["45", "150", "45"], "chosen": "45", "replaced": False}
+    assert note == {
+        "replies": 3,
+        "values": ["45", "150", "45"],
+        "program": None,
+        "chosen": "45",
+        "replaced": False,
+    }
 
     tie = answer(
         server,
@@ -193,3 +209,87 @@ def test_a_replaced_answer_is_announced_in_the_stream(
     assert agreement.note == "2 of 3 sampled replies reached 137; the first reply said 147"
     final = events[-1]
     assert isinstance(final, FinalEvent) and final.result.answer == "The answer is 137."
+
+
+def program(*lines: str) -> Response:
+    return reply("```python\n" + "\n".join(lines) + "\n```")
+
+
+def test_a_program_and_a_sample_outvote_the_first_reply(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    REPLIES.program = program("baskets = 3", "apples = baskets * 48 - 7", "print(apples)")
+    result = answer(
+        server,
+        settings,
+        [reply("3 * 48 = 154, so 154 - 7 = 147. The answer is 147.")],
+        {1: reply("The answer is 150."), 2: reply("3 * 48 - 7 = 137. The answer is 137.")},
+        answer_samples=0,  # answer_program alone samples two replies
+        answer_program=True,
+    )
+    assert result.answer == "3 * 48 - 7 = 137. The answer is 137."
+    assert result.agreed == (
+        "1 of 3 sampled replies and a program reached 137; the first reply said 147"
+    )
+    (asked,) = [r for r in server.requests if is_program_request(r)]
+    # the program is asked for with no tool schemas, on the conversation's text
+    assert not asked.get("tools")
+    assert [m["role"] for m in asked["messages"]] == ["system", "user"]
+    assert asked["messages"][1]["content"] == "How many apples are left?"
+    assert sorted(r["seed"] for r in server.sampled) == [1, 2]
+
+
+def test_an_answer_the_program_agrees_with_stands(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    REPLIES.program = program("print(147)")
+    result = answer(
+        server,
+        settings,
+        [reply("The answer is 147.")],
+        {1: reply("The answer is 137."), 2: reply("The answer is 137.")},
+        answer_program=True,
+    )
+    # two votes each: a tie keeps the first reply
+    assert result.answer == "The answer is 147." and result.agreed is None
+    note = result.messages[-1].response_metadata[AGREEMENT]
+    assert note["program"] == "147" and note["values"] == ["147", "137", "137"]
+
+
+def test_a_failing_program_does_not_vote(server: ScriptedServer, settings: Settings) -> None:
+    REPLIES.program = program("import os", "print(os.getcwd())")
+    result = answer(
+        server,
+        settings,
+        [reply("The answer is 147.")],
+        {1: reply("The answer is 150."), 2: reply("The answer is 7.")},
+        answer_program=True,
+    )
+    assert result.answer == "The answer is 147."
+    assert result.messages[-1].response_metadata[AGREEMENT]["program"] is None
+
+
+def test_no_program_after_a_tool_result_and_earlier_turns_as_text(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    REPLIES.program = program("print(3 * 4)")
+    REPLIES.steps[:] = [call("add", a=1, b=2), reply("It is three."), reply("The answer is 12.")]
+    REPLIES.samples = {1: reply("The answer is 13."), 2: reply("The answer is 13.")}
+    s = settings.model_copy(
+        update={"llm_base_url": server.url, "answer_program": True, "answer_samples": 2}
+    )
+    with Agent(s, tools=make_tools()) as agent:
+        first = agent.run("What is 1 + 2?", thread_id="t")
+        asked_before = [r for r in server.requests if is_program_request(r)]
+        second = agent.run("Now multiply that by 4.", thread_id="t")
+    # the first turn's answer rests on a tool result the program would not see: no program
+    assert first.answer == "It is three." and asked_before == []
+    # the follow-up is reasoned out alone: the program votes (12 against the samples' 13)
+    assert second.answer == "The answer is 12." and second.agreed is None
+    (asked,) = [r for r in server.requests if is_program_request(r)]
+    roles = [(m["role"], m["content"]) for m in asked["messages"][1:]]
+    assert roles == [
+        ("user", "What is 1 + 2?"),
+        ("assistant", "It is three."),
+        ("user", "Now multiply that by 4."),
+    ]
