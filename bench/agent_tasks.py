@@ -27,6 +27,10 @@ saying so, when it is absent:
                                 [--n 30] [--seed 0] [--save bench/results/NAME.json]
                                 [--tasks ID,...]
 
+Arms: ``agent`` (the default ``Agent``), ``agent+vote`` (the same with ``answer_program`` on),
+``bare`` (no tools, a step-by-step prompt), ``raw`` (the plain OpenAI tool loop with the same
+tools) and ``program`` (the model writes a program; its printed number is the answer).
+
 The server is ``AGENT_LLM_BASE_URL`` / ``AGENT_LLM_MODEL`` (the local default: start it with
 ``agent llm serve --detach``). A question that fails ends as a result with its reason, counted
 in the ``errors`` column; no arm stops the run. Prints a table and a final JSON line.
@@ -223,7 +227,11 @@ async def run_suite(
         timeout=settings.llm_timeout_s,
         max_retries=settings.llm_max_retries,
     )
-    async with Agent(settings, persistence="none") as default_agent:
+    voting = settings.model_copy(update={"answer_program": True})
+    async with (
+        Agent(settings, persistence="none") as default_agent,
+        Agent(voting, persistence="none") as vote_agent,
+    ):
         for k, task in enumerate(tasks, start=1):
             for arm in arms:
                 tools = task.tools if task.tools is not None else list(default_agent.tools)
@@ -231,6 +239,8 @@ async def run_suite(
                 if arm == "agent":
                     own = suite.run_agent(task, settings)
                     run = _agent_arm(own, default_agent, settings, task)
+                elif arm == "agent+vote":
+                    run = run_agent(vote_agent, task)
                 elif arm == "bare":
                     run = run_bare(client, settings, task)
                 elif arm == "program":
@@ -244,7 +254,7 @@ async def run_suite(
                 if outcome.note:
                     detail += f"  [{outcome.note}]"
                 print(
-                    f"[{suite.name} {k}/{len(tasks)}] {arm:5} {mark} {outcome.seconds:6.1f}s"
+                    f"[{suite.name} {k}/{len(tasks)}] {arm:10} {mark} {outcome.seconds:6.1f}s"
                     + (f"  {detail}" if verbose or outcome.error else ""),
                     file=sys.stderr,
                     flush=True,

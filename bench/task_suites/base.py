@@ -16,7 +16,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from agent import Settings, Tool
 
-ARMS = ("agent", "bare", "raw", "program")
+ARMS = ("agent", "agent+vote", "bare", "raw", "program")
+# agent+vote: the default Agent with answer_program on (a program votes on reasoned answers)
 
 
 class SuiteSkipped(Exception):

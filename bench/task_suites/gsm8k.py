@@ -45,7 +45,7 @@ def _number(written: str) -> float | None:
 
 class GSM8K:
     name = "gsm8k"
-    arms: tuple[str, ...] = ("agent", "bare", "raw", "program")
+    arms: tuple[str, ...] = ("agent", "agent+vote", "bare", "raw", "program")
 
     def load(self, data: Path, n: int, seed: int) -> list[Task]:
         path = data / "gsm8k" / "train.jsonl"
