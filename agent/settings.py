@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         0.45,
         ge=-1.0,
         le=1.0,
-        description="cosine similarity an excerpt needs to be shown by auto_retrieve",
+        description="cosine similarity the best excerpt needs for auto_retrieve to show excerpts",
     )
     answer_checks: int = Field(
         1,

@@ -1,5 +1,5 @@
-"""Where to set ``AGENT_AUTO_RETRIEVE_MIN_SCORE``: how close (dense cosine) the best excerpt is
-for questions the documents answer, and for questions they do not.
+"""Where to set ``AGENT_AUTO_RETRIEVE_MIN_SCORE``: how close (cosine) the best excerpt of the
+runtime's prefetch is for questions the documents answer, and for questions they do not.
 
 In-domain: the ``mixed`` suite's questions over the Node.js API docs (each names the documented
 default it needs). Out-of-domain: a fixed-seed sample of GSM8K train questions (grade-school
@@ -9,7 +9,12 @@ out-of-domain questions that would get (useless) excerpts.
 
     python bench/prefetch_gate.py [--data ../shared/data] [--n 54]
 
-Prints a table and a final JSON line. Skips cleanly without the data.
+A second table compares what the excerpts hold: the prefetch as shipped, and each search mode
+and size alone: the share of in-domain questions whose excerpts hold any of its supporting
+snippets, and all of them (a question naming two defaults needs both), and the excerpts' mean
+length in characters (what the model must read).
+
+Prints the tables and a final JSON line. Skips cleanly without the data.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ import random
 import sys
 from pathlib import Path
 
+from task_suites._mixed_questions import Question
 from task_suites.base import SuiteSkipped
 from task_suites.mixed import Mixed, normalize
 
 from agent import Settings
 from agent.rag import DocumentStore
-from tools.rag_search import PREFETCH_TOP_K
+from tools.rag_search import PREFETCH_FLOOR, PREFETCH_TOP_K
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
+CONTENT = (("dense", 3), ("hybrid", 3), ("hybrid", 4), ("hybrid", 5), ("bm25", 3))
 
 
 def main() -> None:
@@ -56,15 +63,29 @@ def main() -> None:
     ]
     inside: list[tuple[float, bool]] = []
     far: list[float] = []
+    shipped = f"prefetch: hybrid@{PREFETCH_TOP_K}, cosine >= {PREFETCH_FLOOR}"
+    holds: dict[str, list[tuple[bool, bool, int]]] = {f"{m}@{k}": [] for m, k in CONTENT}
+    holds[shipped] = []
+
+    def held(q: Question, texts: list[str]) -> tuple[bool, bool, int]:
+        joined = " ".join(normalize(t) for t in texts)
+        there = [normalize(snip) in joined for _, snip in q.support]
+        return any(there), all(there), len(joined)
+
     with DocumentStore.open(settings) as docs:
-        for q in questions:
-            hits = docs.search(q.question, top_k=PREFETCH_TOP_K, mode="dense")
-            found = " ".join(normalize(h.text) for h in hits)
-            supported = any(normalize(snip) in found for _, snip in q.support)
-            inside.append((hits[0].score if hits else -1.0, supported))
+        for q in questions:  # as the prefetch does it (tools.rag_search)
+            hits = docs.search(q.question, top_k=PREFETCH_TOP_K, cosine=True)
+            kept = [h.text for h in hits if h.fields["cosine"] >= PREFETCH_FLOOR]
+            holds[shipped].append(held(q, kept))
+            best = max((h.fields["cosine"] for h in hits), default=-1.0)
+            inside.append((best, holds[shipped][-1][0]))
+            for mode, k in CONTENT:
+                holds[f"{mode}@{k}"].append(
+                    held(q, [h.text for h in docs.search(q.question, top_k=k, mode=mode)])
+                )
         for text in outside:
-            hits = docs.search(text, top_k=1, mode="dense")
-            far.append(hits[0].score if hits else -1.0)
+            hits = docs.search(text, top_k=PREFETCH_TOP_K, cosine=True)
+            far.append(max((h.fields["cosine"] for h in hits), default=-1.0))
     rows = []
     print(
         "| min score | in-domain given excerpts | ... holding the snippet | GSM8K given excerpts |"
@@ -90,7 +111,25 @@ def main() -> None:
         f"GSM8K best-score median {sorted(far)[len(far) // 2]:.3f}",
         file=sys.stderr,
     )
-    print(json.dumps({"in_domain": len(inside), "out_of_domain": len(far), "rows": rows}))
+    print("\n| excerpts | any snippet | all snippets | mean chars |")
+    print("|---|---|---|---|")
+    content = {}
+    for name, cells in holds.items():
+        n = len(cells)
+        content[name] = {
+            "any_snippet": sum(a for a, _, _ in cells) / n,
+            "all_snippets": sum(b for _, b, _ in cells) / n,
+            "mean_chars": round(sum(c for _, _, c in cells) / n),
+        }
+        print(
+            f"| {name} | {sum(a for a, _, _ in cells)}/{n} | {sum(b for _, b, _ in cells)}/{n} | "
+            f"{content[name]['mean_chars']} |"
+        )
+    print(
+        json.dumps(
+            {"in_domain": len(inside), "out_of_domain": len(far), "rows": rows, "content": content}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,11 @@ from agent.tooling import FunctionTool, ToolOutput
 HEADER = "Excerpts from the user's documents, best first. Cite the source of what you use."
 _MIN_PARTIAL_TOKENS = 60
 PREFETCH_TOP_K = 3
+# An excerpt shown by the prefetch must be this close in meaning to the question (cosine), even
+# when BM25 ranks it high: a shared stop word is not relevance. Unrelated text scores below
+# ~0.2 with the default embedder (bench/prefetch_gate.py: GSM8K questions against the Node.js
+# docs, median 0.18).
+PREFETCH_FLOOR = 0.25
 
 
 class RagSearchArgs(BaseModel):
@@ -123,17 +128,20 @@ def make_rag_search_tool(
             return holder[0]
 
     async def prefetch(question: str) -> str | None:
-        """Excerpts for ``question`` when the best one is close in meaning (dense cosine >=
-        ``min_score``), else ``None``: the search the runtime makes before the model's first
-        step (``AGENT_AUTO_RETRIEVE``)."""
+        """The search the runtime makes before the model's first step (``AGENT_AUTO_RETRIEVE``):
+        the best excerpts for ``question`` by the same ranking as ``rag_search`` (meaning and
+        words: an API name in the question finds the chunk that names it), shown only when
+        one is close in meaning (cosine >= ``auto_retrieve_min_score``), and without those far
+        from it (``PREFETCH_FLOOR``); else ``None``."""
         base = await asyncio.to_thread(get_documents)
         if not await asyncio.to_thread(base.store.has_collection, base.collection_name):
             return None
         query = question.strip()[:1000]
-        hits = await base.asearch(query, top_k=PREFETCH_TOP_K, mode="dense")
-        close = [h for h in hits if h.score >= settings.auto_retrieve_min_score]
-        if not close:
+        hits = await base.asearch(query, top_k=PREFETCH_TOP_K, cosine=True)
+        cosines = [float(h.fields.get("cosine", -1.0)) for h in hits]
+        if not hits or max(cosines) < settings.auto_retrieve_min_score:
             return None
+        close = [h for h, c in zip(hits, cosines, strict=True) if c >= PREFETCH_FLOOR]
         return format_hits(query, close, max_tokens=max_tokens)
 
     async def rag_search(args: RagSearchArgs) -> str:

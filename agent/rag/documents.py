@@ -309,8 +309,10 @@ class DocumentStore(Closing):
         source: str | None = None,
         tags: Sequence[str] | None = None,
         mode: SearchMode = "auto",
+        cosine: bool = False,
     ) -> list[Hit]:
-        """The ``top_k`` chunks nearest ``query`` (hybrid where the engine has BM25)."""
+        """The ``top_k`` chunks nearest ``query`` (hybrid where the engine has BM25); with
+        ``cosine``, each hit's cosine similarity to the query in ``fields["cosine"]``."""
         coll = self.collection(create=False)
         if coll is None:
             return []
@@ -318,7 +320,7 @@ class DocumentStore(Closing):
             eq("source", source) if source else None, has_any("tags", tags) if tags else None
         )
         vector = self.embedder.embed_query(query)
-        return coll.search(vector, text=query, top_k=top_k, filter=flt, mode=mode)
+        return coll.search(vector, text=query, top_k=top_k, filter=flt, mode=mode, cosine=cosine)
 
     async def asearch(
         self,
@@ -328,9 +330,12 @@ class DocumentStore(Closing):
         source: str | None = None,
         tags: Sequence[str] | None = None,
         mode: SearchMode = "auto",
+        cosine: bool = False,
     ) -> list[Hit]:
         return await asyncio.to_thread(
-            lambda: self.search(query, top_k=top_k, source=source, tags=tags, mode=mode)
+            lambda: self.search(
+                query, top_k=top_k, source=source, tags=tags, mode=mode, cosine=cosine
+            )
         )
 
     def sources(self) -> list[SourceInfo]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from agent.errors import StoreError
 from agent.store._milvus_types import (
     ID_FIELD,
@@ -144,8 +146,11 @@ class Collection:
         filter: str = "",
         output_fields: Sequence[str] | None = None,
         mode: SearchMode = "auto",
+        cosine: bool = False,
     ) -> list[Hit]:
-        """Nearest rows to ``vector``; hybrid with BM25 on ``text`` where the collection has it."""
+        """Nearest rows to ``vector``; hybrid with BM25 on ``text`` where the collection has it.
+        ``cosine``: also put each hit's cosine similarity to ``vector`` in ``fields["cosine"]``
+        (a hybrid or BM25 score is a rank, not a closeness)."""
         texts = [text] if text is not None else None
         return self.search_many(
             [vector],
@@ -154,6 +159,7 @@ class Collection:
             filter=filter,
             output_fields=output_fields,
             mode=mode,
+            cosine=cosine,
         )[0]
 
     def search_many(
@@ -165,8 +171,10 @@ class Collection:
         filter: str = "",
         output_fields: Sequence[str] | None = None,
         mode: SearchMode = "auto",
+        cosine: bool = False,
     ) -> list[list[Hit]]:
-        """One result list per query vector (a batch is one round trip)."""
+        """One result list per query vector (a batch is one round trip); ``cosine`` as in
+        ``search``."""
         from pymilvus import AnnSearchRequest, RRFRanker
 
         if top_k < 1:
@@ -175,6 +183,8 @@ class Collection:
         if not vectors:
             return []
         fields = list(output_fields) if output_fields is not None else self._default_outputs()
+        if cosine:
+            fields.append(VECTOR_FIELD)
         use_hybrid = mode != "dense" and self.hybrid and texts is not None
         if mode == "bm25":  # BM25 alone (baselines, per-signal ranks); Lite reports -score
             if not use_hybrid:
@@ -194,7 +204,7 @@ class Collection:
                 search_params={"metric_type": "BM25"},
                 consistency_level=self.consistency,
             )
-            return [[_hit(h) for h in per_query] for per_query in raw]
+            return _hits(raw, vectors if cosine else None)
         if mode == "hybrid" and not use_hybrid:
             raise StoreError(
                 f"hybrid search needs query texts and a BM25 collection; {self.name!r} at "
@@ -240,10 +250,23 @@ class Collection:
                 search_params={"metric_type": "COSINE", "params": {"ef": max(64, top_k)}},
                 consistency_level=self.consistency,
             )
-        return [[_hit(h) for h in per_query] for per_query in raw]
+        return _hits(raw, vectors if cosine else None)
 
     def _default_outputs(self) -> list[str]:
         return [TEXT_FIELD, *self._field_names]
+
+
+def _hits(raw: Sequence[Sequence[Mapping[str, Any]]], queries: list[Any] | None) -> list[list[Hit]]:
+    """Hits per query; with ``queries`` (their vectors), each hit's returned vector becomes its
+    cosine similarity to the query, ``fields["cosine"]``."""
+    found = [[_hit(h) for h in per_query] for per_query in raw]
+    for query, hits in zip(queries or [], found, strict=False):
+        q = np.asarray(query, dtype=np.float32)
+        q_norm = float(np.linalg.norm(q)) or 1.0
+        for hit in hits:
+            v = np.asarray(hit.fields.pop(VECTOR_FIELD), dtype=np.float32)
+            hit.fields["cosine"] = float(q @ v) / (q_norm * (float(np.linalg.norm(v)) or 1.0))
+    return found
 
 
 def _hit(raw: Mapping[str, Any]) -> Hit:

@@ -60,6 +60,8 @@ def exercise_round_trip(store: VectorStore) -> None:
     assert hit.id == "r7" and hit.score == pytest.approx(1.0, abs=1e-4)
     assert hit.text == "row 7 says hello"
     assert hit.fields == {"source": "odd", "position": 7, "tags": []}
+    near = coll.search(unit(7), top_k=2, mode="dense", cosine=True)
+    assert [h.fields["cosine"] for h in near] == pytest.approx([h.score for h in near], abs=1e-4)
 
     filtered = coll.search(
         unit(7), top_k=30, filter=all_of(eq("source", "even"), has_any("tags", ["three"]))
@@ -96,6 +98,11 @@ def test_hybrid_search_finds_exact_keyword_on_lite(lite_uri: str) -> None:
         assert {h.id for h in hits} == {"r3", "r11"}
         dense = coll.search(unit(3), text="ZX011", top_k=2, mode="dense")
         assert "r11" not in {h.id for h in dense}
+        # a fused score is a rank; cosine=True says how close in meaning each hit is
+        fused = {h.id: h for h in coll.search(unit(3), text="ZX011", top_k=2, cosine=True)}
+        assert fused["r3"].fields["cosine"] == pytest.approx(1.0, abs=1e-4)
+        assert fused["r11"].fields["cosine"] == pytest.approx(float(unit(3) @ unit(11)), abs=1e-4)
+        assert "vector" not in fused["r11"].fields and fused["r11"].score < 0.1
 
 
 def test_string_literals_are_escaped(lite_uri: str) -> None:
