@@ -186,19 +186,23 @@ async def _complete(
 
 
 async def _rescue(
-    state: AgentState, ctx: AgentContext, budget: RunError, writer: Any
+    state: AgentState,
+    ctx: AgentContext,
+    budget: RunError,
+    writer: Any,
+    found: Sequence[AnyMessage] = (),
 ) -> dict[str, Any]:
-    """A budget ran out: one more call with tools off, for an answer from what the run has.
-    The budget's error only if that yields no answer either."""
+    """A budget ran out, or the model replied with nothing: one more call with tools off, for
+    an answer from what the run has (``found``: this step's prefetched search). The budget's
+    error only if that yields no answer either."""
     on_token = (lambda text: writer(TokenEvent(text))) if ctx.stream_tokens else None
-    ai = await _complete(
-        ctx, state["messages"], HumanMessage(RESCUE_PROMPT), tools=[], on_token=on_token
-    )
+    messages = [*state["messages"], *found]
+    ai = await _complete(ctx, messages, HumanMessage(RESCUE_PROMPT), tools=[], on_token=on_token)
     answer = ai.text.strip()
     if not answer:
         raise budget
     return {
-        "messages": [ai],
+        "messages": [*found, ai],
         "steps": state["steps"] + 1,
         "usage": add_usage(state["usage"], ai),
         "answer": answer,
@@ -300,6 +304,11 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         recovered = recover_tool_calls(ai.content, names)
         if recovered:
             ai = ai.model_copy(update={"tool_calls": recovered, "content": ""})
+    if not ai.tool_calls and not ai.invalid_tool_calls and not ai.text.strip():
+        # no text, no call (or only a next turn it wrote on, which the client cut off)
+        empty = RunError("the model's reply had no text and no tool call", transcript=messages)
+        spent: AgentState = {**state, "usage": add_usage(state["usage"], ai)}
+        return await _rescue(spent, ctx, empty, runtime.stream_writer, found)
     return {
         "messages": [*found, ai],
         "steps": state["steps"] + 1,

@@ -25,7 +25,7 @@ from langchain_core.messages import (
 from opentelemetry.trace import SpanKind
 
 from agent.errors import LLMError, LLMResponseError, LLMUnavailableError
-from agent.llm.client import LLMClient, TokenCallback, ToolArgsCallback
+from agent.llm.client import LLMClient, TokenCallback, ToolArgsCallback, end_of_turn
 from agent.settings import Settings
 from agent.tracing import span
 
@@ -267,7 +267,7 @@ def _as_message(reply: Any) -> AIMessage:
         for i, c in enumerate(reply.invalid_tool_calls)
     ]
     return AIMessage(
-        content=reply.text,
+        content=end_of_turn(reply.text),
         tool_calls=calls,
         invalid_tool_calls=invalid,
         response_metadata=dict(reply.response_metadata),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +46,11 @@ MAX_REPLY_CHARS = 1_000_000
 TokenCallback = Callable[[str], None]
 # (index of the call in the reply, tool name so far, new piece of the JSON arguments)
 ToolArgsCallback = Callable[[int, str | None, str], None]
+
+# A chat-template token in a reply's text is the model writing on past its turn (the server did
+# not stop there: "<|im_start|>\n<|endoftext|>Human: ..."): the reply ends where it begins.
+# ChatML / Llama 3 / Phi write these tokens as <|name|>, Gemma as <start_of_turn>.
+_TURN_TOKEN = re.compile(r"<\|[a-z_]{2,30}\|>|<(?:start|end)_of_turn>")
 
 # The SDK needs this option to attach the bearer token to a low-level post.
 _REQUEST_OPTIONS: Any = {"security": {"bearer_auth": True}}
@@ -339,7 +345,7 @@ class LLMClient:
         ]
         good, bad = _parse_tool_calls(raw, cut_off=self._cut_off(choice.finish_reason))
         return AIMessage(
-            content=msg.content or "",
+            content=end_of_turn(msg.content or ""),
             tool_calls=good,
             invalid_tool_calls=bad,
             # The server's completion id is kept as metadata, not as the message id: ids are
@@ -403,12 +409,18 @@ class LLMClient:
             cut_off=self._cut_off(finish_reason),
         )
         return AIMessage(
-            content="".join(text),
+            content=end_of_turn("".join(text)),
             tool_calls=good,
             invalid_tool_calls=bad,
             response_metadata={"finish_reason": finish_reason, "completion_id": msg_id},
             usage_metadata=usage or None,
         )
+
+
+def end_of_turn(text: str) -> str:
+    """``text`` up to the first chat-template token in it (all of it when there is none)."""
+    found = _TURN_TOKEN.search(text)
+    return text if found is None else text[: found.start()].rstrip()
 
 
 def _check_size(size: int, url: str) -> int:
@@ -443,4 +455,4 @@ def make_chat_model(settings: Settings) -> ChatOpenAI:
     )
 
 
-__all__ = ["LLMClient", "make_chat_model", "to_openai_messages"]
+__all__ = ["LLMClient", "end_of_turn", "make_chat_model", "to_openai_messages"]

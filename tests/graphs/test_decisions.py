@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from agent import Agent, CheckEvent, FinalEvent, Settings, StepBudgetExceededError
+from agent import (
+    Agent,
+    CheckEvent,
+    FinalEvent,
+    RunError,
+    Settings,
+    StepBudgetExceededError,
+)
 from agent.loop import FINAL_ANSWER, RESCUE_PROMPT, cached_profile, check_feedback
 from agent.testing import Response, ScriptedServer, call, error, reply
 from tests.test_api import make_tools
@@ -76,6 +83,40 @@ def test_rescue_that_gives_nothing_raises_the_budget_error(
         pytest.raises(StepBudgetExceededError, match="AGENT_MAX_STEPS=1"),
     ):
         agent.run("loop")
+    scripted_llm.assert_done()
+
+
+def test_a_reply_that_writes_the_next_turn_ends_where_that_turn_begins(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(reply("It is 3.<|im_end|>\n<|im_start|>user\nAnd 2+2?"))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("1+2")
+        assert result.answer == "It is 3." and result.rescued is None
+        # only a chat-template token ends a reply: plain text with < and | stays whole
+        scripted_llm.push(reply("a <b> c | d"))
+        assert agent.run("x").answer == "a <b> c | d"
+    scripted_llm.assert_done()
+
+
+async def test_an_empty_reply_or_only_a_leaked_turn_is_rescued(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    # seen from Qwen2.5-Coder-1.5B after three long search results
+    leaked = "<|im_start|>\n<|endoftext|>Human: What is 1+2? End with the final number."
+    scripted_llm.push(reply(leaked), reply("It is 3."))
+    async with Agent(settings, tools=make_tools()) as agent:
+        events = [e async for e in agent.astream("1+2")]  # the streamed path cuts it too
+    final = events[-1]
+    assert isinstance(final, FinalEvent) and final.result.answer == "It is 3."
+    assert final.result.rescued == "the model's reply had no text and no tool call"
+    rescue = scripted_llm.requests[-1]
+    assert "tools" not in rescue and rescue["messages"][-1]["content"] == RESCUE_PROMPT
+    assert final.result.usage.total_tokens == 50  # 25 a scripted call: both counted
+    scripted_llm.push(reply(""), reply(" "))
+    async with Agent(settings, tools=make_tools()) as agent:
+        with pytest.raises(RunError, match="no text and no tool call"):
+            await agent.arun("1+2")
     scripted_llm.assert_done()
 
 
