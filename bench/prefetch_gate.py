@@ -31,11 +31,18 @@ from task_suites.mixed import Mixed, normalize
 
 from agent import Settings
 from agent.rag import DocumentStore
+from agent.store import SearchMode
 from tools.rag_search import PREFETCH_FLOOR, PREFETCH_TOP_K
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
-CONTENT = (("dense", 3), ("hybrid", 3), ("hybrid", 4), ("hybrid", 5), ("bm25", 3))
+CONTENT: tuple[tuple[SearchMode, int], ...] = (
+    ("dense", 3),
+    ("hybrid", 3),
+    ("hybrid", 4),
+    ("hybrid", 5),
+    ("bm25", 3),
+)
 
 
 def main() -> None:
@@ -92,18 +99,18 @@ def main() -> None:
     )
     print("|---|---|---|---|")
     for t in THRESHOLDS:
-        kept = [s for s, _ in inside if s >= t]
-        held = [ok for s, ok in inside if s >= t and ok]
-        noise = [s for s in far if s >= t]
+        given = [b for b, _ in inside if b >= t]
+        useful = [ok for b, ok in inside if b >= t and ok]
+        noise = [b for b in far if b >= t]
         row = {
             "min_score": t,
-            "in_domain_given": len(kept) / len(inside),
-            "in_domain_with_snippet": len(held) / len(inside),
+            "in_domain_given": len(given) / len(inside),
+            "in_domain_with_snippet": len(useful) / len(inside),
             "out_of_domain_given": len(noise) / len(far),
         }
         rows.append(row)
         print(
-            f"| {t:.2f} | {len(kept)}/{len(inside)} | {len(held)}/{len(inside)} | "
+            f"| {t:.2f} | {len(given)}/{len(inside)} | {len(useful)}/{len(inside)} | "
             f"{len(noise)}/{len(far)} |"
         )
     print(
