@@ -62,6 +62,21 @@ def test_readers_turn_every_format_into_text_with_headings(tmp_path: Path) -> No
     assert pdf.text == "Quarterly report\nRevenue grew 12 percent." and pdf.title == "d"
 
 
+def test_markdown_html_comments_are_not_text_outside_code(tmp_path: Path) -> None:
+    (tmp_path / "api.md").write_text(
+        "# server.timeout\n\n<!-- YAML\nchanges:\n  - version: v13.0.0\n-->\n\n"
+        "* Default: 0 <!-- lint-disable --> (no timeout)\n\n"
+        "```html\n<!-- shown in the example -->\n```\n\n~~~\n```\n<!-- still code -->\n~~~\n"
+    )
+    (tmp_path / "notes.txt").write_text("plain <!-- text --> is left as it is\n")
+    md = read_document(tmp_path / "api.md")
+    assert md.text == (
+        "# server.timeout\n\n* Default: 0  (no timeout)\n\n"
+        "```html\n<!-- shown in the example -->\n```\n\n~~~\n```\n<!-- still code -->\n~~~"
+    )
+    assert read_document(tmp_path / "notes.txt").text == "plain <!-- text --> is left as it is"
+
+
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [
