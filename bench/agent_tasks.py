@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -228,10 +229,13 @@ async def run_suite(
         max_retries=settings.llm_max_retries,
     )
     voting = settings.model_copy(update={"answer_program": True})
-    async with (
-        Agent(settings, persistence="none") as default_agent,
-        Agent(voting, persistence="none") as vote_agent,
-    ):
+    async with contextlib.AsyncExitStack() as stack:
+        default_agent = await stack.enter_async_context(Agent(settings, persistence="none"))
+        vote_agent = (  # only when asked for: each Agent starts its own MCP server process
+            await stack.enter_async_context(Agent(voting, persistence="none"))
+            if "agent+vote" in arms
+            else default_agent
+        )
         for k, task in enumerate(tasks, start=1):
             for arm in arms:
                 tools = task.tools if task.tools is not None else list(default_agent.tools)

@@ -123,15 +123,10 @@ def main() -> None:
     content = {}
     for name, cells in holds.items():
         n = len(cells)
-        content[name] = {
-            "any_snippet": sum(a for a, _, _ in cells) / n,
-            "all_snippets": sum(b for _, b, _ in cells) / n,
-            "mean_chars": round(sum(c for _, _, c in cells) / n),
-        }
-        print(
-            f"| {name} | {sum(a for a, _, _ in cells)}/{n} | {sum(b for _, b, _ in cells)}/{n} | "
-            f"{content[name]['mean_chars']} |"
-        )
+        some, every = sum(a for a, _, _ in cells), sum(b for _, b, _ in cells)
+        chars = round(sum(c for _, _, c in cells) / n)
+        content[name] = {"any_snippet": some / n, "all_snippets": every / n, "mean_chars": chars}
+        print(f"| {name} | {some}/{n} | {every}/{n} | {chars} |")
     print(
         json.dumps(
             {"in_domain": len(inside), "out_of_domain": len(far), "rows": rows, "content": content}

@@ -24,6 +24,7 @@ from agent.store._milvus_types import (
     Hit,
     SearchMode,
 )
+from agent.store.embeddings import normalize
 
 
 class MilvusCall(Protocol):
@@ -261,11 +262,10 @@ def _hits(raw: Sequence[Sequence[Mapping[str, Any]]], queries: list[Any] | None)
     cosine similarity to the query, ``fields["cosine"]``."""
     found = [[_hit(h) for h in per_query] for per_query in raw]
     for query, hits in zip(queries or [], found, strict=False):
-        q = np.asarray(query, dtype=np.float32)
-        q_norm = float(np.linalg.norm(q)) or 1.0
-        for hit in hits:
-            v = np.asarray(hit.fields.pop(VECTOR_FIELD), dtype=np.float32)
-            hit.fields["cosine"] = float(q @ v) / (q_norm * (float(np.linalg.norm(v)) or 1.0))
+        if hits:
+            stored = normalize(np.array([h.fields.pop(VECTOR_FIELD) for h in hits]))
+            for hit, cosine in zip(hits, stored @ normalize(np.array([query]))[0], strict=True):
+                hit.fields["cosine"] = float(cosine)
     return found
 
 
