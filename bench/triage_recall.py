@@ -24,7 +24,12 @@ first failing test's stack trace (``task_suites.triage.defects4j_entry``, as the
 builds it); the queries are the bug's other failing traces that differ from the first; the truth
 is the bug. Targets (issue 15): r@1 >= 0.75 and r@5 >= 0.90. Beside recall it reports how many
 queries share with their own entry a term (plain token or trace field) that no other entry has:
-a query without such a term can only be ranked first by weak evidence several bugs share.
+a query without such a term can only be ranked first by weak evidence several bugs share. And
+what links each query to its entry (``structure``): its test is in the entry's test class, or
+its trace shares a frame of the code under test with the entry's, or neither (then only the
+message and the exception type can); ours' recall@1 per group, and the recall@1 a lookup would
+reach that ranked every linked query first and the rest as ours does: a bound on what better
+use of the trace's structure can add.
 
 Scale (``--scale N``, needs both suites' data): the lookup's latency at N entries. The KB is the
 real one (the Defects4J entries and the five systems' templates) grown to N with renamed copies:
@@ -136,8 +141,10 @@ def score(
     gold: Sequence[str],
     embedder: LocalEmbedder,
     cache: EmbeddingCache,
+    keep: dict[str, list[list[str]]] | None = None,
 ) -> dict[str, object]:
-    """Every method's recall@1/5 on ``queries`` against a fresh index of ``entries``."""
+    """Every method's recall@1/5 on ``queries`` against a fresh index of ``entries``; each
+    method's rankings go into ``keep`` when given."""
     with tempfile.TemporaryDirectory() as tmp:
         store = VectorStore(os.path.join(tmp, "bench.db"))
         with ErrorIndex(store, embedder, owns_store=True, embedding_cache=cache) as index:
@@ -165,6 +172,8 @@ def score(
     plain = [words.rank(q, limit=20) for q in queries]  # the raw text, as rank_bm25 is fed
     for method, ranker in RANKERS.items():
         ranked = [ranker(r, p) for r, p in zip(rankings, plain, strict=True)]
+        if keep is not None:
+            keep[method] = ranked
         r1, r1m = recall(ranked, list(gold), 1)
         r5, r5m = recall(ranked, list(gold), 5)
         result[method] = {
@@ -178,15 +187,61 @@ def score(
 
 def d4j_split(path: Path) -> tuple[list[KnownError], list[str], list[str]]:
     """(entries, queries, gold) of the Defects4J suite."""
+    entries, queries, gold, _ = _d4j_split(path)
+    return entries, queries, gold
+
+
+def _d4j_split(path: Path) -> tuple[list[KnownError], list[str], list[str], list[bool]]:
+    """``d4j_split`` and, per query, whether its test is in the test class of its entry's."""
     bugs = load_defects4j(path)
     entries = [defects4j_entry(bug) for bug in bugs]
     queries: list[str] = []
     gold: list[str] = []
+    same_class: list[bool] = []
     for bug, entry in zip(bugs, entries, strict=True):
+        tests = {t["stack_trace"]: t["test"] for t in reversed(bug["failing_tests"][1:])}
+        entry_class = _test_class(bug["failing_tests"][0]["test"])
         for trace in defects4j_queries(bug):
             queries.append(clip(trace, MAX_TRACE_CHARS))
             gold.append(entry.id)
-    return entries, queries, gold
+            same_class.append(_test_class(tests[trace]) == entry_class)
+    return entries, queries, gold, same_class
+
+
+def _test_class(test: str) -> str:
+    return test.split("::", 1)[0]
+
+
+def _code_frames(text: str) -> set[str]:
+    """The frames of ``text``'s trace in the project's code under test (not library, not test)."""
+    trace = parse_trace(text)
+    return set() if trace is None else {f.name for f in trace.own_frames if not f.test}
+
+
+def structure(
+    entries: Sequence[KnownError],
+    queries: Sequence[str],
+    gold: Sequence[str],
+    same_class: Sequence[bool],
+    ranked: Sequence[Sequence[str]],
+) -> dict[str, object]:
+    """What links each query to its entry: the test class, a frame of the code under test, or
+    neither (only the message and the exception type can); ``ours`` recall@1 in each group, and
+    the recall@1 a lookup would have that ranked every query with such a link first and the
+    others as ours does."""
+    frames = {e.id: set().union(*(_code_frames(x) for x in e.examples)) for e in entries}
+    groups: dict[str, list[bool]] = defaultdict(list)
+    for q, g, same, r in zip(queries, gold, same_class, ranked, strict=True):
+        shared = bool(_code_frames(q) & frames[g])
+        name = "test class" if same else "code frame" if shared else "neither"
+        groups[name].append(bool(r) and r[0] == g)
+    out: dict[str, object] = {
+        name: {"queries": len(hits), "r1": round(sum(hits) / len(hits), 4)}
+        for name, hits in sorted(groups.items())
+    }
+    linked = len(queries) - len(groups["neither"])
+    out["r1_bound_if_linked_all_right"] = round((linked + sum(groups["neither"])) / len(queries), 4)
+    return out
 
 
 def _evidence(text: str) -> set[str]:
@@ -214,9 +269,11 @@ def distinct_evidence(
 
 
 def run_d4j(path: Path, embedder: LocalEmbedder, cache: EmbeddingCache) -> dict[str, object]:
-    entries, queries, gold = d4j_split(path)
-    result = score(entries, queries, gold, embedder, cache)
+    entries, queries, gold, same_class = _d4j_split(path)
+    kept: dict[str, list[list[str]]] = {}
+    result = score(entries, queries, gold, embedder, cache, keep=kept)
     result["distinct_evidence"] = round(distinct_evidence(entries, queries, gold), 4)
+    result["structure"] = structure(entries, queries, gold, same_class, kept["ours"])
     return result
 
 
@@ -398,6 +455,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(target 0.75 / 0.90): {'met' if met else 'NOT met'}; "
             f"{results['d4j']['distinct_evidence']:.3f} of the queries share with their entry "
             "a term no other entry has"
+        )
+        links = results["d4j"]["structure"]
+        assert isinstance(links, dict)
+        for name in ("test class", "code frame", "neither"):
+            row = links.get(name, {"queries": 0, "r1": 0.0})
+            print(
+                f"  query linked to its entry by {name:<10}: {row['queries']:>4} queries, "
+                f"r@1 {row['r1']:.3f}"
+            )
+        print(
+            "  r@1 if every linked query were ranked first (the rest as now): "
+            f"{links['r1_bound_if_linked_all_right']:.3f}"
         )
     if scale is not None:
         print(f"\nscale: {scale['entries']:,} entries ({scale['copies_of_each']} renamed copies)")
