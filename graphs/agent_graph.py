@@ -4,7 +4,7 @@
              agent -> (tools | check)   agent: one LLM call with the tools bound (before the
                                         first, the documents' excerpts for the question)
              tools -> (agent | check)   tools: validate + run the calls (then check a final_answer)
-             check -> (agent | END)     check: the answer's arithmetic, wrong steps sent back;
+             check -> (agent | END)     check: wrong arithmetic, unused givens sent back (once);
                                         then the answer as the run's output_type, if it has one
 
 Budgets and limits are checked at the top of ``agent``, so the messages of the step that broke
@@ -99,8 +99,8 @@ class AgentState(TypedDict):
     output: NotRequired[Any]  # the answer as the run's output_type, in its JSON form
 
 
-# Finds what is wrong in an answer's text (each item printable); empty when nothing is.
-AnswerCheck = Callable[[str], Sequence[object]]
+# What is wrong in an answer's text (each item printable), given the thread's messages.
+AnswerCheck = Callable[[str, Sequence[AnyMessage]], Sequence[object]]
 # The excerpts a search tool finds for a question, framed for the model, or None.
 Prefetch = Callable[[str], Awaitable[str | None]]
 
@@ -412,19 +412,19 @@ def _answer_text(state: AgentState) -> str:
 
 
 async def check_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Check the answer (its arithmetic, by default); send what is wrong back to the model,
-    at most ``answer_checks`` times a run. A rescued answer is final. An answer that stands
-    becomes the run's output (``_output``)."""
+    """Check the answer (``AgentCore.check_answer`` by default); send what is wrong back to the
+    model, at most ``answer_checks`` times a run. A rescued answer is final. An answer that
+    stands becomes the run's output (``_output``)."""
     ctx = runtime.context
     checks = state.get("checks") or 0
     if ctx.check_answer is None or state.get("rescued") or checks >= ctx.settings.answer_checks:
         return await _output(state, ctx)
-    problems = [str(p) for p in ctx.check_answer(_answer_text(state))]
-    if not problems:
+    found = ctx.check_answer(_answer_text(state), state["messages"])
+    if not found:
         return await _output(state, ctx)
-    runtime.stream_writer(CheckEvent(problems))
+    runtime.stream_writer(CheckEvent(problems := [str(p) for p in found]))
     feedback = HumanMessage(
-        check_feedback(problems), name=ANSWER_CHECK, additional_kwargs={"problems": problems}
+        check_feedback(found), name=ANSWER_CHECK, additional_kwargs={"problems": problems}
     )
     return {"messages": [feedback], "checks": checks + 1, "answer": None}
 

@@ -183,6 +183,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "server_profile",
         "system_prompt_for",
         "uncommitted_messages",
+        "unused_givens",
     },
     "agent.mcp": {"BUILTIN_ERRORS", "MCPToolset", "ServerSpec", "parse_server"},
     "agent.persistence": {

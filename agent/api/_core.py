@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage, ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Durability
@@ -34,9 +34,12 @@ from agent.loop import (
     OutputSpec,
     ServerProfile,
     close_interrupted_calls,
+    current_run,
+    is_question,
     server_profile,
     system_prompt_for,
     uncommitted_messages,
+    unused_givens,
 )
 from agent.persistence import (
     Checkpoints,
@@ -258,13 +261,30 @@ class AgentCore:
             stream_tokens=stream_tokens,
             approve=approve,
             named_choice=self._named_choice(),
-            check_answer=find_miscalculations,
+            check_answer=self.check_answer,
             prefetch=self._prefetch(),
             approval_policy=self._approval_policy,
             output=output,
             context_budget=await self._context_budget(res),
             run_program=run_program,
         )
+
+    def check_answer(self, answer: str, messages: Sequence[AnyMessage]) -> list[object]:
+        """What the answer check sends back to the model: the answer's wrong arithmetic, and,
+        when the run read the document search's excerpts, the numbers of the question the
+        answer left unused (``agent.loop.unused_givens``: a looked-up value answered, the
+        computation the question asks for not done)."""
+        problems: list[object] = list(find_miscalculations(answer))
+        search = self._prefetch()
+        run = current_run(messages)
+        if search is not None and any(
+            isinstance(m, ToolMessage) and m.name == search[0] for m in run
+        ):
+            question = next((m.text for m in reversed(messages) if is_question(m)), "")
+            unused = unused_givens(question, answer)
+            if unused is not None:
+                problems.append(unused)
+        return problems
 
     def _prefetch(self) -> tuple[str, Prefetch] | None:
         search = next((t for t in self.tools if isinstance(t, RagSearchTool)), None)

@@ -1,12 +1,11 @@
-"""The run protocol, wired by ``graphs.agent_graph``: prompts, ``final_answer``, calls recovered
-from text, one validated tool step, votes on an answer, a thread read back into a ``RunResult``,
-typed output, and what of a long thread one call sends."""
+"""The run protocol wired by ``graphs.agent_graph``: prompts, calls, answer checks, output."""
 
 from agent.loop._answer_stream import AnswerStream
 from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
 from agent.loop.agreement import complete_by_agreement
 from agent.loop.budgets import add_usage, budget_error, limit_error
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
+from agent.loop.givens import unused_givens
 from agent.loop.output import OutputSpec, output_feedback, output_prompt, output_spec
 from agent.loop.probe import (
     ProbeResult,
@@ -77,4 +76,5 @@ __all__ = [
     "server_profile",
     "system_prompt_for",
     "uncommitted_messages",
+    "unused_givens",
 ]

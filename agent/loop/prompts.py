@@ -11,9 +11,10 @@ expressions: the 0.5B model copied one into its call instead of the question's n
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from agent.loop._recovery import PROGRAM_TOOL
+from agent.loop.givens import UnusedGivens
 from agent.settings import ToolCallMode
 
 _RULES = (
@@ -85,15 +86,28 @@ RESCUE_PROMPT = (
 )
 
 
-def check_feedback(problems: list[str]) -> str:
-    """The message that sends an answer's wrong steps back to the model."""
-    listed = "\n".join(f"- {p}" for p in problems)
-    return (
-        "I checked the arithmetic in your answer with a calculator. These steps are wrong:\n"
-        f"{listed}\n"
-        "Every value computed from a wrong one is wrong too. Redo the solution from the first "
-        "wrong step with the correct values, and end with the corrected final answer."
-    )
+def check_feedback(problems: Sequence[object]) -> str:
+    """The message that sends an answer back: its wrong steps, and the question's numbers it
+    left unused (``UnusedGivens``)."""
+    steps = [str(p) for p in problems if not isinstance(p, UnusedGivens)]
+    unused = [p for p in problems if isinstance(p, UnusedGivens)]
+    parts = []
+    if steps:
+        listed = "\n".join(f"- {p}" for p in steps)
+        parts.append(
+            "I checked the arithmetic in your answer with a calculator. These steps are wrong:\n"
+            f"{listed}\n"
+            "Every value computed from a wrong one is wrong too. Redo the solution from the first "
+            "wrong step with the correct values, and end with the corrected final answer."
+        )
+    if unused:
+        numbers = ", ".join(n for p in unused for n in p.numbers)
+        parts.append(
+            f"Your answer does not use {numbers} from my question. The question asks for a "
+            "computation with the value you found: do it step by step, and end with the final "
+            "answer."
+        )
+    return "\n\n".join(parts)
 
 
 def system_prompt_for(mode: ToolCallMode, tool_names: Collection[str] = ()) -> str:

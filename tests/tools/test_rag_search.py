@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from agent import Agent
+from agent.loop import check_feedback
+from agent.loop.givens import UnusedGivens
 from agent.rag import DocumentStore
 from agent.settings import Settings
 from agent.store import Hit, LocalEmbedder, VectorStore
@@ -157,3 +159,26 @@ def test_no_search_first_when_turned_off_or_nothing_is_ingested(
         agent.run("How do I roll back a broken release?")
     assert [m["role"] for m in scripted_llm.requests[-1]["messages"]] == ["system", "user"]
     scripted_llm.assert_done()
+
+
+def test_a_looked_up_answer_that_leaves_the_questions_numbers_unused_goes_back_once(
+    scripted_llm: ScriptedServer, settings: Settings, documents: DocumentStore
+) -> None:
+    stops_short = "Run `make rollback` within ten minutes."
+    done = "Within 10 minutes, so in 30 minutes: 30 / 10 = 3 rollbacks. The answer is 3."
+    scripted_llm.push(reply(stops_short), reply(done), reply("17 * 23 = 391"))
+    tool = make_rag_search_tool(settings, documents=documents)
+    with Agent(settings, tools=[tool, make_calculator_tool()]) as agent:
+        looked_up = agent.run(  # close enough to the runbook to be searched first
+            "If a release breaks production, within how many minutes must I run make rollback? "
+            "How many such windows fit in 30 minutes?"
+        )
+        computed = agent.run("What is 17 * 23 + 4?")  # nothing looked up: not checked for givens
+    scripted_llm.assert_done()
+    assert looked_up.answer == done
+    assert looked_up.corrected == ["the question gives 30, which your answer does not use"]
+    sent_back = scripted_llm.requests[1]["messages"][-1]
+    assert sent_back["role"] == "user"
+    assert sent_back["content"] == check_feedback([UnusedGivens(("30",))])
+    assert sent_back["content"].startswith("Your answer does not use 30 from my question.")
+    assert computed.answer == "17 * 23 = 391" and computed.corrected == []
