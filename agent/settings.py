@@ -163,7 +163,8 @@ class Settings(BaseSettings):
         le=5,
         description=(
             "times per run an answer's arithmetic is checked with the calculator and its wrong "
-            "steps sent back to the model to revise; 0: no check"
+            "steps (and, after a document lookup, the question's numbers it left unused) sent "
+            "back to the model to revise; 0: no check"
         ),
     )
     answer_samples: int = Field(
