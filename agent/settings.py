@@ -157,6 +157,15 @@ class Settings(BaseSettings):
         le=1.0,
         description="cosine similarity the best excerpt needs for auto_retrieve to show excerpts",
     )
+    auto_retrieve_top_k: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description=(
+            "excerpts auto_retrieve shows at most, the best by rag_search's ranking (more hold "
+            "more of what a question needs, and cost a small model more to read)"
+        ),
+    )
     answer_checks: int = Field(
         1,
         ge=0,

@@ -32,7 +32,7 @@ from task_suites.mixed import Mixed, normalize
 from agent import Settings
 from agent.rag import DocumentStore
 from agent.store import SearchMode
-from tools.rag_search import PREFETCH_FLOOR, PREFETCH_TOP_K
+from tools.rag_search import PREFETCH_FLOOR
 
 ROOT = Path(__file__).resolve().parents[1]
 THRESHOLDS = (0.25, 0.30, 0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
@@ -70,7 +70,8 @@ def main() -> None:
     ]
     inside: list[tuple[float, bool]] = []
     far: list[float] = []
-    shipped = f"prefetch: hybrid@{PREFETCH_TOP_K}, cosine >= {PREFETCH_FLOOR}"
+    top_k = settings.auto_retrieve_top_k
+    shipped = f"prefetch: hybrid@{top_k}, cosine >= {PREFETCH_FLOOR}"
     holds: dict[str, list[tuple[bool, bool, int]]] = {f"{m}@{k}": [] for m, k in CONTENT}
     holds[shipped] = []
 
@@ -81,7 +82,7 @@ def main() -> None:
 
     with DocumentStore.open(settings) as docs:
         for q in questions:  # as the prefetch does it (tools.rag_search)
-            hits = docs.search(q.question, top_k=PREFETCH_TOP_K, cosine=True)
+            hits = docs.search(q.question, top_k=top_k, cosine=True)
             kept = [h.text for h in hits if h.fields["cosine"] >= PREFETCH_FLOOR]
             holds[shipped].append(held(q, kept))
             best = max((h.fields["cosine"] for h in hits), default=-1.0)
@@ -91,7 +92,7 @@ def main() -> None:
                     held(q, [h.text for h in docs.search(q.question, top_k=k, mode=mode)])
                 )
         for text in outside:
-            hits = docs.search(text, top_k=PREFETCH_TOP_K, cosine=True)
+            hits = docs.search(text, top_k=top_k, cosine=True)
             far.append(max((h.fields["cosine"] for h in hits), default=-1.0))
     rows = []
     print(

@@ -27,7 +27,6 @@ from agent.tooling import FunctionTool, ToolOutput
 
 HEADER = "Excerpts from the user's documents, best first. Cite the source of what you use."
 _MIN_PARTIAL_TOKENS = 60
-PREFETCH_TOP_K = 3
 # An excerpt shown by the prefetch must be this close in meaning to the question (cosine), even
 # when BM25 ranks it high: a shared stop word is not relevance. Unrelated text scores below
 # ~0.2 with the default embedder (bench/prefetch_gate.py: GSM8K questions against the Node.js
@@ -129,15 +128,16 @@ def make_rag_search_tool(
 
     async def prefetch(question: str) -> str | None:
         """The search the runtime makes before the model's first step (``AGENT_AUTO_RETRIEVE``):
-        the best excerpts for ``question`` by the same ranking as ``rag_search`` (meaning and
-        words: an API name in the question finds the chunk that names it), shown only when
-        one is close in meaning (cosine >= ``auto_retrieve_min_score``), and without those far
-        from it (``PREFETCH_FLOOR``); else ``None``."""
+        the best ``auto_retrieve_top_k`` excerpts for ``question`` by the ranking of
+        ``rag_search`` (meaning and words: an API name in the question finds the chunk that
+        names it), shown only when one is close in meaning (cosine >=
+        ``auto_retrieve_min_score``), and without those far from it (``PREFETCH_FLOOR``); else
+        ``None``."""
         base = await asyncio.to_thread(get_documents)
         if not await asyncio.to_thread(base.store.has_collection, base.collection_name):
             return None
         query = question.strip()[:1000]
-        hits = await base.asearch(query, top_k=PREFETCH_TOP_K, cosine=True)
+        hits = await base.asearch(query, top_k=settings.auto_retrieve_top_k, cosine=True)
         cosines = [float(h.fields.get("cosine", -1.0)) for h in hits]
         if not hits or max(cosines) < settings.auto_retrieve_min_score:
             return None

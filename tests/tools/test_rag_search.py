@@ -182,3 +182,23 @@ def test_a_looked_up_answer_that_leaves_the_questions_numbers_unused_goes_back_o
     assert sent_back["content"] == check_feedback([UnusedGivens(("30",))])
     assert sent_back["content"].startswith("Your answer does not use 30 from my question.")
     assert computed.answer == "17 * 23 = 391" and computed.corrected == []
+
+
+def test_the_search_first_shows_at_most_auto_retrieve_top_k_excerpts(
+    scripted_llm: ScriptedServer, settings: Settings, documents: DocumentStore, tmp_path: Path
+) -> None:
+    faq = tmp_path / "faq.md"
+    faq.write_text("# FAQ\n\nA broken release is rolled back with `make rollback`.\n")
+    documents.ingest([faq], source="faq")
+    shown = []
+    for top_k in (1, 3):
+        scripted_llm.push(reply("Run `make rollback`."))
+        limited = settings.model_copy(update={"auto_retrieve_top_k": top_k})
+        tool = make_rag_search_tool(limited, documents=documents)
+        with Agent(limited, tools=[tool]) as agent:
+            [record] = agent.run("How do I roll back a broken release?").tool_calls
+        shown.append(record.content)
+    scripted_llm.assert_done()
+    one, three = shown
+    assert "[1] source: " in one and "[2]" not in one
+    assert "[2]" in three  # the same question, more excerpts
