@@ -81,8 +81,8 @@ _CODE = (
 )
 
 RESCUE_PROMPT = (
-    "Stop calling tools now. From the conversation so far, give your best final answer to my "
-    "question in plain text."
+    "Stop calling tools now. From the conversation so far, answer my question in plain text: "
+    "work it out step by step, writing out each calculation, then give your final answer."
 )
 
 
