@@ -4,7 +4,7 @@
              agent -> (tools | check)   agent: one LLM call with the tools bound (before the
                                         first, the documents' excerpts for the question)
              tools -> (agent | check)   tools: validate + run the calls (then check a final_answer)
-             check -> (agent | END)     check: wrong arithmetic, unused givens sent back (once);
+             check -> (agent | END)     check: wrong arithmetic, unused givens sent back;
                                         then the answer as the run's output_type, if it has one
 
 Budgets and limits are checked at the top of ``agent``, so the messages of the step that broke

@@ -61,11 +61,12 @@ def answer_value(text: str) -> float | None:
     for part, pick in ((marked[-1:], 0), (boxed[-1:], -1), ([text], -1)):
         found = _NUMBER.findall("".join(part).replace("$", ""))
         if found:
-            return _number(found[pick])
+            return parse_number(found[pick])
     return None
 
 
-def _number(written: str) -> float | None:
+def parse_number(written: str) -> float | None:
+    """``written`` (a number as text, thousands commas allowed) as a float, or None."""
     try:
         return float(written.replace(",", ""))
     except ValueError:

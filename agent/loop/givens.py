@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.loop.agreement import parse_number
+
 _GIVEN = re.compile(r"(?<![\w./$-])\d[\d,]*(?:\.\d+)?(?![\w/])")
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
@@ -33,20 +35,13 @@ class UnusedGivens:
         return f"the question gives {', '.join(self.numbers)}, which your answer does not use"
 
 
-def _value(shown: str) -> float | None:
-    try:
-        return float(shown.rstrip(".,").replace(",", ""))
-    except ValueError:
-        return None
-
-
 def unused_givens(question: str, answer: str) -> UnusedGivens | None:
     """The numbers ``question`` gives that appear nowhere in ``answer`` (in any digit form:
     ``12,000`` is ``12000``), or None when it uses them all or gives none."""
-    used = {_value(n) for n in _NUMBER.findall(answer)}
+    used = {parse_number(n) for n in _NUMBER.findall(answer)}
     missing: dict[float, str] = {}
     for shown in _GIVEN.findall(question):
-        value = _value(shown)
+        value = parse_number(shown)
         if value is not None and value not in used and value not in (0.0, 1.0):
             missing.setdefault(value, shown.rstrip(".,"))
     return UnusedGivens(tuple(missing.values())) if missing else None
