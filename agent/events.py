@@ -193,3 +193,19 @@ class Approval:
 ApproveHook = Callable[[ToolCallRequest], Awaitable[Approval]]
 # Which calls need a person's approval, besides those of tools marked ``needs_approval``.
 ApprovalPolicy = Callable[[ToolCallRequest], bool]
+
+
+def decided_hook(pending: list[ToolCallRequest], decisions: Mapping[str, Any]) -> ApproveHook:
+    """The approve hook of a resumed run: each pending call as decided (wire form, by call
+    id), a pending call without a decision refused, the others run."""
+    waiting = {r.call_id for r in pending}
+    chosen = {k: Approval.from_wire(v) for k, v in decisions.items()}
+
+    async def decide(request: ToolCallRequest) -> Approval:
+        if request.call_id in chosen:
+            return chosen[request.call_id]
+        if request.call_id in waiting:
+            return Approval.refuse("no decision was given for this call")
+        return Approval.approve()
+
+    return decide

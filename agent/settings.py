@@ -172,8 +172,18 @@ class Settings(BaseSettings):
         le=5,
         description=(
             "times per run an answer's arithmetic is checked with the calculator and its wrong "
-            "steps (and, after a document lookup, the question's numbers it left unused) sent "
-            "back to the model to revise; 0: no check"
+            "steps (and, after a document lookup, the question's numbers it left unused; with "
+            "answer_check_programs, what its program really prints) sent back to the model to "
+            "revise; 0: no check"
+        ),
+    )
+    answer_check_programs: bool = Field(
+        True,
+        description=(
+            "the answer check runs a Python program the answer shows (in the run_python "
+            "tool's sandbox, an allow-listed interpreter in a limited child process) and sends "
+            "the answer back when the program prints another value; false: never run a "
+            "program the model wrote, e.g. where its input is hostile"
         ),
     )
     answer_samples: int = Field(

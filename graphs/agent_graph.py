@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
@@ -45,7 +45,6 @@ from agent.errors import (
 )
 from agent.events import (
     AgreementEvent,
-    Approval,
     ApprovalPolicy,
     ApproveHook,
     CheckEvent,
@@ -53,6 +52,7 @@ from agent.events import (
     ToolCallEvent,
     ToolCallRequest,
     ToolResultEvent,
+    decided_hook,
 )
 from agent.llm import ChatClient
 from agent.loop import (
@@ -68,6 +68,7 @@ from agent.loop import (
     complete_by_agreement,
     complete_within,
     current_run,
+    cut_written_call,
     estimate_tokens,
     final_answer_spec,
     is_question,
@@ -100,7 +101,7 @@ class AgentState(TypedDict):
 
 
 # What is wrong in an answer's text (each item printable), given the thread's messages.
-AnswerCheck = Callable[[str, Sequence[AnyMessage]], Sequence[object]]
+AnswerCheck = Callable[[str, Sequence[AnyMessage]], Awaitable[Sequence[object]]]
 # The excerpts a search tool finds for a question, framed for the model, or None.
 Prefetch = Callable[[str], Awaitable[str | None]]
 
@@ -198,6 +199,7 @@ async def _rescue(
     on_token = (lambda text: writer(TokenEvent(text))) if ctx.stream_tokens else None
     messages = [*state["messages"], *found]
     ai = await _complete(ctx, messages, HumanMessage(RESCUE_PROMPT), tools=[], on_token=on_token)
+    ai = ai.model_copy(update={"content": cut_written_call(ai.text, ctx.tools.names)})
     answer = ai.text.strip()
     if not answer:
         raise budget
@@ -302,8 +304,8 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     if not ai.tool_calls and not ai.invalid_tool_calls and isinstance(ai.content, str):
         names = {*ctx.tools.names, FINAL_ANSWER} if ctx.mode == "required" else ctx.tools.names
         recovered = recover_tool_calls(ai.content, names)
-        if recovered:
-            ai = ai.model_copy(update={"tool_calls": recovered, "content": ""})
+        kept = "" if recovered else cut_written_call(ai.content, names)  # a broken call
+        ai = ai.model_copy(update={"tool_calls": recovered, "content": kept})
     if not ai.tool_calls and not ai.invalid_tool_calls and not ai.text.strip():
         # no text, no call (or only a next turn it wrote on, which the client cut off)
         empty = RunError("the model's reply had no text and no tool call", transcript=messages)
@@ -340,21 +342,6 @@ def awaiting_approval(ai: AIMessage, ctx: AgentContext) -> list[ToolCallRequest]
     return pending
 
 
-def _decided(pending: list[ToolCallRequest], decisions: Mapping[str, Any]) -> ApproveHook:
-    """The approve hook of a resumed run: each pending call as decided, the others run."""
-    waiting = {r.call_id for r in pending}
-    chosen = {k: Approval.from_wire(v) for k, v in decisions.items()}
-
-    async def decide(request: ToolCallRequest) -> Approval:
-        if request.call_id in chosen:
-            return chosen[request.call_id]
-        if request.call_id in waiting:
-            return Approval.refuse("no decision was given for this call")
-        return Approval.approve()
-
-    return decide
-
-
 async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ai = state["messages"][-1]
     assert isinstance(ai, AIMessage)
@@ -376,7 +363,7 @@ async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
             # The run stops here and the thread keeps the calls; Agent.resume(decisions=...)
             # re-enters this node, where interrupt() returns the decisions.
             decisions = interrupt({"pending": [asdict(r) for r in pending]})
-            approve = _decided(pending, decisions)
+            approve = decided_hook(pending, decisions)
     try:
         step = await run_tool_calls(
             ai,
@@ -419,7 +406,7 @@ async def check_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dic
     checks = state.get("checks") or 0
     if ctx.check_answer is None or state.get("rescued") or checks >= ctx.settings.answer_checks:
         return await _output(state, ctx)
-    found = ctx.check_answer(_answer_text(state), state["messages"])
+    found = await ctx.check_answer(_answer_text(state), state["messages"])
     if not found:
         return await _output(state, ctx)
     runtime.stream_writer(CheckEvent(problems := [str(p) for p in found]))

@@ -41,6 +41,7 @@ from agent.loop import (
     uncommitted_messages,
     unused_givens,
 )
+from agent.loop.program_check import misreported_output
 from agent.persistence import (
     Checkpoints,
     Persistence,
@@ -269,12 +270,17 @@ class AgentCore:
             run_program=run_program,
         )
 
-    def check_answer(self, answer: str, messages: Sequence[AnyMessage]) -> list[object]:
-        """What the answer check sends back to the model: the answer's wrong arithmetic, and,
-        when the run read the document search's excerpts, the numbers of the question the
-        answer left unused (``agent.loop.unused_givens``: a looked-up value answered, the
-        computation the question asks for not done)."""
+    async def check_answer(self, answer: str, messages: Sequence[AnyMessage]) -> list[object]:
+        """What the answer check sends back to the model: what the program the answer shows
+        really prints, when that is not the answer (``answer_check_programs``); the answer's
+        wrong arithmetic; and, when the run read the document search's excerpts, the numbers
+        of the question the answer left unused (``agent.loop.unused_givens``: a looked-up
+        value answered, the computation the question asks for not done)."""
         problems: list[object] = list(find_miscalculations(answer))
+        if self.settings.answer_check_programs:
+            ran = await misreported_output(answer, run_program)
+            if ran is not None:
+                problems.insert(0, ran)
         search = self._prefetch()
         run = current_run(messages)
         if search is not None and any(

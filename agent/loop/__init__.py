@@ -1,10 +1,10 @@
 """The run protocol wired by ``graphs.agent_graph``: prompts, calls, answer checks, output."""
 
 from agent.loop._answer_stream import AnswerStream
-from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
+from agent.loop._recovery import PROGRAM_TOOL, cut_written_call, recover_tool_calls
 from agent.loop.agreement import complete_by_agreement
 from agent.loop.budgets import add_usage, budget_error, limit_error
-from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs, final_answer_spec
+from agent.loop.final_answer import FINAL_ANSWER, final_answer_spec
 from agent.loop.givens import unused_givens
 from agent.loop.output import OutputSpec, output_feedback, output_prompt, output_spec
 from agent.loop.probe import (
@@ -15,7 +15,8 @@ from agent.loop.probe import (
     probe_server,
     server_profile,
 )
-from agent.loop.program_opinion import RunProgram, program_value, reasoned_alone
+from agent.loop.program_check import RunProgram
+from agent.loop.program_opinion import program_value, reasoned_alone
 from agent.loop.prompts import RESCUE_PROMPT, check_feedback, system_prompt_for
 from agent.loop.runner import ToolStep, call_shape, run_tool_calls
 from agent.loop.transcript import (
@@ -30,7 +31,7 @@ from agent.loop.transcript import (
     run_result,
     uncommitted_messages,
 )
-from agent.loop.trim import complete_within, estimate_tokens, fit_messages, left_out_note
+from agent.loop.trim import complete_within, estimate_tokens, fit_messages
 
 __all__ = [
     "ANSWER_CHECK",
@@ -42,7 +43,6 @@ __all__ = [
     "add_usage",
     "budget_error",
     "complete_by_agreement",
-    "FinalAnswerArgs",
     "OutputSpec",
     "ProbeResult",
     "RunProgram",
@@ -54,13 +54,13 @@ __all__ = [
     "close_interrupted_calls",
     "complete_within",
     "current_run",
+    "cut_written_call",
     "describe_mode",
     "estimate_tokens",
     "final_answer_spec",
     "first_question",
     "fit_messages",
     "is_question",
-    "left_out_note",
     "limit_error",
     "not_run",
     "output_feedback",

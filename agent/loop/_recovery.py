@@ -9,6 +9,11 @@ happen to contain JSON are left alone; blocks that are not JSON are skipped, unl
 call written as a Python dict (the model sometimes fences a call as ```python, with ``None``).
 The caller drops the text with the call: what follows it is the model guessing the result.
 
+A call the model starts to write but that does not parse (Qwen2.5-Coder-1.5B often ends a
+right answer with "The final answer is:" and a broken copy of its search call, braces
+unbalanced, schema keys pasted in) is not run and must not be the answer either:
+``cut_written_call`` keeps the text before it.
+
 A ```python block is a call too when the agent has the ``run_python`` tool (``PROGRAM_TOOL``):
 a small code model asked to compute writes a program in a fence, not a JSON call with the
 program escaped inside a string. Only the first block runs; the model sees its output and
@@ -32,6 +37,14 @@ _TAGGED = re.compile(r"<(tool_call|tools)>\s*(.*?)\s*(?:</\1>|$)", re.DOTALL)
 _PYTHON = r"(?:python3|python|py)"  # the fence tags models write for Python
 _FENCED = re.compile(rf"```(?:json|{_PYTHON})?\s*(.*?)```", re.DOTALL)
 _PROGRAM = re.compile(rf"```{_PYTHON}[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
+
+# Where a written call starts: an optional fence or tag, braces, maybe the OpenAI wrapper, a name
+_CALL_START = re.compile(
+    r"(?:```[A-Za-z]*[ \t]*\n?|<tool_call>\s*)?\{+\s*"
+    r"(?:\"type\"\s*:\s*\"function\"\s*,\s*\"function\"\s*:\s*\{\s*)?"
+    r"\"name\"\s*:\s*\"([^\"]+)\""
+)
+_LEAD_IN = re.compile(r"(?:^|\n)[^\n]*:\s*$")  # "Therefore, the final answer is:"
 
 PROGRAM_TOOL = "run_python"
 """The tool a ```python block in the model's text is a call of, with the block as ``code``."""
@@ -98,3 +111,14 @@ def _as_call(item: Any, known_tools: Container[str]) -> ToolCall | None:
 
 def _call(name: str, args: dict[str, Any]) -> ToolCall:
     return ToolCall(type="tool_call", id=f"call_{uuid.uuid4().hex[:12]}", name=name, args=args)
+
+
+def cut_written_call(content: str, known_tools: Container[str]) -> str:
+    """``content`` up to the first call of a known tool written in it, and without the line
+    that only led into it; ``content`` itself when it writes none. For replies whose calls
+    cannot run: the call did not parse, or tools are off."""
+    for match in _CALL_START.finditer(content):
+        if match.group(1) in known_tools:
+            kept = content[: match.start()].rstrip()
+            return _LEAD_IN.sub("", kept).rstrip()
+    return content

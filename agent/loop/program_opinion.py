@@ -18,7 +18,7 @@ request the same model's programs printed the right value on 21 of 30 questions 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
@@ -26,11 +26,10 @@ from agent.errors import ToolError
 from agent.llm import ChatClient
 from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
 from agent.loop.agreement import answer_value
+from agent.loop.program_check import RunProgram
 from agent.loop.prompts import PROGRAM_PROMPT
 from agent.loop.transcript import current_run, is_question
 from agent.loop.trim import complete_within
-
-RunProgram = Callable[[str], Awaitable[str]]  # a program's text -> what it printed
 
 
 def reasoned_alone(messages: Sequence[AnyMessage]) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Collection, Sequence
 
 from agent.loop._recovery import PROGRAM_TOOL
 from agent.loop.givens import UnusedGivens
+from agent.loop.program_check import MisreportedOutput
 from agent.settings import ToolCallMode
 
 _RULES = (
@@ -87,11 +88,17 @@ RESCUE_PROMPT = (
 
 
 def check_feedback(problems: Sequence[object]) -> str:
-    """The message that sends an answer back: its wrong steps, and the question's numbers it
-    left unused (``UnusedGivens``)."""
-    steps = [str(p) for p in problems if not isinstance(p, UnusedGivens)]
+    """The message that sends an answer back: what its program really prints
+    (``MisreportedOutput``), its wrong steps, and the question's numbers it left unused
+    (``UnusedGivens``)."""
+    steps = [str(p) for p in problems if not isinstance(p, UnusedGivens | MisreportedOutput)]
     unused = [p for p in problems if isinstance(p, UnusedGivens)]
-    parts = []
+    ran = [p for p in problems if isinstance(p, MisreportedOutput)]
+    parts = [
+        f"I ran the Python program in your answer: it prints {p.printed}, but your answer "
+        f"says {p.answered}. Give the final answer from what the program prints."
+        for p in ran[:1]
+    ]
     if steps:
         listed = "\n".join(f"- {p}" for p in steps)
         parts.append(

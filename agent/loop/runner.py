@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from agent.errors import RepeatedToolCallError, ToolCrashedError, ToolError
 from agent.events import ApproveHook, ToolCallEvent, ToolCallRequest, ToolResultEvent
-from agent.loop import FINAL_ANSWER, FinalAnswerArgs
+from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs
 from agent.settings import Settings, ToolCallMode
 from agent.text import frame_untrusted
 from agent.tooling import (

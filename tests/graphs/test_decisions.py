@@ -132,6 +132,26 @@ def test_required_mode_rescue_answers_in_text(
     assert "tools" not in scripted_llm.requests[1]
 
 
+def test_a_broken_call_after_the_answer_is_not_part_of_it(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    # Qwen2.5-Coder-1.5B ends right answers so: the last number a reader takes was top_k's
+    broken = '```json\n{"name": "add", "arguments": {"a": 1, "b": 2, "top_k": 5}\n```'
+    answer = "1 + 2 = 3, so the answer is 3."
+    scripted_llm.push(reply(f"{answer}\n\nThe final answer is:\n{broken}"))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("1+2")
+        assert result.answer == answer and result.rescued is None
+        assert result.messages[-1].content == answer  # the thread keeps no broken call
+        # a reply that is only a broken call is an empty reply: rescued, and the rescue's own
+        # written call (tools are off) is cut too
+        scripted_llm.push(reply(broken), reply(f"It is 3.\n{broken}"))
+        result = agent.run("1+2 again")
+        assert result.answer == "It is 3."
+        assert result.rescued == "the model's reply had no text and no tool call"
+    scripted_llm.assert_done()
+
+
 # ---- constrained repair ---------------------------------------------------------------------
 
 
@@ -311,6 +331,28 @@ def test_a_right_answer_and_a_rescued_answer_are_not_sent_back(
         result = agent.run("average?")
     scripted_llm.assert_done()
     assert result.rescued is not None and result.corrected == []
+
+
+def test_an_answers_program_is_run_and_a_made_up_output_goes_back(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    made_up = "```python\nprint(3 / 600 * 3600)\n```\nThis prints 30.0, so the answer is 30."
+    scripted_llm.push(reply(made_up), reply("The program prints 18.0. The answer is 18."))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("renegotiations per hour?")
+    scripted_llm.assert_done()
+    assert result.answer == "The program prints 18.0. The answer is 18."
+    assert result.corrected == ["the program in your answer prints 18, not 30"]
+    assert (
+        "it prints 18, but your answer says 30"
+        in scripted_llm.requests[1]["messages"][-1]["content"]
+    )
+
+    scripted_llm.push(reply(made_up))  # programs are never run with answer_check_programs off
+    off = settings.model_copy(update={"answer_check_programs": False})
+    with Agent(off, tools=make_tools()) as agent:
+        assert agent.run("renegotiations per hour?").corrected == []
+    scripted_llm.assert_done()
 
 
 def test_required_mode_checks_the_working_in_final_answer(

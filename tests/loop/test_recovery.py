@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agent.loop import recover_tool_calls
+from agent.loop import cut_written_call, recover_tool_calls
 
 KNOWN = {"calculator", "add"}
 
@@ -87,3 +87,38 @@ def test_a_call_fenced_as_python_is_that_call_not_a_program() -> None:
         '```json\n{"name": "calculator", "arguments": {"expression": "1+1"}}\n```'
     )
     assert [c["name"] for c in recover_tool_calls(data_then_call, KNOWN)] == ["calculator"]
+
+
+# seen from Qwen2.5-Coder-1.5B on the mixed suite: a right answer, then a broken search call
+BROKEN_SEARCH = (
+    '{"name": "rag_search", "arguments": {"query": "default headersTimeout?", "top_k": 5, '
+    '"source": null, "arguments": {"text": "default headersTimeout?"}}'  # one brace short
+)
+
+
+def test_a_broken_call_is_cut_from_the_answer_with_its_lead_in() -> None:
+    known = {"rag_search", "calculator"}
+    answer = "60000 ms is 60 s, and 60 * 60 = 3600.\n\nThe final answer is 3600."
+    for block in (
+        f"```json\n{BROKEN_SEARCH}\n```",
+        BROKEN_SEARCH,
+        "{" + BROKEN_SEARCH,  # {{"name": ...
+        f"<tool_call>\n{BROKEN_SEARCH}",
+        '{"type": "function", "function": {"name": "rag_search", "arguments": {',
+    ):
+        text = f"{answer}\n\nTherefore, the final answer is:\n{block}"
+        assert recover_tool_calls(text, known) == []
+        assert cut_written_call(text, known) == answer
+
+
+def test_text_without_a_known_tools_call_is_kept_whole() -> None:
+    known = {"rag_search"}
+    for text in (
+        "The answer is 42.",
+        'Use this config:\n```json\n{"name": "my-app", "port": 8080}\n```',
+        '{"name": "rm", "arguments": {}}',  # not a tool of this agent
+        "The steps are:\n1. add\n2. divide",
+    ):
+        assert cut_written_call(text, known) == text
+    # a reply that is nothing but a broken call leaves nothing: the loop rescues it
+    assert cut_written_call(BROKEN_SEARCH, known) == ""
