@@ -53,10 +53,11 @@ AGREEMENT = "agreement"  # the key in an answer's response_metadata
 
 def answer_value(text: str) -> float | None:
     """The number an answer gives as its answer: the first number on its last "The answer is
-    ..." (or "Answer: ...") line ("The answer is 2125 gallons for the 400-mile trip." -> 2125),
-    else the last one in its last ``\\boxed{}``, else the last one in the text ("... so she
-    pays $1,234.50." -> 1234.5); ``None`` without a number."""
-    marked = _MARKED.findall(text)
+    ..." (or "Answer: ...") line with a number on it ("The answer is 2125 gallons for the
+    400-mile trip." -> 2125; "This answer is based on the documents." does not count), else
+    the last one in its last ``\\boxed{}``, else the last one in the text ("... so she pays
+    $1,234.50." -> 1234.5); ``None`` without a number."""
+    marked = [m for m in _MARKED.findall(text) if _NUMBER.search(m.replace("$", ""))]
     boxed = _BOXED.findall(text)
     for part, pick in ((marked[-1:], 0), (boxed[-1:], -1), ([text], -1)):
         found = _NUMBER.findall("".join(part).replace("$", ""))

@@ -19,17 +19,16 @@ _ANSWER_LINE = re.compile(r"answer is|answer:|\\boxed\{", re.IGNORECASE)
 
 def final_number(text: str) -> float | None:
     """The number an answer gives as its answer: the first number after its last answer
-    marker ("The answer is", "Answer:", ``\\boxed{``) on that marker's line, else the last
-    number in the text ("... it costs $1,234." -> 1234.0).
+    marker ("The answer is", "Answer:", ``\\boxed{``) on that marker's line, skipping markers
+    with no number after them ("This answer is based on the documents."), else the last number
+    in the text ("... it costs $1,234." -> 1234.0).
 
     The marker first, as GSM8K evaluations extract answers: a model that writes "The answer is
     115." and then restates the question ("... an average of $50 a night") answered 115. Every
     arm is scored by this same rule."""
     text = text.replace("$", "")
-    markers = list(_ANSWER_LINE.finditer(text))
-    if markers:
-        line = text[markers[-1].end() :].split("\n", 1)[0]
-        found = _NUMBER.findall(line)
+    for marker in reversed(list(_ANSWER_LINE.finditer(text))):
+        found = _NUMBER.findall(text[marker.end() :].split("\n", 1)[0])
         if found:
             return _number(found[0])
     found = _NUMBER.findall(text)

@@ -185,6 +185,8 @@ def test_off_when_answer_samples_is_zero_and_in_required_mode(
         ("Answer: 18\n(3 days at 6 a day)", 18.0),
         ("The answer is yes, 5 apples in all.", 5.0),
         ("The answer is unknown.", None),
+        # a later "answer is" with no number after it is not the answer line
+        ("The final answer is: 70 of the 100 lines.\nThis answer is based on the text.", 70.0),
     ],
 )
 def test_answer_value(text: str, value: float | None) -> None:
