@@ -50,7 +50,6 @@ from agent.events import (
     CheckEvent,
     TokenEvent,
     ToolCallEvent,
-    ToolCallRequest,
     ToolResultEvent,
     decided_hook,
 )
@@ -63,6 +62,7 @@ from agent.loop import (
     OutputSpec,
     RunProgram,
     add_usage,
+    awaiting_approval,
     budget_error,
     check_feedback,
     complete_by_agreement,
@@ -80,10 +80,11 @@ from agent.loop import (
     reasoned_alone,
     recover_tool_calls,
     run_tool_calls,
+    settle,
 )
 from agent.settings import Settings, ToolCallMode
 from agent.text import frame_untrusted
-from agent.tooling import ToolArgumentsError, ToolRegistry, decode_arguments
+from agent.tooling import ToolRegistry
 
 
 class AgentState(TypedDict):
@@ -319,29 +320,6 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     }
 
 
-def awaiting_approval(ai: AIMessage, ctx: AgentContext) -> list[ToolCallRequest]:
-    """The calls of ``ai`` a person must approve: valid calls of tools marked
-    ``needs_approval`` or picked by the agent's policy (an invalid call goes back to the model
-    first: nobody is asked about a call that cannot run)."""
-    pending: list[ToolCallRequest] = []
-    for c in ai.tool_calls:
-        tool = ctx.tools.get(c["name"])
-        if tool is None:
-            continue
-        policy = ctx.approval_policy
-        if not tool.needs_approval and policy is None:
-            continue
-        try:
-            args = decode_arguments(c["name"], c["args"])
-            tool.validate(args)
-        except ToolArgumentsError:
-            continue
-        request = ToolCallRequest(c["id"] or "", c["name"], args)
-        if tool.needs_approval or (policy is not None and policy(request)):
-            pending.append(request)
-    return pending
-
-
 async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ai = state["messages"][-1]
     assert isinstance(ai, AIMessage)
@@ -358,7 +336,7 @@ async def call_tools(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         )
     approve = ctx.approve
     if approve is None:
-        pending = awaiting_approval(ai, ctx)
+        pending = awaiting_approval(ai, ctx.tools, ctx.approval_policy)
         if pending:
             # The run stops here and the thread keeps the calls; Agent.resume(decisions=...)
             # re-enters this node, where interrupt() returns the decisions.
@@ -400,20 +378,39 @@ def _answer_text(state: AgentState) -> str:
 
 async def check_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Check the answer (``AgentCore.check_answer`` by default); send what is wrong back to the
-    model, at most ``answer_checks`` times a run. A rescued answer is final. An answer that
-    stands becomes the run's output (``_output``)."""
+    model, at most ``answer_checks`` times a run; after that (and for a rescued answer, which
+    is never sent back) the check's values may end it (``_settled``). An answer that stands
+    becomes the run's output (``_output``)."""
     ctx = runtime.context
     checks = state.get("checks") or 0
-    if ctx.check_answer is None or state.get("rescued") or checks >= ctx.settings.answer_checks:
+    if ctx.check_answer is None:
         return await _output(state, ctx)
     found = await ctx.check_answer(_answer_text(state), state["messages"])
     if not found:
         return await _output(state, ctx)
+    if state.get("rescued") or checks >= ctx.settings.answer_checks:  # no revision left
+        return await _settled(state, ctx, found, runtime.stream_writer)
     runtime.stream_writer(CheckEvent(problems := [str(p) for p in found]))
     feedback = HumanMessage(
         check_feedback(found), name=ANSWER_CHECK, additional_kwargs={"problems": problems}
     )
     return {"messages": [feedback], "checks": checks + 1, "answer": None}
+
+
+async def _settled(
+    state: AgentState, ctx: AgentContext, found: Sequence[object], writer: Any
+) -> dict[str, Any]:
+    """An answer the check found wrong but may not send back: when its value is one the check
+    knows the right value of, a line with it ends the answer (``agent.loop.settle``)."""
+    last = state["messages"][-1]
+    ai = settle(last, found) if isinstance(last, AIMessage) and not last.tool_calls else None
+    if ai is None:
+        return await _output(state, ctx)
+    if ctx.stream_tokens:
+        writer(TokenEvent(ai.text[len(last.text) :]))
+    answer = ai.text.strip() if state.get("answer") is not None else None  # a rescue's
+    settled: AgentState = {**state, "answer": answer, "messages": [*state["messages"][:-1], ai]}
+    return {"messages": [ai], "answer": answer, **await _output(settled, ctx)}
 
 
 async def _output(state: AgentState, ctx: AgentContext) -> dict[str, Any]:

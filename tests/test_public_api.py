@@ -142,6 +142,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
     "agent.loop": {
         "AnswerStream",
         "add_usage",
+        "awaiting_approval",
         "budget_error",
         "complete_by_agreement",
         "limit_error",
@@ -158,7 +159,6 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "ServerProfile",
         "ToolStep",
         "cached_profile",
-        "call_shape",
         "check_feedback",
         "close_interrupted_calls",
         "complete_within",
@@ -180,6 +180,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "run_result",
         "run_tool_calls",
         "server_profile",
+        "settle",
         "system_prompt_for",
         "uncommitted_messages",
         "unused_givens",

@@ -15,6 +15,8 @@ It only reports what it is sure of:
 * the right side must be one number, not another expression;
 * a result rounded to the decimals it shows is right (``20.01 / 5 = 4.00``), and so is a whole
   number within 0.5 (``100 / 3 = 33``);
+* a product after a ``/`` may be meant as the divisor, as people write it: ``64 * 1024 / 64 *
+  1024 = 1`` is right;
 * anything the calculator refuses is skipped, never reported.
 """
 
@@ -64,6 +66,8 @@ _TIMES_X: Final = re.compile(r"(?<=[\d)])\s+[xX]\s+(?=[\d(])")
 _EQUALS: Final = re.compile(r"(?<![=<>!])=(?!=)")
 _ARITH_CHARS: Final = re.compile(r"[0-9.+\-*/()^ ]+$")
 _NUMBER_START: Final = re.compile(r"\s*(-?\d+(?:\.\d+)?)(\s*%)?")
+# what follows a "/" up to the next + or -: "64 * 1024 / 64 * 1024" means (64*1024)/(64*1024)
+_DIVISOR_RUN: Final = re.compile(r"/\s*(\d+(?:\.\d+)?(?:\s*[*/]\s*\d+(?:\.\d+)?)+)")
 _OPERATOR: Final = re.compile(r"\d\s*[-+*/^]\s*[\d(]|\)\s*[-+*/^]|[\d)]\s*\(")
 
 
@@ -128,7 +132,8 @@ def _check_step(left: str, right: str) -> Miscalculation | None:
     number = written.group(1)
     shown = float(number)
     candidates = [shown, shown / 100] if written.group(2) else [shown]
-    if any(_agrees(value, c, number) for c in candidates):
+    grouped = _value(_DIVISOR_RUN.sub(r"/ (\1)", expression))  # "a * b / c * d": a*b / (c*d)
+    if any(_agrees(v, c, number) for v in {value, grouped} if v is not None for c in candidates):
         return None
     return Miscalculation(" ".join(expression.split()), number, format_result(value))
 

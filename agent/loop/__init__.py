@@ -15,10 +15,9 @@ from agent.loop.probe import (
     probe_server,
     server_profile,
 )
-from agent.loop.program_check import RunProgram
-from agent.loop.program_opinion import program_value, reasoned_alone
-from agent.loop.prompts import RESCUE_PROMPT, check_feedback, system_prompt_for
-from agent.loop.runner import ToolStep, call_shape, run_tool_calls
+from agent.loop.program_opinion import RunProgram, program_value, reasoned_alone
+from agent.loop.prompts import RESCUE_PROMPT, check_feedback, settle, system_prompt_for
+from agent.loop.runner import ToolStep, awaiting_approval, run_tool_calls
 from agent.loop.transcript import (
     ANSWER_CHECK,
     INTERRUPTED,
@@ -41,6 +40,7 @@ __all__ = [
     "RESCUE_PROMPT",
     "AnswerStream",
     "add_usage",
+    "awaiting_approval",
     "budget_error",
     "complete_by_agreement",
     "OutputSpec",
@@ -49,7 +49,6 @@ __all__ = [
     "ServerProfile",
     "ToolStep",
     "cached_profile",
-    "call_shape",
     "check_feedback",
     "close_interrupted_calls",
     "complete_within",
@@ -74,6 +73,7 @@ __all__ = [
     "run_result",
     "run_tool_calls",
     "server_profile",
+    "settle",
     "system_prompt_for",
     "uncommitted_messages",
     "unused_givens",

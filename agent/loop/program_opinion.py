@@ -26,7 +26,7 @@ from agent.errors import ToolError
 from agent.llm import ChatClient
 from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
 from agent.loop.agreement import answer_value
-from agent.loop.program_check import RunProgram
+from agent.loop.program_check import RunProgram as RunProgram
 from agent.loop.prompts import PROGRAM_PROMPT
 from agent.loop.transcript import current_run, is_question
 from agent.loop.trim import complete_within

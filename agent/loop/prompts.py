@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from langchain_core.messages import AIMessage
+
 from agent.loop._recovery import PROGRAM_TOOL
+from agent.loop.agreement import answer_value, parse_number
 from agent.loop.givens import UnusedGivens
 from agent.loop.program_check import MisreportedOutput
 from agent.settings import ToolCallMode
@@ -124,3 +127,39 @@ def system_prompt_for(mode: ToolCallMode, tool_names: Collection[str] = ()) -> s
     if PROGRAM_TOOL in tool_names:
         return _REQUIRED_PROGRAM if mode == "required" else _NATIVE_PROGRAM
     return _REQUIRED if mode == "required" else _NATIVE
+
+
+# response_metadata key of an answer the check settled: what it found wrong (strings)
+SETTLED = "settled"
+
+
+def settle(ai: AIMessage, problems: Sequence[object]) -> AIMessage | None:
+    """``ai`` ending with the value the check knows is right, when its answer's value is one
+    the check found wrong; ``None`` when it is not (the answer stands as it is). The check's
+    last word on an answer it may not send back any more.
+
+    The check sends a wrong answer back once (``AGENT_ANSWER_CHECKS``), and a small model's
+    revision often repeats the very step it was told is wrong: of 26 revised answers saved in
+    bench/results, 18 still had a wrong step, mostly the same one. When the answer's value is
+    such a step's written result (or the output it claims for its own program), the runtime
+    knows the right value and says so in a line of its own at the end: "(Checked with the
+    calculator: 65536 / 16 = 4096, not 4032. The answer is 4096.)". The model's text stays as
+    written. Offline over the 399 distinct saved agent answers with a known reference: the
+    value was a flagged step's result in 21, all wrong, 6 right with the calculator's value;
+    no right answer had a flagged step."""
+    value = answer_value(ai.text)
+    if value is None:
+        return None
+    note = None
+    for p in problems:
+        if isinstance(p, MisreportedOutput) and parse_number(p.answered) == value:
+            note = f"(Checked by running the program above: it prints {p.printed}. "
+            note += f"The answer is {p.printed}.)"
+            break
+        written, correct = getattr(p, "written", None), getattr(p, "correct", None)  # a step
+        if isinstance(correct, str) and isinstance(written, str) and parse_number(written) == value:
+            note = f"(Checked with the calculator: {p}. The answer is {correct}.)"
+    if note is None:
+        return None
+    meta = {**ai.response_metadata, SETTLED: [str(p) for p in problems]}
+    return ai.model_copy(update={"content": f"{ai.text}\n\n{note}", "response_metadata": meta})

@@ -20,7 +20,13 @@ from langchain_core.messages import AIMessage, AnyMessage, ToolMessage
 from pydantic import ValidationError
 
 from agent.errors import RepeatedToolCallError, ToolCrashedError, ToolError
-from agent.events import ApproveHook, ToolCallEvent, ToolCallRequest, ToolResultEvent
+from agent.events import (
+    ApprovalPolicy,
+    ApproveHook,
+    ToolCallEvent,
+    ToolCallRequest,
+    ToolResultEvent,
+)
 from agent.loop.final_answer import FINAL_ANSWER, FinalAnswerArgs
 from agent.settings import Settings, ToolCallMode
 from agent.text import frame_untrusted
@@ -270,3 +276,25 @@ def _final_answer(
         False,
         answer=args.answer,
     )
+
+
+def awaiting_approval(
+    ai: AIMessage, tools: ToolRegistry, policy: ApprovalPolicy | None
+) -> list[ToolCallRequest]:
+    """The calls of ``ai`` a person must approve: valid calls of tools marked
+    ``needs_approval`` or picked by ``policy`` (an invalid call goes back to the model first:
+    nobody is asked about a call that cannot run)."""
+    pending: list[ToolCallRequest] = []
+    for c in ai.tool_calls:
+        tool = tools.get(c["name"])
+        if tool is None or (not tool.needs_approval and policy is None):
+            continue
+        try:
+            args = decode_arguments(c["name"], c["args"])
+            tool.validate(args)
+        except ToolArgumentsError:
+            continue
+        request = ToolCallRequest(c["id"] or "", c["name"], args)
+        if tool.needs_approval or (policy is not None and policy(request)):
+            pending.append(request)
+    return pending

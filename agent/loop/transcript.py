@@ -16,6 +16,7 @@ from agent.events import RunResult, ToolCallRecord, ToolCallRequest, Usage
 from agent.loop.agreement import AGREEMENT, describe_agreement
 from agent.loop.final_answer import FINAL_ANSWER
 from agent.loop.output import OutputSpec
+from agent.loop.prompts import SETTLED
 
 INTERRUPTED = "Cancelled: the previous run stopped before this call ran."
 # The name of the user-role message that sends an answer's failed checks back to the model: part
@@ -41,13 +42,15 @@ def first_question(messages: Sequence[AnyMessage]) -> str:
 
 
 def check_problems(run: Sequence[AnyMessage]) -> list[str]:
-    """What the answer checks of a run found wrong, in order."""
-    return [
-        str(p)
-        for m in run
-        if isinstance(m, HumanMessage) and m.name == ANSWER_CHECK
-        for p in m.additional_kwargs.get("problems", [])
-    ]
+    """What the answer checks of a run found wrong, in order: what went back to the model,
+    then what the check settled itself (``agent.loop.settle``)."""
+    found: list[str] = []
+    for m in run:
+        if isinstance(m, HumanMessage) and m.name == ANSWER_CHECK:
+            found += [str(p) for p in m.additional_kwargs.get("problems", [])]
+        elif isinstance(m, AIMessage):  # settled: the check's value ends the answer
+            found += [str(p) for p in m.response_metadata.get(SETTLED, [])]
+    return found
 
 
 def uncommitted_messages(tasks: Sequence[Any]) -> list[AnyMessage]:

@@ -333,6 +333,27 @@ def test_a_right_answer_and_a_rescued_answer_are_not_sent_back(
     assert result.rescued is not None and result.corrected == []
 
 
+def test_a_revision_that_repeats_the_wrong_step_ends_with_the_calculators_value(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    repeated = "65536 / 16 = 4032, so the answer is 4032."
+    scripted_llm.push(reply(repeated), reply(repeated))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("65536 / 16?")
+        assert agent.history(result.thread_id)[-1].content == result.answer  # the thread too
+    scripted_llm.assert_done()
+    note = "(Checked with the calculator: 65536 / 16 = 4096, not 4032. The answer is 4096.)"
+    assert result.answer == f"{repeated}\n\n{note}"
+    assert result.corrected == ["65536 / 16 = 4096, not 4032"] * 2  # sent back, then settled
+
+    scripted_llm.push(call("add", a=1, b=2), reply(repeated))  # a rescue is settled too
+    budget = settings.model_copy(update={"max_steps": 1})
+    with Agent(budget, tools=make_tools()) as agent:
+        result = agent.run("65536 / 16?")
+    scripted_llm.assert_done()
+    assert result.rescued is not None and result.answer == f"{repeated}\n\n{note}"
+
+
 def test_an_answers_program_is_run_and_a_made_up_output_goes_back(
     scripted_llm: ScriptedServer, settings: Settings
 ) -> None:

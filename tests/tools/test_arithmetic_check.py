@@ -59,6 +59,7 @@ def test_wrong_steps_are_found_whatever_the_notation(text: str, expected: list[s
         "x = 5 + 3",  # the right side is an expression
         "if a == 2 + 3 then",  # a comparison, not a step
         "1 / 0 = 5",  # refused by the calculator: skipped, never reported
+        "64 * 1024 / 64 * 1024 = 1",  # the product after "/" read as the divisor
         "The meeting is on 2024-12-04.",
         "",
     ],
