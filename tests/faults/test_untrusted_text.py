@@ -48,8 +48,12 @@ def test_the_frame_holds_whatever_the_text_says() -> None:
         assert inside.startswith(UNTRUSTED_NOTE)
         assert "untrusted_data" not in inside.lower().replace(" ", "")  # every look-alike defused
         assert "[marker removed]" in inside
-    ids = {FRAME.match(frame_untrusted("x", source="s")).group(2) for _ in range(50)}  # type: ignore[union-attr]
-    assert len(ids) == 50  # a fresh id each time: text written earlier cannot know it
+    # the id is the framed text's own hash: a text cannot write it, and the same text gets the
+    # same frame (a run can be repeated), any other text another id
+    ids = {FRAME.match(frame_untrusted(f"x{i}", source="s")).group(2) for i in range(50)}  # type: ignore[union-attr]
+    assert len(ids) == 50
+    assert frame_untrusted("x", source="s") == frame_untrusted("x", source="s")
+    assert frame_untrusted("x", source="s") != frame_untrusted("x", source="t")
 
 
 def test_an_untrusted_tools_output_and_refusal_reach_the_model_framed(
