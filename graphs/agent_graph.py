@@ -306,7 +306,8 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         names = {*ctx.tools.names, FINAL_ANSWER} if ctx.mode == "required" else ctx.tools.names
         recovered = recover_tool_calls(ai.content, names)
         kept = "" if recovered else cut_written_call(ai.content, names)  # a broken call
-        ai = ai.model_copy(update={"tool_calls": recovered, "content": kept})
+        if kept != ai.content:
+            ai = ai.model_copy(update={"tool_calls": recovered, "content": kept})
     if not ai.tool_calls and not ai.invalid_tool_calls and not ai.text.strip():
         # no text, no call (or only a next turn it wrote on, which the client cut off)
         empty = RunError("the model's reply had no text and no tool call", transcript=messages)

@@ -132,8 +132,11 @@ def _check_step(left: str, right: str) -> Miscalculation | None:
     number = written.group(1)
     shown = float(number)
     candidates = [shown, shown / 100] if written.group(2) else [shown]
-    grouped = _value(_DIVISOR_RUN.sub(r"/ (\1)", expression))  # "a * b / c * d": a*b / (c*d)
-    if any(_agrees(v, c, number) for v in {value, grouped} if v is not None for c in candidates):
+    readings = [value]
+    grouped = _DIVISOR_RUN.sub(r"/ (\1)", expression)  # "a * b / c * d": a*b / (c*d)
+    if grouped != expression and (other := _value(grouped)) is not None:
+        readings.append(other)
+    if any(_agrees(v, c, number) for v in readings for c in candidates):
         return None
     return Miscalculation(" ".join(expression.split()), number, format_result(value))
 
