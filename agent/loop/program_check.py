@@ -39,10 +39,10 @@ async def misreported_output(answer: str, run_program: RunProgram) -> Misreporte
 
     Small code models write a program in their answer and then make up its output ("Running
     this, we get: 30.0" for a program that prints 18.0). Of the 424 distinct agent answers
-    saved in bench/results, 16 show a program and this finds a mismatch in 9: all 9 answers
-    wrong, 4 of their programs printing the right value, no right answer flagged. A program
-    that fails, or an answer that gives no value outside its code, says nothing sure:
-    ``None``."""
+    saved in bench/results before this check, 16 show a program and this finds a mismatch in
+    9: all 9 answers wrong, 4 of their programs printing the right value, no right answer
+    flagged. A program that fails, or an answer that gives no value outside its code, says
+    nothing sure: ``None``."""
     found = recover_tool_calls(answer, {PROGRAM_TOOL})
     code = found[0]["args"].get("code") if found else None
     answered = answer_value(_FENCED.sub(" ", answer))

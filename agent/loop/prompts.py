@@ -140,13 +140,13 @@ def settle(ai: AIMessage, problems: Sequence[object]) -> AIMessage | None:
 
     The check sends a wrong answer back once (``AGENT_ANSWER_CHECKS``), and a small model's
     revision often repeats the very step it was told is wrong: of 26 revised answers saved in
-    bench/results, 18 still had a wrong step, mostly the same one. When the answer's value is
-    such a step's written result (or the output it claims for its own program), the runtime
-    knows the right value and says so in a line of its own at the end: "(Checked with the
-    calculator: 65536 / 16 = 4096, not 4032. The answer is 4096.)". The model's text stays as
-    written. Offline over the 399 distinct saved agent answers with a known reference: the
-    value was a flagged step's result in 21, all wrong, 6 right with the calculator's value;
-    no right answer had a flagged step."""
+    bench/results before this, 18 still had a wrong step, mostly the same one. When the
+    answer's value is such a step's written result (or the output it claims for its own
+    program), the runtime knows the right value and says so in a line of its own at the end:
+    "(Checked with the calculator: 65536 / 16 = 4096, not 4032. The answer is 4096.)". The
+    model's text stays as written. Offline over the 399 distinct agent answers then saved with
+    a known reference: the value was a flagged step's result in 21, all wrong, 6 right with
+    the calculator's value; no right answer had a flagged step."""
     value = answer_value(ai.text)
     if value is None:
         return None
