@@ -1,11 +1,17 @@
 """The agent loop as a LangGraph state machine::
 
     START -> agent
-             agent -> (tools | check)   agent: one LLM call with the tools bound (before the
-                                        first, the documents' excerpts for the question)
-             tools -> (agent | check)   tools: validate + run the calls (then check a final_answer)
-             check -> (agent | END)     check: wrong arithmetic, unused givens sent back;
-                                        then the answer as the run's output_type, if it has one
+             agent -> (agent | tools | END)   agent (``act``): one LLM call with the tools bound
+                                              (before the first, the documents' excerpts for
+                                              the question), then the calls it asked for
+                                              (validated, run), then the check of an answer:
+                                              wrong arithmetic, unused givens sent back; the
+                                              answer as the run's output_type, if it has one
+             tools -> (agent | check)         tools: calls that waited for a person's decision
+             check -> (agent | END)           check: as in ``agent``, for a final_answer call
+                                              among them
+
+One superstep (and one checkpoint) per step of the model, not per LLM call, tool batch and check.
 
 Budgets and limits are checked at the top of ``agent``, so the messages of the step that broke
 one are already in the checkpoint when the run stops, and the error carries the whole transcript.
@@ -16,22 +22,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict
 from functools import partial
-from typing import Annotated, Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal
 
 from langchain_core.messages import (
     AIMessage,
     AnyMessage,
     BaseMessage,
     HumanMessage,
-    SystemMessage,
     ToolMessage,
 )
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
@@ -45,22 +49,17 @@ from agent.errors import (
 )
 from agent.events import (
     AgreementEvent,
-    ApprovalPolicy,
-    ApproveHook,
     CheckEvent,
     TokenEvent,
     ToolCallEvent,
     ToolResultEvent,
     decided_hook,
 )
-from agent.llm import ChatClient
 from agent.loop import (
     ANSWER_CHECK,
     FINAL_ANSWER,
     RESCUE_PROMPT,
     AnswerStream,
-    OutputSpec,
-    RunProgram,
     add_usage,
     awaiting_approval,
     budget_error,
@@ -69,8 +68,6 @@ from agent.loop import (
     complete_within,
     current_run,
     cut_written_call,
-    estimate_tokens,
-    final_answer_spec,
     is_question,
     limit_error,
     not_run,
@@ -82,100 +79,25 @@ from agent.loop import (
     run_tool_calls,
     settle,
 )
-from agent.settings import Settings, ToolCallMode
 from agent.text import frame_untrusted
-from agent.tooling import ToolRegistry
+from graphs.agent_state import (
+    AgentContext,
+    AgentState,
+    AnswerCheck,
+    Prefetch,
+    make_context,
+)
 
-
-class AgentState(TypedDict):
-    messages: Annotated[list[AnyMessage], add_messages]
-    steps: int  # LLM calls in the current run
-    repairs: int  # failed tool calls in the current run
-    usage: dict[str, int]  # tokens summed over the current run
-    answer: str | None  # set by a valid final_answer call, or by a rescue
-    repair_tool: NotRequired[str | None]  # the next call must be to this tool (a repair)
-    stopped: NotRequired[str | None]  # why tools are off: a budget ran out
-    rescued: NotRequired[str | None]  # set when the answer came from a rescue call
-    checks: NotRequired[int]  # answers of the current run sent back by the answer check
-    tool_calls: NotRequired[int]  # tool calls the current run made (final_answer aside)
-    output: NotRequired[Any]  # the answer as the run's output_type, in its JSON form
-
-
-# What is wrong in an answer's text (each item printable), given the thread's messages.
-AnswerCheck = Callable[[str, Sequence[AnyMessage]], Awaitable[Sequence[object]]]
-# The excerpts a search tool finds for a question, framed for the model, or None.
-Prefetch = Callable[[str], Awaitable[str | None]]
-
-
-@dataclass(frozen=True, slots=True)
-class AgentContext:
-    """What a run needs besides its state; passed per invocation, never checkpointed."""
-
-    llm: ChatClient
-    tools: ToolRegistry
-    settings: Settings
-    mode: ToolCallMode
-    system_prompt: str
-    tool_specs: list[dict[str, Any]]
-    stream_tokens: bool = False
-    approve: ApproveHook | None = None
-    named_choice: bool = False  # the server constrains a call to a named tool
-    check_answer: AnswerCheck | None = None
-    prefetch: tuple[str, Prefetch] | None = None  # (the search tool's name, its prefetch)
-    approval_policy: ApprovalPolicy | None = None
-    output: OutputSpec | None = None  # the run's output_type
-    history_budget: int | None = None  # tokens of the thread one LLM call may send
-    run_program: RunProgram | None = None  # for a program's vote on an answer (answer_program)
-
-
-# Tokens kept free for what a call adds after the thread (the rescue or output prompt).
-_PROMPT_MARGIN = 300
-
-
-def make_context(
-    *,
-    llm: ChatClient,
-    tools: ToolRegistry,
-    settings: Settings,
-    mode: ToolCallMode,
-    system_prompt: str,
-    stream_tokens: bool = False,
-    approve: ApproveHook | None = None,
-    named_choice: bool = False,
-    check_answer: AnswerCheck | None = None,
-    prefetch: tuple[str, Prefetch] | None = None,
-    approval_policy: ApprovalPolicy | None = None,
-    output: OutputSpec | None = None,
-    context_budget: int | None = None,
-    run_program: RunProgram | None = None,
-) -> AgentContext:
-    """``context_budget``: tokens one request may hold (the model's context less the reply's
-    ``max_tokens``); the system prompt and the tools' schemas take theirs first."""
-    # code mode sends no schemas: the model writes programs, recovered as run_python calls
-    specs = [] if mode == "code" else tools.openai_specs()
-    if mode == "required":
-        specs = [*specs, final_answer_spec()]
-    history: int | None = None
-    if context_budget is not None:
-        fixed = estimate_tokens([SystemMessage(system_prompt)], tools=specs) + _PROMPT_MARGIN
-        history = max(context_budget - fixed, 0)
-    return AgentContext(
-        llm,
-        tools,
-        settings,
-        mode,
-        system_prompt,
-        specs,
-        stream_tokens,
-        approve,
-        named_choice,
-        check_answer if settings.answer_checks else None,
-        prefetch if settings.auto_retrieve else None,
-        approval_policy,
-        output,
-        history,
-        run_program if settings.answer_program else None,
-    )
+__all__ = [
+    "AgentContext",
+    "AgentState",
+    "AnswerCheck",
+    "Prefetch",
+    "act",
+    "build_agent_graph",
+    "make_context",
+    "route_after_model",
+]
 
 
 async def _complete(
@@ -455,11 +377,43 @@ async def _output(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
     )
 
 
-def route_after_model(state: AgentState) -> Literal["tools", "check"]:
+async def act(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """One step, one superstep: the LLM call, the tool calls it asked for, and the check of an
+    answer. A superstep is a checkpoint: saving one per LLM call, tool batch and check was most
+    of what the thread store cost (``bench/loop_overhead.py``), and a step killed halfway is
+    redone from its LLM call either way. Calls that wait for a person's decision end the step;
+    the ``tools`` node asks for the decisions (``interrupt``), so a resume does not call the
+    model again."""
+    update = await call_model(state, runtime)
+    ai = update["messages"][-1]
+    if ai.id is None:  # the check may settle this answer: its copy must replace it, by id
+        ai.id = str(uuid.uuid4())
+    if isinstance(ai, AIMessage) and (ai.tool_calls or ai.invalid_tool_calls):
+        ctx = runtime.context
+        if ctx.approve is None and awaiting_approval(ai, ctx.tools, ctx.approval_policy):
+            return update
+        ran = await call_tools(_after(state, update), runtime)
+        update = {**update, **ran, "messages": [*update["messages"], *ran["messages"]]}
+        if update.get("answer") is None:
+            return update
+    checked = await check_answer(_after(state, update), runtime)
+    return {**update, **checked, "messages": [*update["messages"], *checked.get("messages", [])]}
+
+
+def _after(state: AgentState, update: dict[str, Any]) -> AgentState:
+    """``state`` with a node's ``update`` applied (its messages appended)."""
+    return {**state, **update, "messages": [*state["messages"], *update["messages"]]}  # type: ignore[typeddict-item]
+
+
+def route_after_model(state: AgentState) -> Literal["agent", "tools", "__end__"]:
+    """After ``act``: calls that wait for a decision go to ``tools``; tool results or a check's
+    feedback go back to the model; an answer that passed the check ends the run."""
     last = state["messages"][-1]
     if isinstance(last, AIMessage) and (last.tool_calls or last.invalid_tool_calls):
         return "tools"
-    return "check"
+    if isinstance(last, ToolMessage) and state.get("answer") is None:
+        return "agent"
+    return route_after_check(state)
 
 
 def route_after_tools(state: AgentState) -> Literal["agent", "check"]:
@@ -475,11 +429,13 @@ def build_agent_graph(
     checkpointer: BaseCheckpointSaver[Any] | None = None,
 ) -> CompiledStateGraph[AgentState, AgentContext, Any, Any]:
     builder = StateGraph(AgentState, context_schema=AgentContext)
-    builder.add_node("agent", call_model)
+    builder.add_node("agent", act)
     builder.add_node("tools", call_tools)
     builder.add_node("check", check_answer)
     builder.add_edge(START, "agent")
-    builder.add_conditional_edges("agent", route_after_model, {"tools": "tools", "check": "check"})
+    builder.add_conditional_edges(
+        "agent", route_after_model, {"agent": "agent", "tools": "tools", END: END}
+    )
     builder.add_conditional_edges("tools", route_after_tools, {"agent": "agent", "check": "check"})
     builder.add_conditional_edges("check", route_after_check, {"agent": "agent", END: END})
     return builder.compile(checkpointer=checkpointer)
