@@ -80,23 +80,17 @@ from agent.loop import (
     settle,
 )
 from agent.text import frame_untrusted
-from graphs.agent_state import (
-    AgentContext,
-    AgentState,
-    AnswerCheck,
-    Prefetch,
-    make_context,
-)
+from graphs.agent_state import AgentContext, AgentState, Prefetch, make_context
 
-__all__ = [
+__all__ = [  # the state and context live in graphs.agent_state; agent.api imports them here
     "AgentContext",
     "AgentState",
-    "AnswerCheck",
     "Prefetch",
-    "act",
     "build_agent_graph",
     "make_context",
+    "route_after_check",
     "route_after_model",
+    "route_after_tools",
 ]
 
 
