@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from functools import partial
 from typing import Any, Literal
@@ -374,10 +374,10 @@ async def _output(state: AgentState, ctx: AgentContext) -> dict[str, Any]:
 async def act(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """One step, one superstep: the LLM call, the tool calls it asked for, and the check of an
     answer. A superstep is a checkpoint: saving one per LLM call, tool batch and check was most
-    of what the thread store cost (``bench/loop_overhead.py``), and a step killed halfway is
-    redone from its LLM call either way. Calls that wait for a person's decision end the step;
-    the ``tools`` node asks for the decisions (``interrupt``), so a resume does not call the
-    model again."""
+    of what the thread store cost (``bench/loop_overhead.py``); the price is that a step
+    killed while its tools run is redone from its LLM call. Calls that wait for a person's
+    decision end the step; the ``tools`` node asks for the decisions (``interrupt``), so a
+    resume does not call the model again."""
     update = await call_model(state, runtime)
     ai = update["messages"][-1]
     if ai.id is None:  # the check may settle this answer: its copy must replace it, by id
@@ -386,17 +386,17 @@ async def act(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, An
         ctx = runtime.context
         if ctx.approve is None and awaiting_approval(ai, ctx.tools, ctx.approval_policy):
             return update
-        ran = await call_tools(_after(state, update), runtime)
-        update = {**update, **ran, "messages": [*update["messages"], *ran["messages"]]}
+        update = _then(update, await call_tools(_then(state, update), runtime))  # type: ignore[arg-type]
         if update.get("answer") is None:
             return update
-    checked = await check_answer(_after(state, update), runtime)
-    return {**update, **checked, "messages": [*update["messages"], *checked.get("messages", [])]}
+    return _then(update, await check_answer(_then(state, update), runtime))  # type: ignore[arg-type]
 
 
-def _after(state: AgentState, update: dict[str, Any]) -> AgentState:
-    """``state`` with a node's ``update`` applied (its messages appended)."""
-    return {**state, **update, "messages": [*state["messages"], *update["messages"]]}  # type: ignore[typeddict-item]
+def _then(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """``first`` (a state or an update) with the update ``second`` applied after it: its
+    messages appended, its other keys replacing ``first``'s."""
+    messages = [*first.get("messages", []), *second.get("messages", [])]
+    return {**first, **second, "messages": messages}
 
 
 def route_after_model(state: AgentState) -> Literal["agent", "tools", "__end__"]:
