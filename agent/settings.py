@@ -201,8 +201,9 @@ class Settings(BaseSettings):
         False,
         description=(
             "beside an answer the model reasoned out without tools, ask it for a program that "
-            "computes the answer (run by the run_python interpreter) and let the printed value "
-            "vote with the sampled replies (answer_samples; 2 when that is 0)"
+            "computes the answer (run by the run_python interpreter); where the printed value "
+            "is not the answer's, sampled replies and as many sampled programs vote "
+            "(answer_samples of each; 4 when that is 0)"
         ),
     )
     answer_sample_temperature: float = Field(
@@ -420,8 +421,9 @@ class Settings(BaseSettings):
         return value
 
     def vote_samples(self) -> int:
-        """Replies sampled beside an answer: ``answer_samples``, or 2 for the program's vote."""
-        return self.answer_samples or (2 if self.answer_program else 0)
+        """Replies sampled beside an answer: ``answer_samples``, or 4 for the program's vote
+        (4 replies and 4 programs, where the first reply and program disagree)."""
+        return self.answer_samples or (4 if self.answer_program else 0)
 
     def resolved_tools(self) -> set[str]:
         names = {n.strip() for n in self.tools.split(",") if n.strip()}

@@ -122,7 +122,9 @@ def _votes(messages: list[BaseMessage]) -> list[str]:
     if not notes:
         return []
     values, program = notes[-1]["values"], notes[-1].get("program")
-    return [f"votes: first {values[0]}, samples {' '.join(values[1:]) or '-'}, program {program}"]
+    programs = " ".join(notes[-1].get("programs", [])) or "-"
+    samples = " ".join(values[1:]) or "-"
+    return [f"votes: first {values[0]}, samples {samples}, program {program}, programs {programs}"]
 
 
 async def _one_reply(

@@ -1,13 +1,13 @@
 """A second opinion from a program: beside the agent's own answer to a question it reasoned out
 in text, the model is asked, in a request of its own, for a Python program that computes the
-answer; what the program prints votes with the answer and the sampled replies
-(``agreement.complete_by_agreement``).
+answer; what the program prints votes with the answer, and where the two disagree, with sampled
+replies and programs (``agreement.complete_by_agreement``).
 
 Why: a small code model's prose and its programs go wrong on different questions. On GSM8K
 (bench/agent_tasks.py) Qwen2.5-Coder-1.5B's step-by-step answer or its program was right on 29
 of 30 questions (seed 11) and 26 of 30 (seed 13), each alone on 22 to 26; neither is better on
-every sample, so neither replaces the other. A vote of both and two sampled prose replies picks
-the value two paths reach.
+every sample, so neither replaces the other: where they disagree, sampled replies and
+programs vote.
 
 Only for a turn the model reasons out alone: when the turn has tool results (a search's
 excerpts, a calculator's value), the program would not see them, so it gets no vote. The
@@ -19,13 +19,14 @@ request the same model's programs printed the right value on 21 of 30 questions 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
 from agent.errors import ToolError
 from agent.llm import ChatClient
 from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
-from agent.loop.agreement import answer_value
+from agent.loop.agreement import Opinion, answer_value
 from agent.loop.program_check import RunProgram as RunProgram
 from agent.loop.prompts import PROGRAM_PROMPT
 from agent.loop.transcript import current_run, is_question
@@ -53,11 +54,13 @@ async def program_value(
     messages: Sequence[AnyMessage],
     run_program: RunProgram,
     budget: int | None = None,
-) -> float | None:
+    **sampling: Any,
+) -> Opinion | None:
     """The number printed by a program the model writes for the last question of
-    ``messages``; ``None`` when it writes none, the program fails or prints no number."""
+    ``messages`` (``sampling``: the temperature and seed of a sampled one), with the program;
+    ``None`` when it writes none, the program fails or prints no number."""
     reply = await complete_within(
-        llm, PROGRAM_PROMPT, conversation_text(messages), (), budget, tools=[]
+        llm, PROGRAM_PROMPT, conversation_text(messages), (), budget, tools=[], **sampling
     )
     found = recover_tool_calls(reply.text, {PROGRAM_TOOL})
     code = found[0]["args"].get("code") if found else None
@@ -67,4 +70,5 @@ async def program_value(
         printed = await run_program(code)
     except ToolError:  # refused, failed or timed out: no opinion
         return None
-    return answer_value(printed)
+    value = answer_value(printed)
+    return None if value is None else Opinion(value, code, reply)

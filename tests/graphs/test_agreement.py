@@ -26,11 +26,12 @@ class Replies:
         self.steps = steps
         self.samples = samples
         self.program = reply("no program")
+        self.program_samples: Mapping[int, Response] = {}  # by seed; else ``program``
 
     def __call__(self, body: dict[str, Any]) -> Response:
-        if is_program_request(body):
-            return self.program
         seed = body.get("seed")
+        if is_program_request(body):
+            return self.program if seed is None else self.program_samples.get(seed, self.program)
         return self.steps.pop(0) if seed is None else self.samples[seed]
 
 
@@ -44,6 +45,7 @@ REPLIES = Replies([], {})
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     REPLIES.program = reply("no program")
+    REPLIES.program_samples = {}
     with ScriptedServer(responder=REPLIES) as s:
         yield s
 
@@ -103,6 +105,7 @@ def test_the_first_reply_stays_unless_strictly_more_replies_disagree(
         "replies": 3,
         "values": ["45", "150", "45"],
         "program": None,
+        "programs": [],
         "chosen": "45",
         "replaced": False,
     }
@@ -217,58 +220,125 @@ def program(*lines: str) -> Response:
     return reply("```python\n" + "\n".join(lines) + "\n```")
 
 
-def test_a_program_and_a_sample_outvote_the_first_reply(
+def test_an_answer_its_program_agrees_with_stands_and_nothing_is_sampled(
     server: ScriptedServer, settings: Settings
 ) -> None:
     REPLIES.program = program("baskets = 3", "apples = baskets * 48 - 7", "print(apples)")
     result = answer(
         server,
         settings,
-        [reply("3 * 48 = 154, so 154 - 7 = 147. The answer is 147.")],
-        {1: reply("The answer is 150."), 2: reply("3 * 48 - 7 = 137. The answer is 137.")},
-        answer_samples=0,  # answer_program alone samples two replies
+        [reply("3 * 48 = 144, so 144 - 7 = 137. The answer is 137.")],
+        {},
+        answer_samples=0,
         answer_program=True,
     )
-    assert result.answer == "3 * 48 - 7 = 137. The answer is 137."
-    assert result.agreed == (
-        "1 of 3 sampled replies and a program reached 137; the first reply said 147"
-    )
+    assert result.answer == "3 * 48 = 144, so 144 - 7 = 137. The answer is 137."
+    assert result.agreed is None and server.sampled == []
+    note = result.messages[-1].response_metadata[AGREEMENT]
+    assert note["program"] == "137" and note["values"] == ["137"]
+    # the program's tokens are counted with the reply's (the scripted server reports 25 each)
+    assert result.usage.total_tokens == 50
     (asked,) = [r for r in server.requests if is_program_request(r)]
     # the program is asked for with no tool schemas, on the conversation's text
     assert not asked.get("tools")
     assert [m["role"] for m in asked["messages"]] == ["system", "user"]
     assert asked["messages"][1]["content"] == "How many apples are left?"
-    assert sorted(r["seed"] for r in server.sampled) == [1, 2]
 
 
-def test_an_answer_the_program_agrees_with_stands(
+def test_where_the_program_disagrees_sampled_replies_and_programs_vote(
     server: ScriptedServer, settings: Settings
 ) -> None:
-    REPLIES.program = program("print(147)")
+    REPLIES.program = program("print(3 * 48 - 7)")
+    REPLIES.program_samples = {1: reply("no program"), 2: program("print(3 * 48)")}
+    result = answer(
+        server,
+        settings,
+        [reply("3 * 48 = 154, so 154 - 7 = 147. The answer is 147.")],
+        {
+            1: reply("The answer is 150."),
+            2: reply("3 * 48 - 7 = 137. The answer is 137."),
+            3: reply("The answer is 147."),
+            4: reply("The answer is 144."),
+        },
+        answer_samples=0,  # answer_program alone: 4 replies and 4 programs
+        answer_program=True,
+    )
+    # 137: the first program, one sample and 2 sampled programs; 147: the first reply, a sample
+    assert result.answer == "3 * 48 - 7 = 137. The answer is 137."
+    assert result.agreed == (
+        "1 of 5 sampled replies and 3 programs reached 137; the first reply said 147"
+    )
+    note = result.messages[-1].response_metadata[AGREEMENT]
+    assert note["program"] == "137" and sorted(note["programs"]) == ["137", "137", "144"]
+    sampled = [r for r in server.sampled if not is_program_request(r)]
+    programs = [r for r in server.sampled if is_program_request(r)]
+    assert sorted(r["seed"] for r in sampled) == sorted(r["seed"] for r in programs) == [1, 2, 3, 4]
+    assert all(r["temperature"] == 0.7 for r in server.sampled)
+
+
+def test_a_value_only_programs_reach_answers_with_the_program(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    REPLIES.program = program("baskets = 3", "print(baskets * 48 - 7)")
     result = answer(
         server,
         settings,
         [reply("The answer is 147.")],
-        {1: reply("The answer is 137."), 2: reply("The answer is 137.")},
+        {1: reply("The answer is 150."), 2: reply("The answer is 7."), 3: call("add", a=1, b=2)},
+        answer_samples=3,
         answer_program=True,
     )
-    # two votes each: a tie keeps the first reply
-    assert result.answer == "The answer is 147." and result.agreed is None
-    note = result.messages[-1].response_metadata[AGREEMENT]
-    assert note["program"] == "147" and note["values"] == ["147", "137", "137"]
+    assert result.answer == (
+        "```python\nbaskets = 3\nprint(baskets * 48 - 7)\n```\n\n"
+        "This program prints 137. The answer is 137."
+    )
+    assert result.agreed == (
+        "0 of 3 sampled replies and 4 programs reached 137; the first reply said 147"
+    )
 
 
-def test_a_failing_program_does_not_vote(server: ScriptedServer, settings: Settings) -> None:
+def test_a_tie_goes_to_the_first_reply_then_to_the_first_program(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    REPLIES.program = program("print(137)")
+    REPLIES.program_samples = {s: reply("no program") for s in (1, 2)}
+    two_each = answer(
+        server,
+        settings,
+        [reply("The answer is 147.")],
+        {1: reply("The answer is 137."), 2: reply("The answer is 147.")},
+        answer_samples=2,
+        answer_program=True,
+    )
+    assert two_each.answer == "The answer is 147." and two_each.agreed is None
+    REPLIES.program_samples = {1: program("print(137)"), 2: reply("no program")}
+    program_first = answer(
+        server,
+        settings,
+        [reply("The answer is 147.")],
+        {1: reply("The answer is 150."), 2: reply("The answer is 150.")},
+        answer_samples=2,
+        answer_program=True,
+    )
+    # 137 (two programs) and 150 (two samples) tie above the first reply's 147: the first
+    # program's value wins
+    assert program_first.answer.endswith("This program prints 137. The answer is 137.")
+
+
+def test_a_failing_program_does_not_vote_and_the_samples_decide(
+    server: ScriptedServer, settings: Settings
+) -> None:
     REPLIES.program = program("import os", "print(os.getcwd())")
     result = answer(
         server,
         settings,
         [reply("The answer is 147.")],
-        {1: reply("The answer is 150."), 2: reply("The answer is 7.")},
+        {s: reply("The answer is 150.") for s in (1, 2, 3)} | {4: reply("The answer is 147.")},
         answer_program=True,
     )
-    assert result.answer == "The answer is 147."
-    assert result.messages[-1].response_metadata[AGREEMENT]["program"] is None
+    assert result.answer == "The answer is 150."
+    note = result.messages[-1].response_metadata[AGREEMENT]
+    assert note["program"] is None and note["programs"] == []
 
 
 def test_no_program_after_a_tool_result_and_earlier_turns_as_text(
