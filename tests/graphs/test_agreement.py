@@ -329,6 +329,7 @@ def test_a_failing_program_does_not_vote_and_the_samples_decide(
     server: ScriptedServer, settings: Settings
 ) -> None:
     REPLIES.program = program("import os", "print(os.getcwd())")
+    REPLIES.program_samples = {1: program("print(150)")}  # the others fail as the first did
     result = answer(
         server,
         settings,
@@ -338,7 +339,8 @@ def test_a_failing_program_does_not_vote_and_the_samples_decide(
     )
     assert result.answer == "The answer is 150."
     note = result.messages[-1].response_metadata[AGREEMENT]
-    assert note["program"] is None and note["programs"] == []
+    # a sampled program is not taken for the first one
+    assert note["program"] is None and note["programs"] == ["150"]
 
 
 def test_no_program_after_a_tool_result_and_earlier_turns_as_text(
