@@ -284,19 +284,15 @@ async def _complete_with_program(
     if first is not None and _key(first.value) == _key(mine):
         return vote(greedy, [], tool_names, first)
     seeds = range(1, samples + 1)
-    votes = [
+    votes: list[Awaitable[AIMessage | Opinion | None]] = [
         *(complete(temperature=temperature, seed=s, **kwargs) for s in seeds),
         *(program(temperature=temperature, seed=s) for s in seeds),
     ]
     wait = max(_MIN_ESCALATION_S, _ESCALATION_FACTOR * took)
-    ended = await _done_within([asyncio.ensure_future(_one_vote(v)) for v in votes], wait)
+    ended = await _done_within([asyncio.ensure_future(v) for v in votes], wait)
     sampled = [r for r in ended if isinstance(r, AIMessage)]
     programs = [o for o in ended if isinstance(o, Opinion)]
     return _announced(vote(greedy, sampled, tool_names, first, programs), on_replaced)
-
-
-async def _one_vote(reply: Awaitable[AIMessage | Opinion | None]) -> AIMessage | Opinion | None:
-    return await reply
 
 
 def _announced(chosen: AIMessage, on_replaced: Callable[[str], None] | None) -> AIMessage:
