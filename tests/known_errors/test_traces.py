@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from agent.known_errors.lookup import Rankings
 from agent.known_errors.traces import (
+    FIELD_WEIGHTS,
     TraceIndex,
     collapse_library_frames,
+    differing_terms,
     mask_message,
     parse_trace,
 )
@@ -167,3 +169,41 @@ def test_runs_of_library_frames_fold_to_their_first_frame() -> None:
     # nothing to fold: the text comes back as it was
     assert collapse_library_frames(DOTNET) == DOTNET
     assert collapse_library_frames(PYTHON) == PYTHON
+
+
+def test_what_an_assertions_values_differ_in() -> None:
+    marked = (
+        "expected:<var a = {};\n/**\n * @[return {undefined}\n * @]constructor> "
+        "but was:<var a = {};\n/**\n * @[]constructor>"
+    )
+    assert sorted(differing_terms(marked)) == ["-*", "-@", "-return", "-undefined", "-{", "-}"]
+    assert differing_terms("expected:<3> but was:<1>") == ["-3", "+1"]
+    closure = (
+        "\nExpected: function f(){b:try{}finally{break b}}\n"
+        "Result: function f(){b:try{}finally{}}\nNode tree inequality:"
+    )
+    assert sorted(differing_terms(closure)) == ["-b", "-break"]
+    assert differing_terms("expected a warning") == []
+
+
+def comparison(test: str, expected: str, actual: str) -> str:
+    cls = test.split(".")[0]
+    return (
+        f"junit.framework.ComparisonFailure: expected:<{expected}> but was:<{actual}>\n"
+        "\tat junit.framework.Assert.assertEquals(Assert.java:100)\n"
+        f"\tat com.google.javascript.jscomp.{test}({cls}.java:799)\n"
+    )
+
+
+def test_a_test_failing_on_the_same_difference_finds_its_bug() -> None:
+    """Another test of the bug, in another bug's test class, around other code: the
+    difference decides."""
+    bug = comparison(
+        "CodePrinterTest.testTypes", "/**[ @return {undefined}]*/ var t1", "/**[]*/ var t1"
+    )
+    other = comparison("TypeCheckTest.testConst", "/**[ @const]*/ x", "/**[]*/ x")
+    query = comparison("TypeCheckTest.testCtor", "/**[ @return {undefined}]*/ x", "/**[]*/ x")
+    entries = [("bug", bug), ("other", other)]
+    assert [entry for entry, _ in TraceIndex(entries).rank(query)] == ["bug", "other"]
+    without = TraceIndex(entries, weights={**FIELD_WEIGHTS, "diff": 0.0}).rank(query)
+    assert without[0][0] == "other"  # the class and the code around it point at the other
