@@ -29,8 +29,8 @@ structural field added at a weight near its own lowered r@1 (all of them at weig
 no project less than without it: tests of one bug that fail in other test classes often still
 fail on the same difference (Closure's missing ``@return {undefined}``), while the text around
 it is the test's own.
-The split's limit is the data: fewer than half of its queries share with their bug's entry any
-term that no other entry has (``distinct_evidence`` in the bench). The other fields are parsed
+The split's limit is the data: about half of its queries share with their bug's entry no
+term that other entries lack (``distinct_evidence`` in the bench). The other fields are parsed
 (the Q&A import's duplicate check uses them) but not scored.
 """
 
@@ -86,6 +86,7 @@ _EXPECTED_ACTUAL = (
 )
 _DIFF_MARK = re.compile(r"\[([^\[\]]*)\]")  # JUnit's ComparisonFailure marks what differs
 _DIFF_TOKEN = re.compile(r"[A-Za-z_$][\w$]*|\d+|[^\w\s]")
+_DIFF_CHARS = 4000  # of a message searched for the pair: bounds the regexes' backtracking
 
 _JAVA_LIB = re.compile(
     r"^(java|javax|jakarta|sun|jdk|com\.sun|kotlin|scala|junit|org\.junit|org\.hamcrest"
@@ -139,7 +140,7 @@ def differing_terms(message: str) -> list[str]:
     message holds no such pair. Where JUnit marks the differing part (``expected:<a[b]c> but
     was:<a[]c>``), only the marked parts are compared."""
     for pattern in _EXPECTED_ACTUAL:
-        m = pattern.search(message)
+        m = pattern.search(message[:_DIFF_CHARS])
         if m is None:
             continue
         expected, actual = m.group(1), m.group(2)
