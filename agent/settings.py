@@ -250,6 +250,14 @@ class Settings(BaseSettings):
             "steps); 'full' waits for the disk at every step"
         ),
     )
+    gc_freeze: bool = Field(
+        True,
+        description=(
+            "freeze the process's heap (`gc.freeze`) at an agent's first run, so Python's full "
+            "collections stop walking the imported libraries: much of the CPU of many "
+            "concurrent runs; a reference cycle alive then is never freed"
+        ),
+    )
 
     # --- the embedded local model (`agent llm pull|serve`) ------------------------------------
     local_model_dir: Path | None = Field(

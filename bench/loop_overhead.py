@@ -18,7 +18,9 @@ tracing off, to show what the spans of a run cost then.
 
 ``--gc-threshold N`` sets Python's young-generation threshold for every variant alike, as
 ``agent serve`` does (``AGENT_SERVE_GC_THRESHOLD``, default 10000; ``agent.server.tune_gc``);
-without it the bench runs with Python's default (700), as your own process would.
+without it the bench runs with Python's default (700), as your own process would. The agents
+freeze the start-up heap at their first run, as every agent does (``AGENT_GC_FREEZE=false`` in
+the environment turns that off; the freeze is process-wide, so it applies to every variant).
 
 Prints a table, ratios to ``raw``, and a final JSON line.
 """

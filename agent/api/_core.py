@@ -17,6 +17,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Durability
 
 from agent._sync import SyncRunner
+from agent.api._heap import freeze_startup_heap
 from agent.api._support import approval_policy, tag_thread
 from agent.builtins import DefaultTools
 from agent.errors import (
@@ -135,6 +136,8 @@ class AgentCore:
             graph = build_agent_graph(checkpoints.saver)
             res = LoopResources(make_client(self.settings, self._chat_model), graph, checkpoints)
             self._per_loop[loop] = res
+            if self.settings.gc_freeze:
+                freeze_startup_heap()
         return res
 
     async def aclose(self) -> None:

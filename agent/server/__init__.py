@@ -39,8 +39,9 @@ def tune_gc(threshold: int) -> None:
     in a process running 64 agent runs at once, that is much of its CPU
     (``bench/loop_overhead.py --gc-threshold 10000``: 52 -> 72 runs/s at 64 concurrent, CPU
     per LLM call 3.35 -> 2.12 ms; through ``bench/serve_load.py`` the gain was within the
-    noise). The garbage it leaves waiting is at most ``threshold`` young objects. Freezing the
-    start-up heap (``gc.freeze``) as well measured no further gain."""
+    noise). The garbage it leaves waiting is at most ``threshold`` young objects. Every agent
+    also freezes the start-up heap at its first run (``AGENT_GC_FREEZE``), which is what
+    makes the full passes cheap; this makes them rarer."""
     if threshold:
         _, older, oldest = gc.get_threshold()
         gc.set_threshold(threshold, older, oldest)
