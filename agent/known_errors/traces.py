@@ -144,9 +144,9 @@ def differing_terms(message: str) -> list[str]:
         if m is None:
             continue
         expected, actual = m.group(1), m.group(2)
-        marked = _DIFF_MARK.findall(expected), _DIFF_MARK.findall(actual)
-        if marked[0] and marked[1]:
-            expected, actual = " ".join(marked[0]), " ".join(marked[1])
+        marked_expected, marked_actual = _DIFF_MARK.findall(expected), _DIFF_MARK.findall(actual)
+        if marked_expected and marked_actual:
+            expected, actual = " ".join(marked_expected), " ".join(marked_actual)
         want, got = Counter(_DIFF_TOKEN.findall(expected)), Counter(_DIFF_TOKEN.findall(actual))
         return [f"-{t}" for t in want - got] + [f"+{t}" for t in got - want]
     return []
