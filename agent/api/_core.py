@@ -225,6 +225,8 @@ class AgentCore:
             )
 
     async def _input(self, res: LoopResources, question: str, thread_id: str) -> dict[str, Any]:
+        if not question.strip():  # the model would make up something to answer
+            raise InputError("the question is empty: give the agent something to answer")
         await self._check_length(res, question)
         new: list[AnyMessage] = []
         if self.persistence != "none":

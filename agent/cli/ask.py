@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from dataclasses import asdict
 from pathlib import Path
@@ -28,6 +29,7 @@ from agent.errors import AgentError, InputError, RunError
 from agent.settings import Settings
 
 if TYPE_CHECKING:
+    from agent.api import Agent
     from agent.events import Approval, RunResult
 
 
@@ -49,7 +51,10 @@ def ask(
     thread: Annotated[
         str | None,
         typer.Option(
-            "--thread", "-t", help="ask on this thread (continues it if saved)", show_default=False
+            "--thread",
+            "-t",
+            help="ask on this thread (continues it if saved; the short id a run prints is enough)",
+            show_default=False,
         ),
     ] = None,
     approve: Annotated[
@@ -124,18 +129,19 @@ def ask(
             if question is None:
                 raise InputError("give a question (or --approve/--reject/--edit with --thread)")
             question = utf8_argument(question, "question")
+        given = thread is not None
         thread = thread or uuid.uuid4().hex  # known up front, so a failed run can be continued
         output = read_schema(schema) if schema is not None else None
         settings = load_settings(
             base_url=base_url, model=model, mode=mode, max_steps=max_steps, data_dir=data_dir
         )
         if as_json or output is not None:
-            result = asyncio.run(_run(settings, question, thread, decisions, output))
+            result = asyncio.run(_run(settings, question, thread, decisions, output, given))
             shown = result_json(result) if as_json else result.structured
             if as_json or not result.pending:
                 typer.echo(json.dumps(shown, ensure_ascii=False))
         else:
-            result = asyncio.run(_run_streaming(settings, question, thread, decisions))
+            result = asyncio.run(_run_streaming(settings, question, thread, decisions, given))
         if result.pending:
             raise typer.Exit(ExitCode.AWAITING_APPROVAL)
     except AgentError as exc:
@@ -182,16 +188,36 @@ def parse_decisions(approve: list[str], reject: list[str], edit: list[str]) -> d
     return decisions
 
 
+_SHORT_ID = re.compile(r"[0-9a-f]{4,31}")
+_GENERATED_ID = re.compile(r"[0-9a-f]{32}")
+
+
+async def _full_thread_id(agent: Agent, thread_id: str) -> str:
+    """The thread ``--thread`` names: itself, or, when it has no messages and is the start of
+    exactly one id ``agent ask`` made (the short id its footer prints), that thread."""
+    if not _SHORT_ID.fullmatch(thread_id) or await agent.ahistory(thread_id):
+        return thread_id
+    matches = [
+        t.thread_id
+        for t in await agent.athreads(limit=None)
+        if _GENERATED_ID.fullmatch(t.thread_id) and t.thread_id.startswith(thread_id)
+    ]
+    return matches[0] if len(matches) == 1 else thread_id
+
+
 async def _run(
     settings: Settings,
     question: str | None,
     thread_id: str,
     decisions: dict[str, Approval],
     output: dict[str, Any] | None = None,
+    given: bool = False,
 ) -> RunResult[Any]:
     from agent.api import Agent  # deferred: `agent --help` should not load langgraph
 
     async with Agent(settings) as agent:
+        if given:
+            thread_id = await _full_thread_id(agent, thread_id)
         if decisions:
             return await agent.aresume(thread_id, decisions=decisions, output_type=output)
         assert question is not None
@@ -199,7 +225,11 @@ async def _run(
 
 
 async def _run_streaming(
-    settings: Settings, question: str | None, thread_id: str, decisions: dict[str, Approval]
+    settings: Settings,
+    question: str | None,
+    thread_id: str,
+    decisions: dict[str, Approval],
+    given: bool = False,
 ) -> RunResult[Any]:
     from agent.api import Agent
     from agent.cli._render import TurnView
@@ -208,6 +238,8 @@ async def _run_streaming(
     view = TurnView(Console())
     final: RunResult[Any] | None = None
     async with Agent(settings) as agent:
+        if given:
+            thread_id = await _full_thread_id(agent, thread_id)
         view.start()
         try:
             if decisions:

@@ -127,6 +127,31 @@ def test_thread_option_continues_a_conversation(
     assert sent == ["Remember 7.", "Noted.", "What did I say?"]
 
 
+def test_the_short_thread_id_a_run_prints_continues_that_thread(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(reply("9"), reply("10"), reply("new"))
+    code, out, _err = ask(env, "--json", "What is 3*3?")
+    full = json.loads(out)["thread_id"]
+    code, out, _err = ask(env, "--json", "--thread", full[:8], "Add 1 to that")
+    assert code == 0 and json.loads(out)["thread_id"] == full
+    sent = [m["content"] for m in scripted_llm.requests[1]["messages"][1:]]
+    assert sent == ["What is 3*3?", "9", "Add 1 to that"]
+    # a name of your own is never taken for the start of another thread's id
+    code, out, _err = ask(env, "--json", "--thread", full[:3] + "-mine", "Hi")
+    assert code == 0 and json.loads(out)["thread_id"] == full[:3] + "-mine"
+    assert [m["content"] for m in scripted_llm.requests[2]["messages"][1:]] == ["Hi"]
+
+
+@pytest.mark.parametrize("question", ["", "   \n"])
+def test_an_empty_question_exits_2_without_asking_the_model(
+    scripted_llm: ScriptedServer, env: dict[str, str], question: str
+) -> None:
+    code, _out, err = ask(env, question)
+    assert code == ExitCode.USAGE and "the question is empty" in err
+    assert scripted_llm.requests == []
+
+
 def test_calls_needing_approval_exit_7_and_are_decided_from_another_command(
     scripted_llm: ScriptedServer, env: dict[str, str]
 ) -> None:
