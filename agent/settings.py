@@ -315,6 +315,16 @@ class Settings(BaseSettings):
     embedding_timeout_s: float = Field(60.0, gt=0, description="timeout of one embedding call")
 
     # --- known errors and MCP ---------------------------------------------------------------
+    triage_min_similarity: float = Field(
+        0.55,
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "triage: cosine similarity a known error needs to count as a match when neither its "
+            "signature nor its stack trace matched; below it the report says no known error "
+            "matches and nothing is explained"
+        ),
+    )
     errors_milvus_uri: str | None = Field(
         None,
         description=(

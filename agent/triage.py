@@ -32,7 +32,7 @@ from agent.llm import LLMClient
 from agent.settings import Settings
 from graphs.triage_graph import Confidence, TriageContext, build_triage_graph
 
-__all__ = ["Citation", "TriageReport", "TriageRequest", "parse_answer", "triage"]
+__all__ = ["NO_MATCH", "Citation", "TriageReport", "TriageRequest", "parse_answer", "triage"]
 
 _CITATION = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_.:-]*)\]")
 _HEAD = r"^[ \t]*[*_#]*[ \t]*(?:{names})[ \t]*[*_]*[ \t]*:[ \t]*[*_]*"
@@ -42,6 +42,12 @@ _SECTION = re.compile(
     + _HEAD.format(names="cause|fix|known errors")
     + r"|\Z)",
     re.IGNORECASE | re.MULTILINE | re.DOTALL,
+)
+
+
+NO_MATCH = (
+    "No known error matches this input: nothing matched its signature or stack trace, and no "
+    "entry is close in meaning. The nearest entries are listed, but they are not its cause."
 )
 
 
@@ -96,6 +102,12 @@ class TriageReport(BaseModel):
         "explanation (see llm_error) or could not be reached",
     )
     llm_error: str | None = None
+    no_match: bool = Field(
+        default=False,
+        description="no known error matches the input: nothing matched its signature or stack "
+        "trace and no entry is close in meaning (AGENT_TRIAGE_MIN_SIMILARITY); `matches` are "
+        "then only the nearest entries, and nothing is explained",
+    )
     lines_in: int
     lines_used: int
     timings_ms: dict[str, float] = Field(
@@ -143,7 +155,9 @@ async def _triage(request: TriageRequest, settings: Settings, index: ErrorIndex)
     try:
         state = await _graph().ainvoke(
             {"log": request.log, "top_k": request.top_k, "explain": request.llm, "timings_ms": {}},
-            context=TriageContext(index=index, llm=llm),
+            context=TriageContext(
+                index=index, llm=llm, min_similarity=settings.triage_min_similarity
+            ),
         )
     finally:
         if llm is not None:
@@ -162,9 +176,12 @@ def _report(state: dict[str, Any]) -> TriageReport:
         usage=state.get("usage") or {},
         llm_error=state.get("llm_error"),
         fallback=bool(state.get("fallback")),
+        no_match=bool(matches) and not state.get("close"),
     )
     explanation = state.get("explanation")
     if explanation is None:
+        if report.no_match and state["explain"]:
+            report.answer = NO_MATCH
         return report
     ranks = {m.id: (rank, m) for rank, m in enumerate(matches, start=1)}
     report.cause, report.fix = explanation.cause, explanation.fix

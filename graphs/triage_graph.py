@@ -111,6 +111,7 @@ class TriageState(TypedDict):
     explain: bool  # False: reduce and lookup only
     reduced: NotRequired[ReducedLog]
     matches: NotRequired[list[ErrorMatch]]
+    close: NotRequired[bool]  # some match is evidence, not only the nearest entry (is_close)
     messages: NotRequired[list[BaseMessage]]  # the explain conversation so far
     attempts: NotRequired[int]
     explanation: NotRequired[Explanation | None]
@@ -125,10 +126,23 @@ class TriageState(TypedDict):
 class TriageContext:
     index: ErrorIndex
     llm: LLMClient | None  # None when ``explain`` is off
+    min_similarity: float = 0.55  # AGENT_TRIAGE_MIN_SIMILARITY: see ``is_close``
 
 
 def _ms(started: float) -> float:
     return round(1000 * (time.perf_counter() - started), 1)
+
+
+def is_close(match: ErrorMatch, min_similarity: float) -> bool:
+    """Whether ``match`` is evidence that the input is that known error: its signature or its
+    stack trace matched, or its text is close in meaning (cosine >= ``min_similarity``). Shared
+    words alone are not: a log line that reports no error (an INFO line, a greeting) shares
+    some with many entries, and the lookup still ranks its nearest ones (cosine 0.1-0.5 with
+    all-MiniLM-L6-v2, against 0.6-0.8 for an error described in other words)."""
+    if "signature" in match.signals or "trace" in match.signals:
+        return True
+    dense = match.signals.get("dense")
+    return dense is not None and dense.score >= min_similarity
 
 
 def in_contention(matches: list[ErrorMatch]) -> list[ErrorMatch]:
@@ -196,8 +210,10 @@ async def reduce_node(state: TriageState) -> dict[str, Any]:
 
 async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
     started = time.perf_counter()
-    matches = await runtime.context.index.alookup(state["log"], top_k=state["top_k"])
-    return {"matches": matches, "timings_ms": {"lookup": _ms(started)}}
+    ctx = runtime.context
+    matches = await ctx.index.alookup(state["log"], top_k=state["top_k"])
+    close = any(is_close(m, ctx.min_similarity) for m in matches)
+    return {"matches": matches, "close": close, "timings_ms": {"lookup": _ms(started)}}
 
 
 async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
@@ -263,8 +279,8 @@ async def fallback_node(state: TriageState) -> dict[str, Any]:
 
 
 def _after_lookup(state: TriageState) -> str:
-    # nothing retrieved (an empty KB): nothing to explain from or cite
-    return "explain" if state["explain"] and state.get("matches") else END
+    # nothing retrieved (an empty KB), or only the nearest entries: nothing to explain from
+    return "explain" if state["explain"] and state.get("close") else END
 
 
 def _after_explain(state: TriageState) -> str:
@@ -297,4 +313,5 @@ __all__ = [
     "build_triage_graph",
     "check_reply",
     "explanation_schema",
+    "is_close",
 ]

@@ -151,6 +151,41 @@ def test_triage_with_llm_down_still_prints_the_kb_fix(env: dict[str, str], tmp_p
     assert report["cited_ids"] == ["python-py-ssize-t-clean"] and report["confidence"] == "low"
 
 
+# A line that reports no error: it shares words with entries, but none is its cause.
+HDFS_INFO = (
+    "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block "
+    "blk_38865049064139660 terminating\n"
+)
+
+
+def test_a_line_no_known_error_matches_is_said_so_without_asking_the_model(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    code, out, err = triage(env, "-", "--json", stdin=HDFS_INFO)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["no_match"] is True
+    assert report["matches"]  # the nearest entries are still listed, as such
+    assert report["cause"] is None and report["fix"] is None and report["cited_ids"] == []
+    assert report["answer"].startswith("No known error matches this input")
+    code, out, err = triage(env, "-", stdin=HDFS_INFO)
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("No known error matches this input")
+    assert "Nearest entries" in out and "Matched known errors" not in out
+    assert "Cause" not in out and "Fix" not in out
+    assert scripted_llm.requests == []  # nothing to explain from
+    # an error no signature matches, close in meaning to an entry, is a match
+    refused = (
+        "requests.exceptions.ConnectionError: HTTPConnectionPool(host=localhost, port=8000): Max "
+        "retries exceeded (Caused by NewConnectionError: [Errno 111] Connection refused)\n"
+    )
+    code, out, err = triage(env, "-", "--json", "--no-llm", stdin=refused)
+    report = json.loads(out)
+    assert code == 0 and report["no_match"] is False
+    assert report["matches"][0]["id"] == "http-connection-refused"
+    assert "signature" not in report["matches"][0]["matched_by"]
+
+
 def test_empty_input_is_a_usage_error(env: dict[str, str]) -> None:
     code, _, err = triage(env, "-", stdin="  \n")
     assert code == 2 and "empty" in err

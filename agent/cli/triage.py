@@ -23,7 +23,7 @@ from agent.cli._common import (
 from agent.cli.exit_codes import ExitCode
 from agent.known_errors import MAX_TEXT_CHARS
 from agent.tooling import format_path
-from agent.triage import TriageReport, TriageRequest
+from agent.triage import NO_MATCH, TriageReport, TriageRequest
 from agent.triage import triage as run_triage
 
 out = Console(soft_wrap=True)
@@ -68,7 +68,10 @@ def _problem(error: ErrorDetails) -> str:
 
 
 def _print_report(report: TriageReport) -> None:
-    if report.matches:
+    if report.no_match:
+        out.print(f"[bold]{escape(NO_MATCH)}[/]")
+        out.print("[bold]Nearest entries[/]")
+    elif report.matches:
         out.print("[bold]Matched known errors[/]")
         for rank, m in enumerate(report.matches, start=1):
             out.print(
@@ -79,9 +82,10 @@ def _print_report(report: TriageReport) -> None:
             out.print(f"   {escape(m.title)}", highlight=False)
     else:
         out.print("No known error matches.")
-    out.print(f"[dim](read {report.lines_in} lines, used {report.lines_used})[/]")
+    lines = "line" if report.lines_in == 1 else "lines"
+    out.print(f"[dim](read {report.lines_in} {lines}, used {report.lines_used})[/]")
     if report.cause is None or report.fix is None or report.fallback:
-        if report.matches:  # no explanation (--no-llm, or a fallback): the KB's own text
+        if report.matches and not report.no_match:  # --no-llm, or a fallback: the KB's text
             best = report.matches[0]
             out.print()
             out.print(f"[bold]Cause[/] (from {best.id}): {escape(best.cause)}")
