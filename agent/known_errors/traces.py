@@ -42,6 +42,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from agent.known_errors.bm25 import FieldBM25, plain_tokens, top
 
 Language = Literal["java", "python", "javascript", "go", "dotnet"]
@@ -394,12 +396,14 @@ class TraceIndex:
         best-scoring one counts), and texts that hold no trace are skipped."""
         self.weights: dict[str, float] = dict(weights)
         self._ids: list[str] = []
+        languages: list[str] = []
         tfs: list[dict[str, Counter[str]]] = []
         for entry_id, text in docs:
             trace = parse_trace(text)
             if trace is None:
                 continue
             self._ids.append(entry_id)
+            languages.append(trace.language)
             tfs.append(
                 {
                     f: Counter(t for t, _ in ts)
@@ -408,6 +412,7 @@ class TraceIndex:
                 }
             )
         self._entry_ids = frozenset(self._ids)
+        self._languages = np.array(languages, dtype=object)
         self._several = len(self._entry_ids) < len(self._ids)
         self._bm25 = FieldBM25(tfs)
 
@@ -427,6 +432,8 @@ class TraceIndex:
         if trace is None or not self._ids:
             return []
         scores = self._bm25.scores(trace_terms(trace, text), self.weights)
+        # a Python traceback's error is never a Java trace's, however many words they share
+        scores[self._languages != trace.language] = 0.0
         if self._several:  # an entry with several examples counts its best one
             best: dict[str, float] = {}
             for doc in top(scores, limit * 4):

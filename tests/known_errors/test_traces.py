@@ -119,6 +119,25 @@ def test_the_trace_of_the_same_code_path_ranks_first() -> None:
     assert index.rank("no trace here") == []
 
 
+def test_a_trace_is_never_matched_to_another_languages_trace() -> None:
+    """A Python traceback that shares the Java trace's words (here its whole message, as text
+    an example may quote) is still not its known error; a Java trace of another path is."""
+    python = (
+        "Traceback (most recent call last):\n"
+        '  File "/srv/cli/options.py", line 105, in set_selected\n'
+        "    raise AlreadySelectedException(message)\n"
+        "AlreadySelectedException: The option 'b' was specified but 'a' was selected OptionGroup"
+        " setSelected Parser processProperties\n"
+    )
+    other_java = JAVA.replace(
+        "OptionGroup.setSelected(OptionGroup.java:105)", "Util.x(Util.java:7)"
+    )
+    index = TraceIndex([("py", python), ("java", other_java)])
+    assert [i for i, _ in index.rank(JAVA)] == ["java"]
+    assert [i for i, _ in TraceIndex([("py", python)]).rank(JAVA)] == []
+    assert [i for i, _ in TraceIndex([("py", python)]).rank(python)] == ["py"]
+
+
 def test_fusion_judges_trace_covered_entries_by_the_trace_signal_alone() -> None:
     rankings = Rankings(
         per_signal={
