@@ -40,7 +40,7 @@ _PROGRAM = re.compile(rf"```{_PYTHON}[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 
 # Where a written call starts: an optional fence or tag, braces, maybe the OpenAI wrapper, a name
 _CALL_START = re.compile(
-    r"(?:```[A-Za-z]*[ \t]*\n?|<tool_call>\s*)?\{+\s*"
+    r"(?:```[A-Za-z]*[ \t]*\n?|<(?:tool_call|tools)>\s*)?\{+\s*"
     r"(?:\"type\"\s*:\s*\"function\"\s*,\s*\"function\"\s*:\s*\{\s*)?"
     r"\"name\"\s*:\s*\"([^\"]+)\""
 )

@@ -116,6 +116,27 @@ def test_text_written_before_a_tool_call_is_not_the_answer(
     ]
 
 
+def test_a_call_written_as_text_is_shown_as_the_call_not_as_text(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    """Qwen2.5-Coder writes its call in the text, in the <tools> tag of its chat template,
+    and goes on with a result it made up; the agent runs the call, so that text is not shown."""
+    written = (
+        "Let me work it out.\n<tools>\n"
+        '{"name": "calculator", "arguments": {"expression": "17*23+4"}}\n'
+        "</tools>\nThe result is 441."
+    )
+    scripted_llm.push(reply(written), reply("The result of 17*23+4 is 395."))
+    code, out, _err = ask(env, "What is 17*23+4?")
+    assert code == 0
+    assert durations_masked(out)[:3] == [
+        "Let me work it out.",
+        '[tool ok] calculator(expression="17*23+4") -> 395 (N.NNs)',
+        "The result of 17*23+4 is 395.",
+    ]
+    assert "441" not in out and "<tools>" not in out
+
+
 def test_thread_option_continues_a_conversation(
     scripted_llm: ScriptedServer, env: dict[str, str]
 ) -> None:

@@ -104,6 +104,7 @@ def test_a_broken_call_is_cut_from_the_answer_with_its_lead_in() -> None:
         BROKEN_SEARCH,
         "{" + BROKEN_SEARCH,  # {{"name": ...
         f"<tool_call>\n{BROKEN_SEARCH}",
+        f"<tools>\n{BROKEN_SEARCH}",  # the tag Qwen2.5-Coder copies from its chat template
         '{"type": "function", "function": {"name": "rag_search", "arguments": {',
     ):
         text = f"{answer}\n\nTherefore, the final answer is:\n{block}"
