@@ -14,6 +14,7 @@ live as long as the process. ``AGENT_GC_FREEZE=false`` leaves the collector as i
 
 from __future__ import annotations
 
+import atexit
 import gc
 import threading
 
@@ -30,4 +31,8 @@ def freeze_startup_heap() -> bool:
         _frozen = True
     gc.collect()
     gc.freeze()
+    # Back into the collector at exit: what Python's shutdown collects must not be frozen
+    # (extension modules such as Triton's, loaded with the embedder, report what was never
+    # freed as leaks on stderr).
+    atexit.register(gc.unfreeze)
     return True
