@@ -112,7 +112,7 @@ def ask(
       answer, thread_id, steps,
       usage: {input_tokens, output_tokens, total_tokens},
       tool_calls: [{call_id, name, arguments, content, is_error, duration_s}],
-      warnings: [text, ...] (e.g. the answer was cut off at max_tokens)
+      warnings: \\[text, ...] (e.g. the answer was cut off at max_tokens)
       pending: [{call_id, name, arguments}] (calls waiting for approval)
       output: the answer as JSON under --schema (null without it)
 

@@ -36,10 +36,12 @@ def serve(
       agent serve --port 8080
 
       AGENT_SERVE_TOKEN=secret AGENT_CHECKPOINT_URL=postgresql://agent@db/agent \\
-        agent serve --host 0.0.0.0   # one of N replicas behind a load balancer
+        agent serve --host 0.0.0.0        # one of N replicas behind a balancer
 
-      curl -s localhost:8080/v1/chat/completions -H 'content-type: application/json' \\
-        -d '{"model": "agent", "messages": [{"role": "user", "content": "What is 17*23?"}]}'
+      curl -s localhost:8080/v1/chat/completions \\
+        -H 'content-type: application/json' \\
+        -d '{"model": "agent",
+             "messages": [{"role": "user", "content": "What is 17*23?"}]}'
 
     Binding an address other than loopback needs AGENT_SERVE_TOKEN: every request but /healthz
     must then carry `Authorization: Bearer <token>`. Host and Origin headers are checked against

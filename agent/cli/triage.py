@@ -16,7 +16,6 @@ from rich.markup import escape
 from agent.cli._common import (
     BaseUrlOption,
     ModelOption,
-    ModeOption,
     exit_on_agent_error,
     load_settings,
 )
@@ -70,9 +69,10 @@ def _problem(error: ErrorDetails) -> str:
 def _print_report(report: TriageReport) -> None:
     if report.no_match:
         out.print(f"[bold]{escape(NO_MATCH)}[/]")
-        out.print("[bold]Nearest entries[/]")
-    elif report.matches:
-        out.print("[bold]Matched known errors[/]")
+    if report.matches:
+        out.print(
+            "[bold]Nearest entries[/]" if report.no_match else "[bold]Matched known errors[/]"
+        )
         for rank, m in enumerate(report.matches, start=1):
             out.print(
                 f"{rank}. [bold cyan]{m.id}[/]  [dim](score {m.score:.4f}; matched by "
@@ -110,18 +110,28 @@ def triage(
     top_k: Annotated[int, typer.Option(min=1, max=20, help="known errors to show")] = 3,
     base_url: BaseUrlOption = None,
     model: ModelOption = None,
-    mode: ModeOption = None,
 ) -> None:
     """Find the known errors in a log or stack trace and explain the cause and the fix.
 
-    Matched known errors come from the KB (signature, BM25 and dense search, no LLM); then one
-    LLM call explains the cause and the fix and cites the KB ids it used, among those matched.
-    If the LLM is unreachable or its reply is unusable, the best match's own KB cause and fix
-    are printed instead, marked with the entry they come from.
+    [bold]Examples[/]
+
+      agent triage crash.log
+
+      kubectl logs pod/api-7f9c | agent triage -
+
+      agent triage --no-llm --json trace.txt | jq '.matches[0].id'
+
+    Matched known errors come from the KB (signature, stack-trace fields, BM25 and dense
+    search, no LLM); then one LLM call explains the cause and the fix and cites the KB ids it
+    used, among those matched. If no entry matches (nothing matched the input's signature or
+    stack trace, and none is close in meaning), it says so and lists the nearest entries
+    without explaining them. If the LLM is unreachable or its reply is unusable, the best
+    match's own KB cause and fix are printed instead, marked with the entry they come from.
+    Grow the KB with `agent errors import`.
     """
     request = _request(_read(file), top_k=top_k, llm=not no_llm)
     with exit_on_agent_error(err):
-        settings = load_settings(base_url=base_url, model=model, mode=mode)
+        settings = load_settings(base_url=base_url, model=model)
         report = asyncio.run(run_triage(request, settings=settings))
     if as_json:
         out.print(report.model_dump_json(indent=2), markup=False, highlight=False)
