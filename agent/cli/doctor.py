@@ -97,10 +97,15 @@ def doctor(
 def _print_profile(settings: Settings, profile: ServerProfile, *, fresh: bool) -> None:
     table = Table("tool_choice", "outcome", "reply", "s")
     for r in profile.results:
-        style = "green" if r.outcome == "parsed" else "red"
+        style = {"parsed": "green", "recovered": "yellow"}.get(r.outcome, "red")
         table.add_row(r.choice, f"[{style}]{r.outcome}[/]", r.detail, f"{r.seconds:.1f}")
     out.print(table)
-    when = "measured now" if fresh else f"cached from {profile.probed_at}; --refresh measures again"
+    when = (
+        "measured now"
+        if fresh
+        else f"cached from {profile.probed_at}; after restarting the server with other flags, "
+        "--refresh measures again"
+    )
     out.print(f"[dim]({when})[/]")
     if any(r.outcome == "error" for r in profile.results if r.choice == "auto"):
         out.print(
@@ -112,6 +117,12 @@ def _print_profile(settings: Settings, profile: ServerProfile, *, fresh: bool) -
         out.print(
             "Under tool_choice=auto the model wrote its call as text the server did not parse "
             "(common for small models); the agent recovers such calls from the text."
+        )
+    if any(r.outcome == "recovered" for r in profile.results if r.choice == "auto"):
+        out.print(
+            "recovered: under tool_choice=auto the model wrote its call in the text (in a ```json "
+            "block or tags) instead of the server's tool-call format; the agent recovers such "
+            "calls, so native mode works."
         )
     if not any(profile.works(c) for c in ("auto", "required")):
         err.print(

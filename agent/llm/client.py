@@ -297,8 +297,8 @@ class LLMClient:
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
             raise LLMUnavailableError(
                 f"cannot reach the LLM server at {self.base_url} ({exc.__class__.__name__}: "
-                f"{exc}); is it running? Start the local one with `agent llm serve`, or point "
-                "AGENT_LLM_BASE_URL at your vLLM server.",
+                f"{exc}); is it running? Start the local one with `agent llm serve --detach`, "
+                "or point AGENT_LLM_BASE_URL at your vLLM server.",
                 url=self.base_url,
             ) from exc
         except openai.APIStatusError as exc:
