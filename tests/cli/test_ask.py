@@ -97,43 +97,44 @@ def test_human_output_lists_tool_calls_then_the_answer(
     assert "\x1b" not in out
 
 
-def test_text_written_before_a_tool_call_is_not_the_answer(
-    scripted_llm: ScriptedServer, env: dict[str, str]
-) -> None:
-    scripted_llm.push(
-        Response(
-            content="Let me compute that.",
-            tool_calls=[{"name": "calculator", "arguments": {"expression": "3*3"}}],
+# Qwen2.5-Coder often writes its call in the text, in the <tools> tag of its chat template, and
+# goes on with a result it made up; the agent runs the call, so that text is not shown.
+WRITTEN_CALL = (
+    "Let me work it out.\n<tools>\n"
+    '{"name": "calculator", "arguments": {"expression": "17*23+4"}}\n'
+    "</tools>\nThe result is 441."
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "tool_line", "answer"),
+    [
+        (  # text beside a call the server parsed: commentary, not the answer
+            Response(
+                content="Let me work it out.",
+                tool_calls=[{"name": "calculator", "arguments": {"expression": "3*3"}}],
+            ),
+            '[tool ok] calculator(expression="3*3") -> 9 (N.NNs)',
+            "Nine.",
         ),
-        reply("Nine."),
-    )
-    code, out, _err = ask(env, "3*3?")
-    assert code == 0
-    assert durations_masked(out)[:3] == [
-        "Let me compute that.",
-        '[tool ok] calculator(expression="3*3") -> 9 (N.NNs)',
-        "Nine.",
-    ]
-
-
-def test_a_call_written_as_text_is_shown_as_the_call_not_as_text(
-    scripted_llm: ScriptedServer, env: dict[str, str]
+        (  # a call written in the text: shown as the call, not as text
+            reply(WRITTEN_CALL),
+            '[tool ok] calculator(expression="17*23+4") -> 395 (N.NNs)',
+            "The result of 17*23+4 is 395.",
+        ),
+    ],
+)
+def test_text_before_a_tool_call_is_commentary_and_a_written_call_is_not_shown(
+    scripted_llm: ScriptedServer,
+    env: dict[str, str],
+    first: Response,
+    tool_line: str,
+    answer: str,
 ) -> None:
-    """Qwen2.5-Coder writes its call in the text, in the <tools> tag of its chat template,
-    and goes on with a result it made up; the agent runs the call, so that text is not shown."""
-    written = (
-        "Let me work it out.\n<tools>\n"
-        '{"name": "calculator", "arguments": {"expression": "17*23+4"}}\n'
-        "</tools>\nThe result is 441."
-    )
-    scripted_llm.push(reply(written), reply("The result of 17*23+4 is 395."))
-    code, out, _err = ask(env, "What is 17*23+4?")
+    scripted_llm.push(first, reply(answer))
+    code, out, _err = ask(env, "What is it?")
     assert code == 0
-    assert durations_masked(out)[:3] == [
-        "Let me work it out.",
-        '[tool ok] calculator(expression="17*23+4") -> 395 (N.NNs)',
-        "The result of 17*23+4 is 395.",
-    ]
+    assert durations_masked(out)[:3] == ["Let me work it out.", tool_line, answer]
     assert "441" not in out and "<tools>" not in out
 
 
