@@ -5,10 +5,9 @@ Each sub-command group lives in its own module here and is registered below.
 
 from __future__ import annotations
 
-import inspect
-
 import typer
 
+from agent.cli._help import finish_help
 from agent.cli.ask import ask
 from agent.cli.chat import chat
 from agent.cli.docs import docs_app, warn_kb_is_deprecated
@@ -49,36 +48,7 @@ app.command()(triage)
 app.command()(serve)
 
 
-def reflowed(doc: str | None) -> str | None:
-    """A docstring as ``--help`` shows it: the lines of a prose paragraph joined, so the
-    terminal wraps them at its width (Typer keeps each line break, and at 80 columns a line
-    written for 100 broke in two); a paragraph with indented lines (examples, a list) as
-    written."""
-    if not doc:
-        return doc
-    paragraphs = inspect.cleandoc(doc).split("\n\n")
-    return "\n\n".join(
-        p
-        if any(line[:1].isspace() for line in p.splitlines())
-        else " ".join(line.strip() for line in p.splitlines())
-        for p in paragraphs
-    )
-
-
-def _finish_help(group: typer.Typer) -> None:
-    """Every command's ``--help``: prose that wraps at the terminal's width, and the one
-    exit-code table at the end."""
-    group.info.epilog = group.info.epilog or EXIT_CODES_HELP
-    for command in group.registered_commands:
-        command.epilog = command.epilog or EXIT_CODES_HELP
-        if command.help is None and command.callback is not None:
-            command.help = reflowed(command.callback.__doc__)
-    for sub in group.registered_groups:
-        if sub.typer_instance is not None:
-            _finish_help(sub.typer_instance)
-
-
-_finish_help(app)
+finish_help(app)
 
 
 def main() -> None:
