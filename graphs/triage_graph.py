@@ -126,7 +126,7 @@ class TriageState(TypedDict):
 class TriageContext:
     index: ErrorIndex
     llm: LLMClient | None  # None when ``explain`` is off
-    min_similarity: float = 0.55  # AGENT_TRIAGE_MIN_SIMILARITY: see ``is_close``
+    min_similarity: float  # AGENT_TRIAGE_MIN_SIMILARITY: see ``is_close``
 
 
 def _ms(started: float) -> float:

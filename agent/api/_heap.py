@@ -22,12 +22,12 @@ _lock = threading.Lock()
 _frozen = False
 
 
-def freeze_startup_heap() -> bool:
-    """Collect, then freeze what is left; once per process. True if this call froze."""
+def freeze_startup_heap() -> None:
+    """Collect, then freeze what is left; once per process."""
     global _frozen
     with _lock:
         if _frozen:
-            return False
+            return
         _frozen = True
     gc.collect()
     gc.freeze()
@@ -35,4 +35,3 @@ def freeze_startup_heap() -> bool:
     # (extension modules such as Triton's, loaded with the embedder, report what was never
     # freed as leaks on stderr).
     atexit.register(gc.unfreeze)
-    return True
