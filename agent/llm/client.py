@@ -4,7 +4,8 @@ Built on the ``openai`` SDK's async client for its transport, timeouts and retri
 errors, 408/409/429 and 5xx are retried with exponential backoff), but it posts the request body
 as a plain dict: the SDK's ``create()`` first walks the whole message list against its type
 annotations, which measured here as the largest client-side cost of an agent step and grows with
-the square of the history (see bench/loop_overhead.py). Messages stay LangChain messages so the
+the square of the history (see bench/loop_overhead.py). Replies are read from their JSON the same
+way (``agent.llm._wire``), not built into the SDK's models. Messages stay LangChain messages so the
 graph state is the usual ``add_messages`` list.
 
 ``make_chat_model(settings)`` gives a LangChain ``ChatOpenAI`` on the same settings for users who
@@ -32,10 +33,10 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_openai import ChatOpenAI
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from opentelemetry.trace import SpanKind
 
 from agent.errors import LLMResponseError, LLMUnavailableError
+from agent.llm._wire import RawCall, Reply, StreamReader, completion_reply
 from agent.settings import Settings
 from agent.tooling import ArgumentsDecodeError, parse_arguments
 from agent.tracing import span
@@ -89,7 +90,7 @@ def _wire_call(call_id: str | None, name: str | None, arguments: str | None) -> 
 
 
 def _parse_tool_calls(
-    raw_calls: Sequence[tuple[str | None, str | None, str | None]],
+    raw_calls: Sequence[RawCall],
     *,
     cut_off: str | None = None,
 ) -> tuple[list[ToolCall], list[InvalidToolCall]]:
@@ -115,16 +116,6 @@ def _parse_tool_calls(
             continue
         good.append(ToolCall(type="tool_call", id=cid, name=name or "", args=args))
     return good, bad
-
-
-def _usage(raw: Any) -> dict[str, int]:
-    if raw is None:
-        return {}
-    return {
-        "input_tokens": raw.prompt_tokens or 0,
-        "output_tokens": raw.completion_tokens or 0,
-        "total_tokens": raw.total_tokens or 0,
-    }
 
 
 class LLMClient:
@@ -278,20 +269,19 @@ class LLMClient:
     ) -> AIMessage:
         try:
             if not body.get("stream"):
-                completion = await self._client.post(
-                    "/chat/completions",
-                    cast_to=ChatCompletion,
-                    body=body,
-                    options=_REQUEST_OPTIONS,
+                data = await self._client.post(
+                    "/chat/completions", cast_to=object, body=body, options=_REQUEST_OPTIONS
                 )
-                return self._from_completion(completion)
+                reply = completion_reply(data, self.base_url)
+                _check_size(len(reply.content), self.base_url)
+                return self._message(reply)
             stream = await self._client.post(
                 "/chat/completions",
-                cast_to=ChatCompletion,
+                cast_to=object,
                 body=body,
                 options=_REQUEST_OPTIONS,
                 stream=True,
-                stream_cls=openai.AsyncStream[ChatCompletionChunk],
+                stream_cls=openai.AsyncStream[object],
             )
             return await self._from_stream(stream, on_token, on_tool_args)
         except (openai.APIConnectionError, openai.APITimeoutError) as exc:
@@ -326,95 +316,48 @@ class LLMClient:
             else "the reply was cut off at the server's length limit"
         )
 
-    def _from_completion(self, completion: ChatCompletion | object) -> AIMessage:
-        if not isinstance(completion, ChatCompletion):
-            raise LLMResponseError(
-                f"the LLM server at {self.base_url} answered with something that is not a chat "
-                f"completion: {str(completion)[:200]!r}; is AGENT_LLM_BASE_URL an "
-                "OpenAI-compatible server (it usually ends in /v1)?"
-            )
-        if not completion.choices:
-            raise LLMResponseError(f"the LLM server at {self.base_url} returned no choices")
-        choice = completion.choices[0]
-        msg = choice.message
-        _check_size(len(msg.content or ""), self.base_url)
-        raw = [
-            (c.id, c.function.name, c.function.arguments)
-            for c in msg.tool_calls or ()
-            if c.type == "function"
-        ]
-        good, bad = _parse_tool_calls(raw, cut_off=self._cut_off(choice.finish_reason))
+    def _message(self, reply: Reply) -> AIMessage:
+        good, bad = _parse_tool_calls(reply.calls, cut_off=self._cut_off(reply.finish_reason))
+        metadata: dict[str, Any] = {"finish_reason": reply.finish_reason}
+        if reply.model is not None:
+            metadata["model_name"] = reply.model
+        # The server's completion id is kept as metadata, not as the message id: ids are how
+        # add_messages merges, and a restarted server may reuse them.
+        metadata["completion_id"] = reply.completion_id
         return AIMessage(
-            content=end_of_turn(msg.content or ""),
+            content=end_of_turn(reply.content),
             tool_calls=good,
             invalid_tool_calls=bad,
-            # The server's completion id is kept as metadata, not as the message id: ids are
-            # how add_messages merges, and a restarted server may reuse them.
-            response_metadata={
-                "finish_reason": choice.finish_reason,
-                "model_name": completion.model,
-                "completion_id": completion.id,
-            },
-            usage_metadata=_usage(completion.usage) or None,
+            response_metadata=metadata,
+            usage_metadata=reply.usage or None,
         )
 
     async def _from_stream(
         self,
-        stream: openai.AsyncStream[ChatCompletionChunk],
+        stream: openai.AsyncStream[object],
         on_token: TokenCallback | None,
         on_tool_args: ToolArgsCallback | None,
     ) -> AIMessage:
-        text: list[str] = []
-        calls: dict[int, list[str | None]] = {}
-        finish_reason: str | None = None
-        usage: dict[str, int] = {}
-        msg_id: str | None = None
-        events = size = 0
+        reader = StreamReader()
+        size = 0
         async with contextlib.aclosing(stream):  # also when a check below gives up on it
             async for chunk in stream:
-                events += 1
-                msg_id = msg_id or chunk.id
-                if chunk.usage is not None:
-                    usage = _usage(chunk.usage)
-                if not chunk.choices:
-                    continue
-                choice = chunk.choices[0]
-                finish_reason = choice.finish_reason or finish_reason
-                delta = choice.delta
-                if delta.content:
-                    size = _check_size(size + len(delta.content), self.base_url)
-                    text.append(delta.content)
+                text, pieces = reader.feed(chunk)
+                if text:
+                    size = _check_size(size + len(text), self.base_url)
                     if on_token is not None:
-                        on_token(delta.content)
-                for tc in delta.tool_calls or ():
-                    slot = calls.setdefault(tc.index, [None, None, ""])
-                    if tc.id:
-                        slot[0] = tc.id
-                    if tc.function is not None:
-                        if tc.function.name:
-                            slot[1] = (slot[1] or "") + tc.function.name
-                        if tc.function.arguments:
-                            size = _check_size(size + len(tc.function.arguments), self.base_url)
-                            slot[2] = (slot[2] or "") + tc.function.arguments
-                            if on_tool_args is not None:
-                                on_tool_args(tc.index, slot[1], tc.function.arguments)
-        if not events:
+                        on_token(text)
+                for index, name, arguments in pieces:
+                    size = _check_size(size + len(arguments), self.base_url)
+                    if on_tool_args is not None:
+                        on_tool_args(index, name, arguments)
+        if not reader.events:
             raise LLMResponseError(
                 f"the LLM server at {self.base_url} sent no completion events (its reply was "
                 "empty or not an event stream); is AGENT_LLM_BASE_URL an OpenAI-compatible "
                 "server (it usually ends in /v1)?"
             )
-        good, bad = _parse_tool_calls(
-            [(c[0], c[1], c[2]) for _, c in sorted(calls.items())],
-            cut_off=self._cut_off(finish_reason),
-        )
-        return AIMessage(
-            content=end_of_turn("".join(text)),
-            tool_calls=good,
-            invalid_tool_calls=bad,
-            response_metadata={"finish_reason": finish_reason, "completion_id": msg_id},
-            usage_metadata=usage or None,
-        )
+        return self._message(reader.finish())
 
 
 def end_of_turn(text: str) -> str:

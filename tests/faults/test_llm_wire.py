@@ -60,6 +60,25 @@ def test_an_html_page_with_status_200_is_an_error_not_an_empty_answer(
     assert ("Welcome to nginx" in str(error)) or ("no completion events" in str(error))
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"object": "list", "data": []}', "not a chat completion"),
+        (b'{"id": "x", "choices": []}', "returned no choices"),
+        (b'{"id": "x", "choices": [{"index": 0, "text": "hi"}]}', "a choice without a message"),
+    ],
+    ids=["not-a-completion", "no-choices", "no-message"],
+)
+def test_json_of_the_wrong_shape_is_an_error_naming_what_is_missing(
+    scripted_llm: ScriptedServer, settings: Settings, body: bytes, expected: str
+) -> None:
+    scripted_llm.push(Response(body=body, content_type="application/json"))
+    with Agent(settings, tools=make_tools()) as agent, pytest.raises(LLMResponseError) as caught:
+        agent.run("hi")
+    assert expected in str(caught.value)
+    assert f"the LLM server at {scripted_llm.url}" in str(caught.value)
+
+
 def test_garbled_events_are_an_error_naming_the_problem(
     scripted_llm: ScriptedServer, settings: Settings
 ) -> None:
