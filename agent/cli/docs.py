@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,7 +28,7 @@ from rich.text import Text
 
 from agent.cli._common import print_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
-from agent.errors import AgentError
+from agent.errors import AgentError, InputError
 from agent.rag import DocumentStore
 from agent.settings import Settings
 
@@ -79,6 +80,8 @@ def add(
 ) -> None:
     """Ingest documents: chunk, embed and store them; unchanged files are skipped."""
     tag_list = [t.strip() for group in tags or [] for t in group.split(",") if t.strip()]
+    if not any(Path(p).exists() for p in paths):  # before the store and the embedder load
+        raise _fail(InputError(f"no such file or directory: {', '.join(paths)}"))
     # skipped files are printed below; without a handler the library's warning prints too
     logging.getLogger("agent.rag.documents").addHandler(logging.NullHandler())
     try:

@@ -109,3 +109,14 @@ def test_a_garbage_vector_store_file_is_named_in_one_clear_error(
     code, out = agent(env, "docs", "list")
     assert code not in (0, None), out
     assert "milvus.db" in out and "Traceback" not in out
+
+
+def test_adding_only_missing_paths_is_one_error_before_any_progress(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    missing = str(tmp_path / "nope.md")
+    code, out = agent(env, "docs", "add", missing)
+    assert code == ExitCode.USAGE, out
+    assert f"no such file or directory: {missing}" in " ".join(out.split())
+    assert "ingest" not in out  # no progress bar for nothing to do
+    assert not (tmp_path / "data").exists()  # the store was never opened

@@ -314,7 +314,7 @@ def test_docs_cli(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert runner.invoke(app, ["docs", "remove", "nothing"]).exit_code == ExitCode.USAGE
     assert runner.invoke(app, ["docs", "remove"]).exit_code == ExitCode.USAGE
     missing = runner.invoke(app, ["docs", "add", str(tmp_path / "nope.md")])
-    assert missing.exit_code == ExitCode.USAGE and "No such file" in missing.stderr
+    assert missing.exit_code == ExitCode.USAGE and "no such file or directory" in missing.stderr
     assert runner.invoke(app, ["docs", "remove", "--all"]).exit_code == 0
     assert "empty" in runner.invoke(app, ["docs", "list"]).stdout
     assert "warning" not in runner.invoke(app, ["docs", "list"]).stderr
