@@ -325,6 +325,16 @@ class Settings(BaseSettings):
             "matches and nothing is explained"
         ),
     )
+    triage_min_trace_share: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "triage: the share of a stack trace's own score (what the same trace in the KB "
+            "would score) a known error's trace must reach to count as a match; below it an "
+            "unknown trace is not explained as the nearest known one"
+        ),
+    )
     errors_milvus_uri: str | None = Field(
         None,
         description=(

@@ -156,7 +156,10 @@ async def _triage(request: TriageRequest, settings: Settings, index: ErrorIndex)
         state = await _graph().ainvoke(
             {"log": request.log, "top_k": request.top_k, "explain": request.llm, "timings_ms": {}},
             context=TriageContext(
-                index=index, llm=llm, min_similarity=settings.triage_min_similarity
+                index=index,
+                llm=llm,
+                min_similarity=settings.triage_min_similarity,
+                min_trace_share=settings.triage_min_trace_share,
             ),
         )
     finally:

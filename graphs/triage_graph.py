@@ -127,19 +127,27 @@ class TriageContext:
     index: ErrorIndex
     llm: LLMClient | None  # None when ``explain`` is off
     min_similarity: float  # AGENT_TRIAGE_MIN_SIMILARITY: see ``is_close``
+    min_trace_share: float  # AGENT_TRIAGE_MIN_TRACE_SHARE: see ``is_close``
 
 
 def _ms(started: float) -> float:
     return round(1000 * (time.perf_counter() - started), 1)
 
 
-def is_close(match: ErrorMatch, min_similarity: float) -> bool:
-    """Whether ``match`` is evidence that the input is that known error: its signature or its
-    stack trace matched, or its text is close in meaning (cosine >= ``min_similarity``). Shared
-    words alone are not: a log line that reports no error (an INFO line, a greeting) shares
-    some with many entries, and the lookup still ranks its nearest ones (cosine 0.1-0.5 with
-    all-MiniLM-L6-v2, against 0.6-0.8 for an error described in other words)."""
-    if "signature" in match.signals or "trace" in match.signals:
+def is_close(match: ErrorMatch, min_similarity: float, min_trace_share: float) -> bool:
+    """Whether ``match`` is evidence that the input is that known error: its signature
+    matched, its stack trace scored at least ``min_trace_share`` of the query trace's own score,
+    or its text is close in meaning (cosine >= ``min_similarity``). Shared words alone are not:
+    a log line that reports no error (an INFO line, a greeting) shares some with many entries,
+    and the lookup still ranks its nearest ones (cosine 0.1-0.5 with all-MiniLM-L6-v2, against
+    0.6-0.8 for an error described in other words). Nor is the nearest trace of an unknown
+    error: on Defects4J (``bench/triage_gate.py``) every trace whose bug's entry ranked first
+    scored at least 0.2 of its own score, while for 60% of the traces the best entry of
+    another project (an error the KB does not know) scored under 0.2."""
+    if "signature" in match.signals:
+        return True
+    trace = match.signals.get("trace")
+    if trace is not None and trace.score >= min_trace_share:
         return True
     dense = match.signals.get("dense")
     return dense is not None and dense.score >= min_similarity
@@ -212,7 +220,7 @@ async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> di
     started = time.perf_counter()
     ctx = runtime.context
     matches = await ctx.index.alookup(state["log"], top_k=state["top_k"])
-    close = any(is_close(m, ctx.min_similarity) for m in matches)
+    close = any(is_close(m, ctx.min_similarity, ctx.min_trace_share) for m in matches)
     return {"matches": matches, "close": close, "timings_ms": {"lookup": _ms(started)}}
 
 

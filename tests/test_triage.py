@@ -187,6 +187,30 @@ def test_a_line_no_known_error_matches_is_said_so_without_asking_the_model(
     assert "signature" not in report["matches"][0]["matched_by"]
 
 
+# A traceback of an error no starter-KB entry knows: it shares with the KB's Python tracebacks
+# only the traceback's frame (File "...", line N, in ...) and words of the runtime.
+UNKNOWN_TRACEBACK = """\
+Traceback (most recent call last):
+  File "/srv/shop/cart.py", line 88, in checkout
+    total = apply_coupon(order, code)
+  File "/srv/shop/coupons.py", line 41, in apply_coupon
+    raise CouponExpired(code)
+shop.coupons.CouponExpired: coupon SPRING24 expired on 2024-04-30
+"""
+
+
+def test_a_trace_of_an_unknown_error_is_no_match_while_a_known_one_matches(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    code, out, err = triage(env, "-", "--json", stdin=UNKNOWN_TRACEBACK)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["no_match"] is True, report["matches"]
+    assert scripted_llm.requests == []
+    code, out, err = triage(env, "-", "--json", "--no-llm", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0 and json.loads(out)["no_match"] is False
+
+
 def test_empty_input_is_a_usage_error(env: dict[str, str]) -> None:
     code, _, err = triage(env, "-", stdin="  \n")
     assert code == 2 and "empty" in err

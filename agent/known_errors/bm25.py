@@ -50,6 +50,8 @@ class FieldBM25:
             for f, counts in doc.items():
                 df[f].update(counts.keys())
                 total[f] += sum(counts.values())
+        self._df = df
+        self._avg = {f: (total[f] / n) or 1.0 for f in total}
         lists: dict[tuple[str, str], tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for i, doc in enumerate(docs):
             for f, counts in doc.items():
@@ -92,6 +94,36 @@ class FieldBM25:
             return np.zeros(self.size)
         summed = np.bincount(np.concatenate(docs), np.concatenate(parts), minlength=self.size)
         return summed.astype(np.float64, copy=False)  # bincount with weights gives float64
+
+    def self_score(
+        self,
+        query: Mapping[str, Iterable[tuple[str, float]]],
+        weights: Mapping[str, float] | None = None,
+    ) -> float:
+        """The score a document identical to ``query`` would get, with these documents'
+        statistics (a term none of them has counts at its highest idf): what the same text in
+        the index scores, on the scale of ``scores``. Terms too common to score are left out
+        here too."""
+        n = self.size
+        total = 0.0
+        for f, terms in query.items():
+            wf = 1.0 if weights is None else weights.get(f, 0.0)
+            if not wf:
+                continue
+            pairs = list(terms)
+            counts = Counter(t for t, _ in pairs)
+            best: dict[str, float] = {}
+            for term, w in pairs:
+                best[term] = max(best.get(term, 0.0), w)
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * len(pairs) / self._avg.get(f, 1.0))
+            df = self._df.get(f, Counter())
+            for term, w in best.items():
+                d = df[term]
+                if d > self._common:
+                    continue
+                idf = math.log(1 + (n - d + 0.5) / (d + 0.5))
+                total += wf * w * idf * counts[term] * (BM25_K1 + 1) / (counts[term] + norm)
+        return total
 
 
 def top(scores: NDArray[np.float64], limit: int) -> list[int]:

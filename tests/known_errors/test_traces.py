@@ -119,6 +119,27 @@ def test_the_trace_of_the_same_code_path_ranks_first() -> None:
     assert index.rank("no trace here") == []
 
 
+def test_a_score_is_the_share_of_the_querys_own_score_at_any_kb_size() -> None:
+    """The same trace scores about 1 whether the KB holds 2 entries or 40; a trace that shares
+    only the runtime's frames scores a small share of it."""
+    other = JAVA.replace("OptionGroup.setSelected(OptionGroup.java:105)", "Util.strip(Util.java:7)")
+    fillers = [
+        (f"filler-{i}", JAVA.replace("org.apache.commons.cli", f"com.example.app{i}"))
+        for i in range(38)
+    ]
+    for docs in ([("cli-group", JAVA), ("cli-util", other)], [("cli-group", JAVA), *fillers]):
+        best, score = TraceIndex(docs).rank(JAVA)[0]
+        assert best == "cli-group" and 0.9 <= score <= 1.1, (len(docs), score)
+    stranger = (
+        "java.lang.IllegalStateException: cart is closed\n"
+        "\tat com.shop.Cart.add(Cart.java:12)\n"
+        "\tat com.shop.CartTest.testAdd(CartTest.java:30)\n"
+        "\tat sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)\n"
+    )
+    ranked = TraceIndex([("cli-group", JAVA), ("cli-util", other)]).rank(stranger)
+    assert all(score < 0.2 for _, score in ranked), ranked
+
+
 def test_a_trace_is_never_matched_to_another_languages_trace() -> None:
     """A Python traceback that shares the Java trace's words (here its whole message, as text
     an example may quote) is still not its known error; a Java trace of another path is."""
