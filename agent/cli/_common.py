@@ -20,6 +20,7 @@ from rich.markup import escape
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import (
     AgentError,
+    InputError,
     LLMResponseError,
     LLMUnavailableError,
     RunError,
@@ -125,6 +126,13 @@ def print_error(console: Console, exc: AgentError, settings: Settings | None = N
     hint = hint_for(exc, settings)
     if hint:
         console.print(f"[yellow]{escape(hint)}[/]")
+
+
+def usage_error(console: Console, message: str) -> typer.Exit:
+    """Print ``message`` as the one-line error of bad input (``InputError``, as every command
+    prints its errors); raise the exit this returns (code 2)."""
+    print_error(console, InputError(message))
+    return typer.Exit(ExitCode.USAGE)
 
 
 @contextmanager

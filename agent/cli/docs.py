@@ -26,9 +26,9 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from agent.cli._common import print_error
+from agent.cli._common import print_error, usage_error
 from agent.cli.exit_codes import ExitCode, exit_code_for
-from agent.errors import AgentError, InputError
+from agent.errors import AgentError
 from agent.rag import DocumentStore
 from agent.settings import Settings
 
@@ -81,7 +81,7 @@ def add(
     """Ingest documents: chunk, embed and store them; unchanged files are skipped."""
     tag_list = [t.strip() for group in tags or [] for t in group.split(",") if t.strip()]
     if not any(Path(p).exists() for p in paths):  # before the store and the embedder load
-        raise _fail(InputError(f"no such file or directory: {', '.join(paths)}"))
+        raise usage_error(err, f"no such file or directory: {', '.join(paths)}")
     # skipped files are printed below; without a handler the library's warning prints too
     logging.getLogger("agent.rag.documents").addHandler(logging.NullHandler())
     try:
@@ -169,8 +169,7 @@ def remove(
 ) -> None:
     """Remove one source's (or one file's) chunks, or everything with --all."""
     if (source is None) == (not all_):
-        err.print("[bold red]error:[/] give a SOURCE or --all (not both)")
-        raise typer.Exit(ExitCode.USAGE)
+        raise usage_error(err, "give a SOURCE or --all (not both)")
     try:
         with DocumentStore.open(Settings.load()) as docs:
             if all_:

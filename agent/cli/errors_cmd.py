@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from agent.cli._common import exit_on_agent_error
-from agent.cli.exit_codes import ExitCode
+from agent.cli._common import exit_on_agent_error, usage_error
 from agent.known_errors import (
     ErrorIndex,
     KnownError,
@@ -159,8 +158,7 @@ def show_cmd(entry_id: Annotated[str, typer.Argument(help="the entry id")]) -> N
     with exit_on_agent_error(err), ErrorIndex.open(Settings.load()) as index:
         entry = index.get(entry_id)
         if entry is None:
-            err.print(f"[bold red]error:[/] no known error with id {escape(entry_id)!r}")
-            raise typer.Exit(ExitCode.USAGE)
+            raise usage_error(err, f"no known error with id {entry_id!r}")
         out.print(dump_kb_yaml([entry]), markup=False, highlight=False)
 
 
@@ -189,7 +187,6 @@ def remove_cmd(ids: Annotated[list[str], typer.Argument(help="entry ids to delet
     with exit_on_agent_error(err), ErrorIndex.open(Settings.load()) as index:
         missing = [i for i in ids if index.get(i) is None]
         if missing:
-            err.print(f"[bold red]error:[/] unknown ids: {escape(', '.join(missing))}")
-            raise typer.Exit(ExitCode.USAGE)
+            raise usage_error(err, f"unknown ids: {', '.join(missing)}")
         index.delete(ids)
         out.print(f"removed {len(ids)} entries")

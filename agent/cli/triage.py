@@ -18,8 +18,8 @@ from agent.cli._common import (
     ModelOption,
     exit_on_agent_error,
     load_settings,
+    usage_error,
 )
-from agent.cli.exit_codes import ExitCode
 from agent.known_errors import MAX_TEXT_CHARS
 from agent.tooling import format_path
 from agent.triage import NO_MATCH, TriageReport, TriageRequest
@@ -36,14 +36,13 @@ def _read(source: str) -> str:
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
-        err.print(f"[bold red]error:[/] cannot read {escape(name)}: {escape(str(exc))}")
-        raise typer.Exit(ExitCode.USAGE) from None
+        raise usage_error(err, f"cannot read {name}: {exc}") from None
     if b"\x00" in data:
-        err.print(
-            f"[bold red]error:[/] {escape(name)} is not text (it has NUL bytes): give a log or "
-            "a stack trace, not a binary file"
+        raise usage_error(
+            err,
+            f"{name} is not text (it has NUL bytes): give a log or a stack trace, not a "
+            "binary file",
         )
-        raise typer.Exit(ExitCode.USAGE)
     return data.decode("utf-8", errors="replace")
 
 
@@ -51,8 +50,7 @@ def _request(log: str, *, top_k: int, llm: bool) -> TriageRequest:
     try:
         return TriageRequest(log=log, top_k=top_k, llm=llm)
     except ValidationError as exc:
-        err.print(f"[bold red]error:[/] {escape(_problem(exc.errors(include_url=False)[0]))}")
-        raise typer.Exit(ExitCode.USAGE) from None
+        raise usage_error(err, _problem(exc.errors(include_url=False)[0])) from None
 
 
 def _problem(error: ErrorDetails) -> str:

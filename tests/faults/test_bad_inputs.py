@@ -120,3 +120,23 @@ def test_adding_only_missing_paths_is_one_error_before_any_progress(
     assert f"no such file or directory: {missing}" in " ".join(out.split())
     assert "ingest" not in out  # no progress bar for nothing to do
     assert not (tmp_path / "data").exists()  # the store was never opened
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["errors", "show", "no-such-entry"],
+        ["errors", "remove", "no-such-entry"],
+        ["docs", "remove"],
+        ["triage", "/no/such.log"],
+        ["docs", "add", "/no/such.md"],
+    ],
+    ids=["errors-show", "errors-remove", "docs-remove", "triage", "docs-add"],
+)
+def test_bad_input_is_the_same_one_line_error_in_every_command(
+    env: dict[str, str], args: list[str]
+) -> None:
+    code, out = agent(env, *args)
+    assert code == ExitCode.USAGE, out
+    assert out.startswith("error (InputError): "), out
+    assert "Traceback" not in out
