@@ -11,6 +11,7 @@ it; ``agent doctor`` shows that cached profile, or measures it anew with ``--ref
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated
 
 import openai
@@ -66,6 +67,8 @@ def doctor(
         timeout=settings.llm_timeout_s,
         max_retries=0,
     )
+    for name, where in _stores(settings):
+        out.print(f"{name}: {where}", highlight=False)
     out.print(f"endpoint: {settings.llm_base_url}")
     try:
         served = [m.id for m in client.models.list()]
@@ -134,6 +137,25 @@ def _print_profile(settings: Settings, profile: ServerProfile, *, fresh: bool) -
         f"repaired {'with a named tool_choice' if profile.named_choice else 'unconstrained'}. "
         f"(now: AGENT_TOOL_CALL_MODE={settings.tool_call_mode})"
     )
+
+
+def _stores(settings: Settings) -> list[tuple[str, str]]:
+    """Where threads, documents and the error KB live: a user who starts the agent from another
+    directory gets another ./.agent (AGENT_DATA_DIR is relative to the working directory)."""
+
+    def place(uri: str) -> str:
+        return uri if "://" in uri else str(Path(uri).resolve())
+
+    threads = (
+        "PostgreSQL (AGENT_CHECKPOINT_URL)"
+        if settings.checkpoint_url is not None
+        else place(str(settings.threads_db))
+    )
+    return [
+        ("threads", threads),
+        ("documents", place(settings.store_uri)),
+        ("error KB", place(settings.errors_store_uri)),
+    ]
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -40,3 +40,17 @@ def test_errors_map_to_their_class_code() -> None:
     assert exit_code_for(ThreadError("x")) is ExitCode.THREAD
     assert exit_code_for(KnowledgeBaseError("x")) is ExitCode.FAILED
     assert exit_code_for(KeyboardInterrupt()) is ExitCode.INTERRUPTED
+
+
+def test_doctor_says_where_threads_and_stores_live_even_with_the_server_down(
+    tmp_path: Path,
+) -> None:
+    env = {"AGENT_LLM_BASE_URL": "http://127.0.0.1:9/v1", "AGENT_DATA_DIR": str(tmp_path / "d")}
+    result = CliRunner().invoke(app, ["doctor"], env=env)
+    assert result.exit_code == ExitCode.LLM_UNAVAILABLE, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == [
+        f"threads: {tmp_path / 'd' / 'threads.sqlite'}",
+        f"documents: {tmp_path / 'd' / 'milvus.db'}",
+        f"error KB: {tmp_path / 'd' / 'errors.db'}",
+    ]
