@@ -33,6 +33,27 @@ def plain_tokens(text: str) -> list[str]:
     return _PLAIN_TOKEN.findall(text.lower())
 
 
+def _idf(n: int, df: int) -> float:
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def _norm(length: int, avg: float) -> float:
+    """BM25's length normalization of a document ``length`` terms long."""
+    return BM25_K1 * (1 - BM25_B + BM25_B * length / avg)
+
+
+def _weight(idf: float, count: int, norm: float) -> float:
+    return idf * count * (BM25_K1 + 1) / (count + norm)
+
+
+def _highest(terms: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """A query's terms, each once, at its highest weight."""
+    best: dict[str, float] = {}
+    for term, w in terms:
+        best[term] = max(best.get(term, 0.0), w)
+    return best
+
+
 class FieldBM25:
     """Postings of ``docs`` (per document: field -> term counts), scored per field.
 
@@ -55,13 +76,11 @@ class FieldBM25:
         lists: dict[tuple[str, str], tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         for i, doc in enumerate(docs):
             for f, counts in doc.items():
-                avg = (total[f] / n) or 1.0
-                norm = BM25_K1 * (1 - BM25_B + BM25_B * sum(counts.values()) / avg)
+                norm = _norm(sum(counts.values()), self._avg[f])
                 for term, count in counts.items():
-                    idf = math.log(1 + (n - df[f][term] + 0.5) / (df[f][term] + 0.5))
                     ids, weights = lists[(f, term)]
                     ids.append(i)
-                    weights.append(idf * count * (BM25_K1 + 1) / (count + norm))
+                    weights.append(_weight(_idf(n, df[f][term]), count, norm))
         self._postings: dict[tuple[str, str], tuple[NDArray[np.int32], NDArray[np.float64]]] = {
             key: (np.asarray(ids, dtype=np.int32), np.asarray(weights, dtype=np.float64))
             for key, (ids, weights) in lists.items()
@@ -81,10 +100,7 @@ class FieldBM25:
             wf = 1.0 if weights is None else weights.get(f, 0.0)
             if not wf:
                 continue
-            best: dict[str, float] = {}
-            for term, w in terms:
-                best[term] = max(best.get(term, 0.0), w)
-            for term, w in best.items():
+            for term, w in _highest(terms).items():
                 posting = self._postings.get((f, term))
                 if posting is None or len(posting[0]) > self._common:
                     continue
@@ -104,7 +120,6 @@ class FieldBM25:
         statistics (a term none of them has counts at its highest idf): what the same text in
         the index scores, on the scale of ``scores``. Terms too common to score are left out
         here too."""
-        n = self.size
         total = 0.0
         for f, terms in query.items():
             wf = 1.0 if weights is None else weights.get(f, 0.0)
@@ -112,17 +127,11 @@ class FieldBM25:
                 continue
             pairs = list(terms)
             counts = Counter(t for t, _ in pairs)
-            best: dict[str, float] = {}
-            for term, w in pairs:
-                best[term] = max(best.get(term, 0.0), w)
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * len(pairs) / self._avg.get(f, 1.0))
+            norm = _norm(len(pairs), self._avg.get(f, 1.0))
             df = self._df.get(f, Counter())
-            for term, w in best.items():
-                d = df[term]
-                if d > self._common:
-                    continue
-                idf = math.log(1 + (n - d + 0.5) / (d + 0.5))
-                total += wf * w * idf * counts[term] * (BM25_K1 + 1) / (counts[term] + norm)
+            for term, w in _highest(pairs).items():
+                if df[term] <= self._common:
+                    total += wf * w * _weight(_idf(self.size, df[term]), counts[term], norm)
         return total
 
 

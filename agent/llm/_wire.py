@@ -120,7 +120,8 @@ class StreamReader:
             if not isinstance(call, dict):
                 continue
             index = call.get("index")
-            slot = self._calls.setdefault(index if isinstance(index, int) else 0, [None, None, ""])
+            index = index if isinstance(index, int) else 0
+            slot = self._calls.setdefault(index, [None, None, ""])
             slot[0] = _text(call.get("id")) or slot[0]
             function = call.get("function")
             if not isinstance(function, dict):
@@ -129,7 +130,7 @@ class StreamReader:
             arguments = _text(function.get("arguments"))
             if arguments:
                 slot[2] = (slot[2] or "") + arguments
-                pieces.append((index if isinstance(index, int) else 0, slot[1], arguments))
+                pieces.append((index, slot[1], arguments))
         return text, pieces
 
     def finish(self) -> Reply:

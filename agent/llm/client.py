@@ -318,12 +318,11 @@ class LLMClient:
 
     def _message(self, reply: Reply) -> AIMessage:
         good, bad = _parse_tool_calls(reply.calls, cut_off=self._cut_off(reply.finish_reason))
-        metadata: dict[str, Any] = {"finish_reason": reply.finish_reason}
-        if reply.model is not None:
-            metadata["model_name"] = reply.model
         # The server's completion id is kept as metadata, not as the message id: ids are how
         # add_messages merges, and a restarted server may reuse them.
-        metadata["completion_id"] = reply.completion_id
+        metadata = {"finish_reason": reply.finish_reason, "completion_id": reply.completion_id}
+        if reply.model is not None:
+            metadata["model_name"] = reply.model
         return AIMessage(
             content=end_of_turn(reply.content),
             tool_calls=good,
