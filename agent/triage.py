@@ -104,9 +104,10 @@ class TriageReport(BaseModel):
     llm_error: str | None = None
     no_match: bool = Field(
         default=False,
-        description="no known error matches the input: nothing matched its signature or stack "
-        "trace and no entry is close in meaning (AGENT_TRIAGE_MIN_SIMILARITY); `matches` are "
-        "then only the nearest entries, and nothing is explained",
+        description="no known error matches the input: nothing matched its signature, no "
+        "entry's trace scored AGENT_TRIAGE_MIN_TRACE_SHARE of its own, and no entry is close in "
+        "meaning (AGENT_TRIAGE_MIN_SIMILARITY); `matches` are then only the nearest entries, "
+        "and nothing is explained",
     )
     lines_in: int
     lines_used: int
