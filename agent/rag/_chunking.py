@@ -2,7 +2,9 @@
 
 Text arrives with Markdown ``#`` headings (see ``agent.rag._readers``). A chunk never straddles a
 heading unless the part before it is small; it grows paragraph by paragraph up to ``size``
-characters; a paragraph too long on its own is split by sentences, then by words. Consecutive
+characters; a paragraph too long on its own is split at its list items (an item with its
+continuation lines stays whole, so an option keeps its **Default:**), then by sentences, then by
+words. Consecutive
 chunks of one section share up to ``overlap`` characters of whole paragraphs or sentences.
 Each chunk carries the heading path it sits under, which is prepended to its text, so a chunk
 is understandable (and embeds well) on its own.
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=\S)")
+_LIST_ITEM = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+\S")
+#: Part of every document's hash: a change to how text is cut re-chunks stored documents.
+CHUNKER_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +34,7 @@ class _Block:
     text: str
     section: str
     is_heading: bool = False
-    continues: bool = False  # a piece of the same paragraph as the unit before it
+    joint: str = "\n\n"  # what goes between the unit before it and this one in a chunk
 
 
 def _blocks(text: str) -> list[_Block]:
@@ -90,15 +95,34 @@ def _split_long(text: str, size: int) -> list[str]:
     return [p for p in pieces if p.strip()]
 
 
+def _list_items(text: str) -> list[str]:
+    """``text`` cut before each list item line, an item keeping its continuation lines; one
+    piece when it is not a list of at least two items."""
+    items: list[list[str]] = []
+    for line in text.split("\n"):
+        if not items or _LIST_ITEM.match(line):
+            items.append([line])
+        else:
+            items[-1].append(line)
+    starts = sum(bool(_LIST_ITEM.match(item[0])) for item in items)
+    return ["\n".join(item) for item in items] if starts >= 2 else [text]
+
+
 def _units(blocks: list[_Block], size: int) -> list[_Block]:
-    """Blocks no longer than ``size``; long paragraphs become runs of sentence groups."""
+    """Blocks no longer than ``size``; long paragraphs become runs of list items, and items
+    (or paragraphs) still too long runs of sentence groups."""
     out: list[_Block] = []
     for block in blocks:
         if len(block.text) <= size or block.is_heading:
             out.append(block)
-        else:
-            pieces = _split_long(block.text, size)
-            out.extend(_Block(p, block.section, continues=i > 0) for i, p in enumerate(pieces))
+            continue
+        for i, item in enumerate(_list_items(block.text)):
+            joint = block.joint if i == 0 else "\n"
+            pieces = [item] if len(item) <= size else _split_long(item, size)
+            out.extend(
+                _Block(p, block.section, joint=joint if j == 0 else " ")
+                for j, p in enumerate(pieces)
+            )
     return out
 
 
@@ -120,10 +144,7 @@ def chunk_text(text: str, *, size: int = 1000, overlap: int = 150) -> list[Chunk
         nonlocal current, fresh
         if not current or not fresh:
             return
-        body = "".join(
-            ("" if i == 0 else " " if p.continues else "\n\n") + p.text
-            for i, p in enumerate(current)
-        )
+        body = "".join(("" if i == 0 else p.joint) + p.text for i, p in enumerate(current))
         section = current[-1].section
         # the heading path gives a chunk that starts mid-section its context
         prefix = "" if current[0].is_heading or not section else f"[{section}]\n"

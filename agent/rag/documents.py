@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.closing import Closing
-from agent.rag._chunking import Chunk, chunk_text
+from agent.rag._chunking import CHUNKER_VERSION, Chunk, chunk_text
 from agent.rag._readers import UnreadableFileError, iter_files, read_document
 from agent.rag._reports import DocumentStats, IngestReport, SourceInfo
 from agent.settings import Settings
@@ -184,6 +184,7 @@ class DocumentStore(Closing):
                 "\0".join(
                     [
                         self.embedder.model,
+                        CHUNKER_VERSION,
                         str(self.chunk_size),
                         str(self.chunk_overlap),
                         source or "",  # a default label (a cwd-relative path) is no change

@@ -170,7 +170,8 @@ def self_check(retrieval: bool = False) -> dict[str, Any]:
             (f"It is {shown}.", True),
             (f"The default is 7, so the answer is {shown}", True),
             (f"The answer is {value + 1:,.0f}.", False),
-            (f"The answer is {shown}. (See also 99991 KiB.)", False),
+            (f"The answer is {shown}. (See also 99991 KiB.)", True),  # the marker's number
+            (f"I first had {shown}, but the answer is 99991.", False),
             ("I cannot find it.", False),
         ]:
             scoring["cases"] += 1

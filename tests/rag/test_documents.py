@@ -123,6 +123,25 @@ def test_chunking_keeps_code_fences_and_cuts_giant_tokens() -> None:
     assert "".join(c.text for c in chunks).count("y") == 700
 
 
+def test_a_long_list_is_cut_between_items_so_each_option_keeps_its_default() -> None:
+    # an API reference's options list: one paragraph, far longer than a chunk
+    items = [
+        f"  * `option{i}`: {{number}} What option {i} does. **Default:** `{i}`." for i in range(30)
+    ]
+    text = (
+        "## `make(options)`\n\n* `options`: {Object}\n" + "\n".join(items) + "\n\nReturns a thing."
+    )
+    chunks = chunk_text(text, size=300, overlap=80)
+    assert len(chunks) >= 5
+    for i, item in enumerate(items):
+        holding = [c for c in chunks if f"`option{i}`" in c.text]
+        assert holding, i
+        # the item is whole, on its own line, in every chunk that names it
+        assert all(f"\n{item}" in c.text or c.text.endswith(item) for c in holding), i
+    assert "**Default:** `3`. * `option4`" not in "".join(c.text for c in chunks)
+    assert chunks[1].text.startswith("[`make(options)`]\n  * `option")  # overlap: whole items
+
+
 # --- the document store ------------------------------------------------------------------------
 
 
