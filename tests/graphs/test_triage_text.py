@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 
 from agent.known_errors import ErrorMatch, KnownError
+from agent.known_errors.lookup import Signal, SignalHit
 from graphs.triage_graph import ANSWER_MAX_CHARS, in_contention, whole_sentences
 
 SENTENCE = "The date parser accepts a pattern it should reject. "
@@ -27,10 +30,13 @@ def test_whole_sentences(text: str, expected: str) -> None:
     assert whole_sentences(text) == expected
 
 
-def _match(entry_id: str, score: float) -> ErrorMatch:
+def _match(entry_id: str, score: float, **signals: float) -> ErrorMatch:
     entry = KnownError(id=entry_id, title=entry_id, examples=["E: x"], cause="c", fix="f")
+    hits: dict[Signal, SignalHit] = {
+        cast(Signal, name): SignalHit(rank=1, score=value) for name, value in signals.items()
+    }
     return ErrorMatch(
-        id=entry_id, title=entry_id, score=score, matched_by=[], signals={}, entry=entry
+        id=entry_id, title=entry_id, score=score, matched_by=list(hits), signals=hits, entry=entry
     )
 
 
@@ -43,3 +49,16 @@ def test_only_matches_near_the_best_reach_the_prompt() -> None:
     close = [_match("a", 0.049), _match("b", 0.048), _match("c", 0.047)]
     assert in_contention(close) == close
     assert in_contention([]) == []
+
+
+def test_a_trace_match_keeps_only_runner_ups_with_nearly_its_trace_score() -> None:
+    # fused scores of a trace input are rank-based near-ties; the trace scores tell them apart
+    best = _match("bug-76", 0.049, trace=0.74)
+    tied = _match("bug-77", 0.048, trace=0.70)  # at least 0.8 of the best's trace score
+    weaker = _match("bug-89", 0.048, trace=0.55)
+    words_only = _match("python-x", 0.047, bm25=9.0)
+    regex = _match("java-npe", 0.047, signature=1.0)  # a signature match is always evidence
+    got = in_contention([best, tied, weaker, words_only, regex])
+    assert [m.id for m in got] == ["bug-76", "bug-77", "java-npe"]
+    # without a trace score on the best match the fused rule alone applies
+    assert in_contention([words_only, weaker]) == [words_only, weaker]
