@@ -28,6 +28,7 @@ from agent.known_errors import (
     LookupResult,
     MatchSummary,
 )
+from agent.known_errors.traces import parse_trace
 from agent.llm import LLMClient
 from agent.settings import Settings
 from graphs.triage_graph import Confidence, TriageContext, build_triage_graph
@@ -90,6 +91,12 @@ class TriageReport(BaseModel):
     matches: list[MatchSummary]
     answer: str | None = Field(
         default=None, description="cause, fix and citations as text; None without the LLM step"
+    )
+    location: str | None = Field(
+        default=None,
+        description="where the input's own code failed: the first frame of its stack trace "
+        "outside libraries and tests (else outside libraries), with file and line; None when "
+        "the input holds no stack trace. From the input alone, not the KB or the LLM",
     )
     cause: str | None = None
     fix: str | None = None
@@ -169,11 +176,24 @@ async def _triage(request: TriageRequest, settings: Settings, index: ErrorIndex)
     return _report(state)
 
 
+def _failure_location(text: str) -> str | None:
+    """The first frame of ``text``'s stack trace in the project's own code, not a test's
+    (else any own frame): ``pkg.Class.method (File.java:938)``; None without a trace."""
+    trace = parse_trace(text)
+    own = [] if trace is None else trace.own_frames
+    frame = next((f for f in own if not f.test), own[0] if own else None)
+    if frame is None:
+        return None
+    place = f"{frame.file}:{frame.line}" if frame.line is not None else frame.file
+    return f"{frame.name} ({place})" if place else frame.name
+
+
 def _report(state: dict[str, Any]) -> TriageReport:
     matches = state.get("matches") or []
     reduced = state["reduced"]
     report = TriageReport(
         matches=LookupResult.from_matches(matches).matches,
+        location=_failure_location(state["log"]),
         lines_in=reduced.lines_in,
         lines_used=reduced.lines_out,
         timings_ms=state["timings_ms"],
@@ -197,5 +217,8 @@ def _report(state: dict[str, Any]) -> TriageReport:
     ]
     if not report.fallback:
         cited = ", ".join(f"[{i}]" for i in explanation.cited) or "none"
-        report.answer = f"Cause: {explanation.cause}\nFix: {explanation.fix}\nKnown errors: {cited}"
+        where = f"Where: {report.location}\n" if report.location else ""
+        report.answer = (
+            f"{where}Cause: {explanation.cause}\nFix: {explanation.fix}\nKnown errors: {cited}"
+        )
     return report

@@ -63,6 +63,8 @@ def test_triage_without_llm_returns_the_right_entry_first(
     assert report["matches"][0]["matched_by"] == ["signature", "bm25"]
     assert report["answer"] is None and report["cited_ids"] == []
     assert report["lines_in"] == 7
+    # where the user's code failed, from the trace itself: fastcrc's frame is a dependency's
+    assert report["location"] == "main.<module> (/srv/app/main.py:14)"
 
 
 def explanation(**fields: object) -> str:
@@ -91,6 +93,7 @@ def test_triage_from_stdin_explains_in_one_structured_call(
     assert "Cause: fastcrc's C extension parses '#' formats" in out
     assert "Fix: upgrade fastcrc, or add #define PY_SSIZE_T_CLEAN" in out
     assert "Citations: python-py-ssize-t-clean  (confidence high)" in out
+    assert "Where: main.<module> (/srv/app/main.py:14)" in lines
     scripted_llm.assert_done()
     # one call, no tools: the retrieved entries are in the prompt, and the server must decode
     # to a schema whose citations can only be the retrieved ids
@@ -165,6 +168,7 @@ def test_a_line_no_known_error_matches_is_said_so_without_asking_the_model(
     assert code == 0, err
     report = json.loads(out)
     assert report["no_match"] is True
+    assert report["location"] is None  # a log line has no frames
     assert report["matches"]  # the nearest entries are still listed, as such
     assert report["cause"] is None and report["fix"] is None and report["cited_ids"] == []
     assert report["answer"].startswith("No known error matches this input")
@@ -246,8 +250,12 @@ def test_a_java_trace_reaches_the_model_without_its_runner_frames(
         f"{runner}\n"
     )
     scripted_llm.push(reply(explanation(cited=[1])))
-    code, _, err = triage(env, "-", "--json", stdin=trace)
+    code, out, err = triage(env, "-", "--json", stdin=trace)
     assert code == 0, err
+    report = json.loads(out)
+    # the first frame of the project's code that is not a test's, not the JDK's
+    assert report["location"] == "com.shop.Cart.removeExpired (Cart.java:88)"
+    assert report["answer"].startswith("Where: com.shop.Cart.removeExpired (Cart.java:88)\nCause: ")
     (request,) = scripted_llm.requests
     prompt = request["messages"][-1]["content"]
     # the project's frames are all there; 39 of the runner's 40 frames are one line

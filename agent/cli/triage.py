@@ -82,6 +82,8 @@ def _print_report(report: TriageReport) -> None:
         out.print("No known error matches.")
     lines = "line" if report.lines_in == 1 else "lines"
     out.print(f"[dim](read {report.lines_in} {lines}, used {report.lines_used})[/]")
+    if report.location:
+        out.print(f"[bold]Where:[/] {escape(report.location)}", highlight=False)
     if report.cause is None or report.fix is None or report.fallback:
         if report.matches and not report.no_match:  # --no-llm, or a fallback: the KB's text
             best = report.matches[0]
