@@ -4,10 +4,9 @@ Text arrives with Markdown ``#`` headings (see ``agent.rag._readers``). A chunk 
 heading unless the part before it is small; it grows paragraph by paragraph up to ``size``
 characters; a paragraph too long on its own is split at its list items (an item with its
 continuation lines stays whole, so an option keeps its **Default:**), then by sentences, then by
-words. Consecutive
-chunks of one section share up to ``overlap`` characters of whole paragraphs or sentences.
-Each chunk carries the heading path it sits under, which is prepended to its text, so a chunk
-is understandable (and embeds well) on its own.
+words. Consecutive chunks of one section share up to ``overlap`` characters of whole
+paragraphs, list items or sentences. Each chunk carries the heading path it sits under, which
+is prepended to its text, so a chunk is understandable (and embeds well) on its own.
 """
 
 from __future__ import annotations
