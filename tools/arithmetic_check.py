@@ -22,13 +22,12 @@ It only reports what it is sure of:
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Final
 
-from agent.errors import ToolError
-from tools.calculator import evaluate, format_result
+from tools._units import agrees, find_unit_steps, value_of
+from tools.calculator import format_result
 
 __all__ = ["Miscalculation", "find_miscalculations"]
 
@@ -78,6 +77,9 @@ class Miscalculation:
     expression: str  # as evaluated, e.g. "3.79 + 4.5"
     written: str  # what the model wrote, e.g. "8.38"
     correct: str  # the calculator's result, e.g. "8.29"
+    # False when the step has another reading the check did not rule out ("a / b * c" read as
+    # a / (b * c)): the step is said, but the answer is not settled with ``correct``
+    sure: bool = True
 
     def __str__(self) -> str:
         return f"{self.expression} = {self.correct}, not {self.written}"
@@ -87,11 +89,18 @@ def find_miscalculations(text: str) -> list[Miscalculation]:
     """The wrong ``expression = number`` steps in ``text``, first ones first (at most 3)."""
     found: list[Miscalculation] = []
     seen: set[tuple[str, str]] = set()
-    for line in _normalize(text).splitlines():
-        sides = _EQUALS.split(line)
+    for plain, worded in zip(
+        _normalize(text).splitlines(), _normalize(text, units=True).splitlines(), strict=True
+    ):
+        steps = [Miscalculation(*step) for step in find_unit_steps(worded)]
+        with_units = {s.written.split()[0] for s in steps}
+        sides = _EQUALS.split(plain)
         for left, right in zip(sides, sides[1:], strict=False):
-            wrong = _check_step(left, right)
-            if wrong is not None and (wrong.expression, wrong.written) not in seen:
+            step = _check_step(left, right)  # the same step read without its units: said once
+            if step is not None and step.written not in with_units:
+                steps.append(step)
+        for wrong in steps:
+            if (wrong.expression, wrong.written) not in seen:
                 seen.add((wrong.expression, wrong.written))
                 found.append(wrong)
                 if len(found) == MAX_REPORTED:
@@ -99,9 +108,10 @@ def find_miscalculations(text: str) -> list[Miscalculation]:
     return found
 
 
-def _normalize(text: str) -> str:
-    """LaTeX and typography to plain Python arithmetic, one display line per line."""
-    out = _MATH_DELIMITERS.sub(" ", _TEXT.sub(" ", text))
+def _normalize(text: str, units: bool = False) -> str:
+    """LaTeX and typography to plain Python arithmetic, one display line per line; with
+    ``units``, the words of ``\\text{ minutes}`` are kept (the unit check reads them)."""
+    out = _MATH_DELIMITERS.sub(" ", _TEXT.sub(lambda m: _words(m.group(0)) if units else " ", text))
     for _ in range(4):  # nested fractions, innermost first
         out, n = _FRAC.subn(r"((\1)/(\2))", out)
         if not n:
@@ -113,6 +123,11 @@ def _normalize(text: str) -> str:
     out = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), out)
     out = _HEX.sub(lambda m: str(int(m.group(0), 16)), out)  # 0x10000 / 256 = 256
     return _TIMES_X.sub(" * ", out)
+
+
+def _words(command: str) -> str:
+    """What ``\\text{...}`` (or ``\\mathrm{...}``) shows."""
+    return " " + command[command.index("{") + 1 : -1].replace("\n", " ") + " "
 
 
 def _check_step(left: str, right: str) -> Miscalculation | None:
@@ -136,9 +151,10 @@ def _check_step(left: str, right: str) -> Miscalculation | None:
     grouped = _DIVISOR_RUN.sub(r"/ (\1)", expression)  # "a * b / c * d": a*b / (c*d)
     if grouped != expression and (other := _value(grouped)) is not None:
         readings.append(other)
-    if any(_agrees(v, c, number) for v in readings for c in candidates):
+    if any(agrees(v, c, number) for v in readings for c in candidates):
         return None
-    return Miscalculation(" ".join(expression.split()), number, format_result(value))
+    sure = len(readings) == 1
+    return Miscalculation(" ".join(expression.split()), number, format_result(value), sure)
 
 
 def _trailing_expression(left: str) -> str | None:
@@ -166,17 +182,5 @@ def _trailing_expression(left: str) -> str | None:
 
 
 def _value(expression: str) -> float | None:
-    python = _IMPLICIT_TIMES.sub("*(", _PERCENT.sub(r"(\1/100)", expression)).replace("^", "**")
-    try:
-        return float(evaluate(python))
-    except (ToolError, ValueError, OverflowError, ZeroDivisionError):
-        return None
-
-
-def _agrees(value: float, shown: float, text: str) -> bool:
-    """``value`` written as ``text`` is right: equal once rounded to the decimals shown."""
-    if not math.isfinite(value):
-        return True  # nothing sensible to say
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    tolerance = 0.5 * 10.0**-decimals
-    return abs(value - shown) <= tolerance * (1 + 1e-9) + 1e-9 * abs(value)
+    python = _IMPLICIT_TIMES.sub("*(", _PERCENT.sub(r"(\1/100)", expression))
+    return value_of(python.replace("^", "**"))

@@ -146,7 +146,9 @@ def settle(ai: AIMessage, problems: Sequence[object]) -> AIMessage | None:
     "(Checked with the calculator: 65536 / 16 = 4096, not 4032. The answer is 4096.)". The
     model's text stays as written. Offline over the 399 distinct agent answers then saved with
     a known reference: the value was a flagged step's result in 21, all wrong, 6 right with
-    the calculator's value; no right answer had a flagged step."""
+    the calculator's value; no right answer had a flagged step. A step the check could read two
+    ways ("10485760 / 64 * 1024", meant as 10485760 / (64 * 1024)) is said but settles
+    nothing: its left-to-right value is not surely the one meant."""
     value = answer_value(ai.text)
     if value is None:
         return None
@@ -157,6 +159,8 @@ def settle(ai: AIMessage, problems: Sequence[object]) -> AIMessage | None:
             note += f"The answer is {p.printed}.)"
             break
         written, correct = getattr(p, "written", None), getattr(p, "correct", None)  # a step
+        if not getattr(p, "sure", True):
+            continue  # the step's right value depends on how it is read
         if isinstance(correct, str) and isinstance(written, str) and parse_number(written) == value:
             note = f"(Checked with the calculator: {p}. The answer is {correct}.)"
     if note is None:

@@ -77,3 +77,68 @@ def test_punctuation_after_a_result_ends_it_but_a_list_does_not() -> None:
     assert found("First 3.79 + 4.5 = 8.38, then we halve it.") == ["3.79 + 4.5 = 8.29, not 8.38"]
     assert found("so 2 + 2 = 5.") == ["2 + 2 = 4, not 5"]
     assert found("2 + 2 = 4,5,6") == []
+
+
+# Steps with units. The wrong ones are shaped like those the 1.5B model wrote in the documents
+# suite (bench/results/mixed-*.json), where a default in milliseconds is fitted into minutes.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Since 1000 milliseconds is equal to 1 second, 2.5 minutes is equal to 1500 seconds.",
+            ["2.5 minutes = 150 seconds, not 1500 seconds"],
+        ),
+        (
+            "150 seconds / 1000 milliseconds = 1.5",
+            ["150 seconds / 1000 milliseconds = 150, not 1.5"],
+        ),
+        ("There are 2.5 minutes / 1000 ms = 25 delays", ["2.5 minutes / 1000 ms = 150, not 25"]),
+        ("300 seconds = 28 hours", ["300 seconds = 0.0833333 hours, not 28 hours"]),
+        (
+            "\\[ 2.5 \\text{ minutes} = 1500 \\text{ seconds} \\]",
+            ["2.5 minutes = 150 seconds, not 1500 seconds"],
+        ),
+        (
+            "\\frac{86400000 \\text{ ms}}{120000 \\text{ ms}} = 72",
+            ["((86400000 ms)/(120000 ms)) = 720, not 72"],
+        ),
+        ("10 MiB / 16 KiB = 625", ["10 MiB / 16 KiB = 640, not 625"]),
+        ("64 KB = 60000 bytes", ["64 KB = 65536 bytes, not 60000 bytes"]),  # neither 1000 nor 1024
+        ("10 minutes is 6000 seconds.", ["10 minutes = 600 seconds, not 6000 seconds"]),
+        (
+            "The default is 60000 milliseconds (1 hour), which fits",
+            ["60000 milliseconds = 0.0166667 hour, not 1 hour"],
+        ),
+    ],
+)
+def test_wrong_steps_with_units_are_found_in_base_units(text: str, expected: list[str]) -> None:
+    assert found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "300 seconds = 0.0035 days",  # rounded to the decimals shown
+        "1 day = 86400 seconds",
+        "45 minutes + 1.5 hours = 135 minutes",
+        "5 days * 24 = 120 hours",  # a conversion factor without its unit: right as bare numbers
+        "180 minutes / 60 = 3 hours",
+        "3 hours * 60 = 180 minutes",  # time * number = time, right as bare numbers
+        "64 KB = 65536 bytes",  # KB as 1024
+        "64 KB = 64000 bytes",  # KB as 1000
+        "150 seconds / 1000 ms = 150 delays",  # a ratio, then a count
+        "1 hour = 60",  # a duration on the left, a bare number on the right: which unit?
+        "1000 ms = 1 check",
+        "we divide 150 seconds by 1000 ms = 150 s",  # a lone quantity inside the sentence's sum
+        "It takes 2 hours and 30 minutes = 160 minutes",
+        "x * 2 hours = 5 hours",  # a variable in the expression
+        "2 hours = 2 * 60 = 120 minutes",  # the right side is another expression
+        "1 month = 30 days",  # months and years are not units it knows
+        "The interval is 5 minutes is 10 things",
+        "16384 bytes (16 KiB)",  # restated in brackets, rightly
+        "2 minutes (120 seconds by default)",  # the bracket says more than a quantity
+        "64 * 1024 bytes (64 KB)",  # the bracket restates the whole product
+    ],
+)
+def test_steps_with_units_are_reported_only_when_surely_wrong(text: str) -> None:
+    assert found(text) == []
