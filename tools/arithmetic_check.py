@@ -77,12 +77,18 @@ class Miscalculation:
     expression: str  # as evaluated, e.g. "3.79 + 4.5"
     written: str  # what the model wrote, e.g. "8.38"
     correct: str  # the calculator's result, e.g. "8.29"
-    # False when the step has another reading the check did not rule out ("a / b * c" read as
-    # a / (b * c)): the step is said, but the answer is not settled with ``correct``
-    sure: bool = True
+    # another reading of the step the check could not rule out, with its value ("a / b * c"
+    # meant as "a / (b * c)"): both are said, and the answer is not settled with ``correct``
+    other: str = ""
+
+    @property
+    def sure(self) -> bool:
+        """The step reads one way only, so ``correct`` is surely the value meant."""
+        return not self.other
 
     def __str__(self) -> str:
-        return f"{self.expression} = {self.correct}, not {self.written}"
+        also = f" (read as {self.other})" if self.other else ""
+        return f"{self.expression} = {self.correct}{also}, not {self.written}"
 
 
 def find_miscalculations(text: str) -> list[Miscalculation]:
@@ -153,8 +159,8 @@ def _check_step(left: str, right: str) -> Miscalculation | None:
         readings.append(other)
     if any(agrees(v, c, number) for v in readings for c in candidates):
         return None
-    sure = len(readings) == 1
-    return Miscalculation(" ".join(expression.split()), number, format_result(value), sure)
+    also = f"{' '.join(grouped.split())} = {format_result(readings[1])}" if readings[1:] else ""
+    return Miscalculation(" ".join(expression.split()), number, format_result(value), also)
 
 
 def _trailing_expression(left: str) -> str | None:

@@ -147,8 +147,8 @@ def settle(ai: AIMessage, problems: Sequence[object]) -> AIMessage | None:
     model's text stays as written. Offline over the 399 distinct agent answers then saved with
     a known reference: the value was a flagged step's result in 21, all wrong, 6 right with
     the calculator's value; no right answer had a flagged step. A step the check could read two
-    ways ("10485760 / 64 * 1024", meant as 10485760 / (64 * 1024)) is said but settles
-    nothing: its left-to-right value is not surely the one meant."""
+    ways ("10485760 / 64 * 1024", meant as 10485760 / (64 * 1024)) is said, with both values,
+    but settles nothing: neither is surely the one meant."""
     value = answer_value(ai.text)
     if value is None:
         return None

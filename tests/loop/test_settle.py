@@ -43,7 +43,9 @@ def test_a_step_with_two_readings_is_said_but_never_settled() -> None:
     # step is 167772160, which the check must not make the answer
     text = "10485760 / 64 * 1024 = 16384\n\nThe answer is 16384."
     problems = find_miscalculations(text)
-    assert [str(p) for p in problems] == ["10485760 / 64 * 1024 = 167772160, not 16384"]
+    assert [str(p) for p in problems] == [
+        "10485760 / 64 * 1024 = 167772160 (read as 10485760 / (64 * 1024) = 160), not 16384"
+    ]
     assert settle(AIMessage(text), problems) is None
 
 
