@@ -5,6 +5,7 @@
   PyPI ``milvus==2.3.5``, started once per session on a free port in a temp base dir (3.5-9 s);
   tests using it carry ``@pytest.mark.milvus_server``. That server has no BM25: dense only.
 * ``embedder`` (session): the local all-MiniLM-L6-v2, loaded once.
+* ``documents``: a ``DocumentStore`` on ``lite_uri`` with that embedder (400-token chunks).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.store import LocalEmbedder
+from agent.rag import DocumentStore
+from agent.store import LocalEmbedder, VectorStore
 
 
 def _free_port() -> int:
@@ -57,3 +59,9 @@ def embedder() -> LocalEmbedder:
     model = LocalEmbedder(batch_size=32)
     model.load()
     return model
+
+
+@pytest.fixture
+def documents(lite_uri: str, embedder: LocalEmbedder) -> Iterator[DocumentStore]:
+    with VectorStore(lite_uri) as store:
+        yield DocumentStore(store, embedder, chunk_size=400, chunk_overlap=60)

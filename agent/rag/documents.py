@@ -32,6 +32,7 @@ from typing import Any
 
 from agent.closing import Closing
 from agent.rag._chunking import CHUNKER_VERSION, Chunk, chunk_text
+from agent.rag._queries import interleave, query_parts
 from agent.rag._readers import UnreadableFileError, iter_files, read_document
 from agent.rag._reports import DocumentStats, IngestReport, SourceInfo
 from agent.settings import Settings
@@ -313,15 +314,31 @@ class DocumentStore(Closing):
         cosine: bool = False,
     ) -> list[Hit]:
         """The ``top_k`` chunks nearest ``query`` (hybrid where the engine has BM25); with
-        ``cosine``, each hit's cosine similarity to the query in ``fields["cosine"]``."""
+        ``cosine``, each hit's cosine similarity to the query in ``fields["cosine"]``.
+
+        A query whose clauses name two or more code identifiers ("the default highWaterMark of
+        fs.createReadStream() divided by that of fs.createWriteStream()") is also searched
+        clause by clause: each clause's best chunk comes first, then the whole query's, then
+        the second best of each (``agent.rag._queries``). A hit's score and cosine are then
+        those of the search that found it."""
         coll = self.collection(create=False)
         if coll is None:
             return []
         flt = all_of(
             eq("source", source) if source else None, has_any("tags", tags) if tags else None
         )
-        vector = self.embedder.embed_query(query)
-        return coll.search(vector, text=query, top_k=top_k, filter=flt, mode=mode, cosine=cosine)
+        rankings = [
+            coll.search(
+                self.embedder.embed_query(q),
+                text=q,
+                top_k=top_k,
+                filter=flt,
+                mode=mode,
+                cosine=cosine,
+            )
+            for q in [*query_parts(query), query]
+        ]
+        return interleave(rankings, top_k)
 
     async def asearch(
         self,

@@ -4,7 +4,6 @@ with the real local embedding model, and the ``agent docs`` commands."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -143,12 +142,6 @@ def test_a_long_list_is_cut_between_items_so_each_option_keeps_its_default() -> 
 
 
 # --- the document store ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def documents(lite_uri: str, embedder: LocalEmbedder) -> Iterator[DocumentStore]:
-    with VectorStore(lite_uri) as store:
-        yield DocumentStore(store, embedder, chunk_size=400, chunk_overlap=60)
 
 
 @pytest.fixture
