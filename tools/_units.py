@@ -127,12 +127,12 @@ def _check(left: str, right: str) -> UnitStep | None:
         return None  # the right side is another expression, not a result
     tokens, text = found
     number, unit = result.group(1), result.group(2)
-    size, dimension = (UNITS[unit.lower()][1], UNITS[unit.lower()][0]) if unit else (1.0, "")
-    if unit is None and rest[:1].isalpha() and not _dimensionless(tokens):
-        return None  # "1000 ms = 1 check": a count of something, with a duration on the left
+    dimension, size = UNITS[unit.lower()] if unit else ("", 1.0)
     readings = [r for binary in (True, False) if (r := _reading(tokens, binary)) is not None]
+    if unit is None and rest[:1].isalpha() and not any(_same_scale(s, 1.0) for _, s in readings):
+        return None  # "1000 ms = 1 check": a count of something, with a duration on the left
     right_scale = _SCALE[dimension] if unit else 1.0
-    same = [(v, s) for v, s in readings if math.isclose(s, right_scale, rel_tol=1e-6)]
+    same = [(v, s) for v, s in readings if _same_scale(s, right_scale)]
     if not same:
         return None  # the sides differ in dimension: not a step to judge by units
     sizes = [_BINARY_TOO.get(unit.lower(), size), size] if unit else [1.0]
@@ -207,9 +207,9 @@ def _reading(tokens: list[_Token], binary: bool) -> tuple[float, float] | None:
     return values[0], values[1] / values[0]
 
 
-def _dimensionless(tokens: list[_Token]) -> bool:
-    reading = _reading(tokens, binary=False)
-    return reading is not None and math.isclose(reading[1], 1.0, rel_tol=1e-6)
+def _same_scale(a: float, b: float) -> bool:
+    """Two scalings of the dimension check that are one dimension's (1.0: a bare number)."""
+    return math.isclose(a, b, rel_tol=1e-6)
 
 
 def value_of(expression: str) -> float | None:
