@@ -327,16 +327,11 @@ class DocumentStore(Closing):
         flt = all_of(
             eq("source", source) if source else None, has_any("tags", tags) if tags else None
         )
+        queries = [*query_parts(query), query]
+        vectors = self.embedder.embed(queries)  # one batch: a split query costs no extra calls
         rankings = [
-            coll.search(
-                self.embedder.embed_query(q),
-                text=q,
-                top_k=top_k,
-                filter=flt,
-                mode=mode,
-                cosine=cosine,
-            )
-            for q in [*query_parts(query), query]
+            coll.search(v, text=q, top_k=top_k, filter=flt, mode=mode, cosine=cosine)
+            for q, v in zip(queries, vectors, strict=True)
         ]
         return interleave(rankings, top_k)
 
