@@ -201,9 +201,9 @@ class Settings(BaseSettings):
         False,
         description=(
             "beside an answer the model reasoned out without tools, ask it for a program that "
-            "computes the answer (run by the run_python interpreter); where the printed value "
-            "is not the answer's, sampled replies and as many sampled programs vote "
-            "(answer_samples of each; 4 when that is 0)"
+            "computes the answer (run by the run_python interpreter) and for a plain "
+            "step-by-step reply, all decoded together; where the printed value is not the "
+            "answer's, the value two of the three reach wins (answer_samples does not apply)"
         ),
     )
     answer_sample_temperature: float = Field(
@@ -447,11 +447,6 @@ class Settings(BaseSettings):
                 f"use 'auto' or a comma-separated list of {', '.join(BUILTIN_TOOL_GROUPS)}"
             )
         return value
-
-    def vote_samples(self) -> int:
-        """Replies sampled beside an answer: ``answer_samples``, or 4 for the program's vote
-        (4 replies and 4 programs, where the first reply and program disagree)."""
-        return self.answer_samples or (4 if self.answer_program else 0)
 
     def resolved_tools(self) -> set[str]:
         names = {n.strip() for n in self.tools.split(",") if n.strip()}

@@ -57,15 +57,12 @@ from agent import Agent, AgentError, Settings, Tool
 from agent.errors import ToolError
 from agent.loop import PROGRAM_TOOL, recover_tool_calls
 from agent.loop.agreement import AGREEMENT
-from agent.loop.prompts import PROGRAM_PROMPT
+from agent.loop.prompts import PLAIN_PROMPT, PROGRAM_PROMPT
 from agent.tooling import parse_arguments, render_output
 from tools.run_python import run_program
 
 ROOT = Path(__file__).resolve().parents[1]
-BARE_PROMPT = (
-    "Solve the problem step by step. End with a line of the form 'The answer is N', "
-    "where N is the final number."
-)
+BARE_PROMPT = PLAIN_PROMPT
 RAW_PROMPT = "You are a helpful assistant. Use the tools when they help."
 
 
@@ -117,14 +114,15 @@ async def run_agent(agent: Agent, task: Task) -> RunOutput:
 
 
 def _votes(messages: list[BaseMessage]) -> list[str]:
-    """The last vote on an answer, for reading a run: first reply, samples, program."""
+    """The last vote on an answer, for reading a run: the first reply, the other replies
+    (samples, or the plain reply), the program."""
     notes = [n for m in messages if (n := m.response_metadata.get(AGREEMENT))]
     if not notes:
         return []
     values, program = notes[-1]["values"], notes[-1].get("program")
-    programs = " ".join(notes[-1].get("programs", [])) or "-"
-    samples = " ".join(values[1:]) or "-"
-    return [f"votes: first {values[0]}, samples {samples}, program {program}, programs {programs}"]
+    others = " ".join(values[1:]) or "-"
+    kind = "plain" if notes[-1].get("by") == "opinions" else "samples"
+    return [f"votes: first {values[0]}, {kind} {others}, program {program}"]
 
 
 async def _one_reply(

@@ -73,10 +73,10 @@ from agent.loop import (
     not_run,
     output_feedback,
     output_prompt,
-    program_value,
     reasoned_alone,
     recover_tool_calls,
     run_tool_calls,
+    second_opinions,
     settle,
 )
 from agent.text import frame_untrusted
@@ -192,17 +192,18 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     if repair and ctx.named_choice and ctx.tool_specs:  # guided decoding makes it valid
         tool_choice = {"type": "function", "function": {"name": repair}}
     messages = [*state["messages"], *found]
-    samples = ctx.settings.vote_samples()
-    if ctx.mode == "native" and not repair and samples and ctx.llm.samples:
-        program = None
-        if ctx.run_program is not None and reasoned_alone(messages):
-            run = ctx.run_program
-            program = partial(program_value, ctx.llm, messages, run, ctx.history_budget)
+    settings = ctx.settings
+    program, plain = None, None
+    if ctx.run_program is not None and reasoned_alone(messages):  # answer_program
+        program, plain = second_opinions(ctx.llm, messages, ctx.run_program, ctx.history_budget)
+    samples = settings.answer_samples if ctx.llm.samples else 0
+    if ctx.mode == "native" and not repair and (samples or program):
         ai = await complete_by_agreement(
             partial(_complete, ctx, messages),
             samples=samples,
             program=program,
-            temperature=ctx.settings.answer_sample_temperature,
+            plain=plain,
+            temperature=settings.answer_sample_temperature,
             tool_names=ctx.tools.names,
             on_token=on_token,
             tools=ctx.tool_specs,

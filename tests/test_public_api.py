@@ -146,7 +146,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "budget_error",
         "complete_by_agreement",
         "limit_error",
-        "program_value",
+        "second_opinions",
         "reasoned_alone",
         "RunProgram",
         "ANSWER_CHECK",

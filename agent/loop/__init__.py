@@ -15,7 +15,7 @@ from agent.loop.probe import (
     probe_server,
     server_profile,
 )
-from agent.loop.program_opinion import RunProgram, program_value, reasoned_alone
+from agent.loop.program_opinion import RunProgram, reasoned_alone, second_opinions
 from agent.loop.prompts import RESCUE_PROMPT, check_feedback, settle, system_prompt_for
 from agent.loop.runner import ToolStep, awaiting_approval, run_tool_calls
 from agent.loop.transcript import (
@@ -66,12 +66,12 @@ __all__ = [
     "output_prompt",
     "output_spec",
     "probe_server",
-    "program_value",
     "reasoned_alone",
     "recover_tool_calls",
     "pending_calls",
     "run_result",
     "run_tool_calls",
+    "second_opinions",
     "server_profile",
     "settle",
     "system_prompt_for",

@@ -22,14 +22,17 @@ grace period after the greedy reply (half its time, at least 2 s); those done by
 the greedy reply's value included, and an answer replaces the greedy one only when strictly
 more replies reach its value. Samples that call a tool do not vote.
 
-With a program's opinion (``program_opinion``, ``AGENT_ANSWER_PROGRAM``), the vote escalates
-instead: a program for the question is asked for beside the greedy reply, and an answer whose
-value its program prints stands with no samples at all. Only where the two disagree (or the
-program fails) are ``samples`` replies and as many programs sampled; every value they reach
-votes with the first two, and a tie goes to the greedy reply's value, then to the first
-program's. The samples are spent where the answer is in doubt: on GSM8K the 1.5B model's
-first reply and program disagreed on about 4 questions in 10, and where they agreed they were
-right (README, "Task success").
+With a program's opinion (``program_opinion``, ``AGENT_ANSWER_PROGRAM``) nothing is sampled: a
+program for the question and a plain step-by-step reply (no tools) are asked for beside the
+greedy reply, all three greedy. An answer whose value its program prints stands. Where the two
+disagree (or the program fails), the value two of the three reach wins, and where no two agree
+the greedy reply stands. So the greedy reply is replaced only where the program and the plain
+reply agree against it. (A tie-break for the plain reply instead, tried because the plain
+prompt's prose did better than the agent's on one sample, broke 3 right answers and fixed 1 on
+the next: README, "Task success".) The three decode together, so the vote costs tokens more
+than time. It replaced an escalating vote of 4 sampled replies and 4 sampled programs: a sample
+at a temperature is a worse opinion than a greedy one for a small model, and the samples
+started only after the first two disagreed, so they doubled the time.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from langchain_core.messages import AIMessage
 
@@ -55,10 +58,6 @@ _MARKED = re.compile(r"(?:answer is|answer:)([^\n]*)", re.IGNORECASE)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
 _MIN_GRACE_S = 2.0
 _GRACE_FACTOR = 0.5
-# Escalated samples start after the first reply and decode in one batch, so each takes longer
-# than the first reply did (on 2 CPU cores, 8 at once about 1.5x): they get twice its time.
-_ESCALATION_FACTOR = 2.0
-_MIN_ESCALATION_S = 5.0
 AGREEMENT = "agreement"  # the key in an answer's response_metadata
 
 
@@ -102,16 +101,17 @@ def _fmt(value: float) -> str:
 @dataclass(frozen=True)
 class Opinion:
     """What a program the model wrote for the question printed (``program_opinion``): the
-    number, the program, and the reply it came in (for its tokens)."""
+    number, and the reply the program came in (for its tokens)."""
 
     value: float
-    code: str
     reply: AIMessage
 
 
-# A program's opinion on the question: program() the greedy one, program(temperature=, seed=)
-# a sampled one; None when the model wrote no program or it printed no number.
-Program = Callable[..., Awaitable[Opinion | None]]
+# A program's opinion on the question; None when the model wrote no program or it printed no
+# number.
+Program = Callable[[], Awaitable[Opinion | None]]
+# The model's plain step-by-step reply to the question (no tools).
+Plain = Callable[[], Awaitable[AIMessage]]
 
 
 def _key(value: float) -> float:
@@ -125,40 +125,35 @@ def vote(
     samples: Sequence[AIMessage],
     tool_names: Collection[str],
     program: Opinion | None = None,
-    programs: Sequence[Opinion] = (),
+    *,
+    by: Literal["samples", "opinions"] = "samples",
 ) -> AIMessage:
-    """The reply with the value most votes reach: the greedy reply's, the samples', ``program``'s
-    (the one asked for beside the greedy reply) and the sampled ``programs``'. A tie goes to
-    the greedy reply's value, then to ``program``'s. The winner is the greedy reply, else
-    the first sample that reaches it, else a reply stating what the program that reached it
-    prints. Either way with the votes in ``response_metadata["agreement"]`` and every reply's
-    usage."""
+    """The reply with the value most votes reach: the greedy reply's, the other replies'
+    (``samples``, or with ``by="opinions"`` the plain reply) and ``program``'s. A tie goes to
+    the greedy reply's value. The winner is the greedy reply, else the first other reply that
+    reaches the value; either way with the votes in ``response_metadata["agreement"]`` and
+    every reply's usage."""
     mine = _answer(greedy, tool_names)
     if mine is None:
         return greedy
     voters = [(s, v) for s in samples if (v := _answer(s, tool_names)) is not None]
     values = [mine, *(v for _, v in voters)]
-    opinions = [*([program] if program is not None else []), *programs]
+    opinions = [program] if program is not None else []
     counts = Counter(_key(v) for v in [*values, *(o.value for o in opinions)])
     top = max(counts.values())
-    order = [mine, *(o.value for o in opinions), *values]
+    order = [mine, *values]  # a tie goes to the greedy reply
     best = next(_key(v) for v in order if counts[_key(v)] == top)
-    chosen = greedy
-    if best != _key(mine):
-        sample = next((s for s, v in voters if _key(v) == best), None)
-        chosen = (
-            sample
-            if sample is not None
-            else _stated(next(o for o in opinions if _key(o.value) == best))
-        )
+    # the program alone never outvotes the greedy reply (a tie keeps it), so a winner other
+    # than the greedy reply's value is always another reply's
+    chosen = greedy if best == _key(mine) else next(s for s, v in voters if _key(v) == best)
     totals: dict[str, int] = {}
     for reply in (greedy, *samples, *(o.reply for o in opinions)):
         totals = add_usage(totals, reply)
     note = {
+        "by": by,
         "replies": len(values),
         "values": [_fmt(v) for v in values],
         "program": _fmt(program.value) if program is not None else None,
-        "programs": [_fmt(o.value) for o in programs],
         "chosen": _fmt(best),
         "replaced": chosen is not greedy,
     }
@@ -168,29 +163,18 @@ def vote(
     )
 
 
-def _stated(opinion: Opinion) -> AIMessage:
-    """An answer that is a program's: the program, and the number it prints."""
-    value = _fmt(opinion.value)
-    program = f"```python\n{opinion.code.strip()}\n```"
-    text = f"{program}\n\nThis program prints {value}. The answer is {value}."
-    return AIMessage(text, id=opinion.reply.id)
-
-
 def describe_agreement(note: dict[str, Any]) -> str:
     """What ``RunResult.agreed`` says about a replaced answer."""
     values: list[str] = note["values"]
     chosen = note["chosen"]
-    programs = [
-        *([note["program"]] if note.get("program") is not None else []),
-        *note.get("programs", []),
-    ]
-    by_programs = ""
-    if chosen in programs:
-        count = programs.count(chosen)
-        by_programs = f" and {count} program{'s' if count > 1 else ''}"
+    if note.get("by") == "opinions":  # replaced only where the plain reply and program agree
+        return (
+            f"a plain step-by-step reply and a program both reached {chosen}; the first reply "
+            f"said {values[0]}"
+        )
     return (
-        f"{values.count(chosen)} of {note['replies']} sampled replies{by_programs} reached "
-        f"{chosen}; the first reply said {values[0]}"
+        f"{values.count(chosen)} of {note['replies']} sampled replies reached {chosen}; the "
+        f"first reply said {values[0]}"
     )
 
 
@@ -203,18 +187,19 @@ async def complete_by_agreement(
     on_token: Callable[[str], None] | None = None,
     on_replaced: Callable[[str], None] | None = None,
     program: Program | None = None,
+    plain: Plain | None = None,
     **kwargs: Any,
 ) -> AIMessage:
     """``complete(**kwargs)`` (the greedy reply, streamed to ``on_token``) with ``samples``
-    more replies at ``temperature`` beside it, or with ``program`` (``program_opinion``) the
-    escalating vote; see the module's docstring. ``on_replaced`` gets what
-    ``RunResult.agreed`` will say when the vote replaces the greedy reply."""
+    more replies at ``temperature`` beside it, or with ``program`` and ``plain``
+    (``program_opinion``) the vote of three greedy opinions; see the module's docstring.
+    ``on_replaced`` gets what ``RunResult.agreed`` will say when the vote replaces the greedy
+    reply."""
     if program is not None:
         return await _complete_with_program(
             complete,
             program,
-            samples=samples,
-            temperature=temperature,
+            plain,
             tool_names=tool_names,
             on_token=on_token,
             on_replaced=on_replaced,
@@ -248,23 +233,25 @@ async def complete_by_agreement(
 async def _complete_with_program(
     complete: Complete,
     program: Program,
+    plain: Plain | None,
     *,
-    samples: int,
-    temperature: float,
     tool_names: Collection[str],
     on_token: Callable[[str], None] | None = None,
     on_replaced: Callable[[str], None] | None = None,
     **kwargs: Any,
 ) -> AIMessage:
-    """``complete(**kwargs)`` (the greedy reply, streamed to ``on_token``) and ``program()``
-    beside it; where the program's value is not the reply's, ``samples`` replies and as many
-    programs (``program(temperature=..., seed=...)``) sampled at ``temperature`` vote; see the
-    module's docstring."""
+    """``complete(**kwargs)`` (the greedy reply, streamed to ``on_token``) with ``program()``
+    and ``plain()`` started beside it at its first text token; where the program's value is
+    not the reply's, the plain reply votes too. Each opinion gets the greedy reply's time
+    again (at least ``_MIN_GRACE_S``) to finish after it, or does not vote."""
     opinion: list[asyncio.Task[Opinion | None]] = []
+    third: list[asyncio.Task[AIMessage]] = []
 
     def start(text: str) -> None:
         if not opinion:
             opinion.append(asyncio.ensure_future(program()))
+            if plain is not None:
+                third.append(asyncio.ensure_future(plain()))
         if on_token is not None:
             on_token(text)
 
@@ -272,27 +259,20 @@ async def _complete_with_program(
     try:
         greedy = await complete(on_token=start, **kwargs)
     except BaseException:
-        await _cancel(opinion)
+        await _cancel([*opinion, *third])
         raise
     mine = _answer(greedy, tool_names)
     if not opinion or mine is None:
-        await _cancel(opinion)
+        await _cancel([*opinion, *third])
         return greedy
-    took = time.monotonic() - started
-    done = await _done_within(opinion, max(_MIN_GRACE_S, took))
+    took = max(_MIN_GRACE_S, time.monotonic() - started)
+    done = await _done_within(opinion, took)
     first = done[0] if done else None
     if first is not None and _key(first.value) == _key(mine):
-        return vote(greedy, [], tool_names, first)
-    seeds = range(1, samples + 1)
-    votes: list[Awaitable[AIMessage | Opinion | None]] = [
-        *(complete(temperature=temperature, seed=s, **kwargs) for s in seeds),
-        *(program(temperature=temperature, seed=s) for s in seeds),
-    ]
-    wait = max(_MIN_ESCALATION_S, _ESCALATION_FACTOR * took)
-    ended = await _done_within([asyncio.ensure_future(v) for v in votes], wait)
-    sampled = [r for r in ended if isinstance(r, AIMessage)]
-    programs = [o for o in ended if isinstance(o, Opinion)]
-    return _announced(vote(greedy, sampled, tool_names, first, programs), on_replaced)
+        await _cancel(third)
+        return vote(greedy, [], tool_names, first, by="opinions")
+    replies = await _done_within(third, took)
+    return _announced(vote(greedy, replies, tool_names, first, by="opinions"), on_replaced)
 
 
 def _announced(chosen: AIMessage, on_replaced: Callable[[str], None] | None) -> AIMessage:

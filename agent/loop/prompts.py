@@ -73,6 +73,13 @@ PROGRAM_PROMPT = (
     "final number. Reply with the program in one ```python block."
 )
 
+# The model alone, no tools: bench/agent_tasks.py's bare arm, and the third opinion of the
+# program's vote (program_opinion.plain_reply).
+PLAIN_PROMPT = (
+    "Solve the problem step by step. End with a line of the form 'The answer is N', "
+    "where N is the final number."
+)
+
 # tool_call_mode=code: the program arm's own wording (bench/agent_tasks.py), then the answer.
 # Measured on 30 GSM8K questions (seed 11): with no tool schemas in the request the 1.5B model's
 # programs printed the right value on 26, with the agent's three other schemas on 21. Fragile:

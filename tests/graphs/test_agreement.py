@@ -13,30 +13,36 @@ import pytest
 
 from agent import Agent, AgreementEvent, FinalEvent, RunResult, Settings, TokenEvent
 from agent.loop.agreement import AGREEMENT, answer_value
-from agent.loop.prompts import PROGRAM_PROMPT
+from agent.loop.prompts import PLAIN_PROMPT, PROGRAM_PROMPT
 from agent.testing import Response, ScriptedServer, call, error, reply
 from tests.test_api import make_tools
 
 
 class Replies:
     """What the scripted server answers: the greedy reply per step, each seed's sample, and
-    the reply to a request for a program (``AGENT_ANSWER_PROGRAM``)."""
+    the replies to a request for a program and for a plain reply (``AGENT_ANSWER_PROGRAM``)."""
 
     def __init__(self, steps: list[Response], samples: Mapping[int, Response]) -> None:
         self.steps = steps
         self.samples = samples
         self.program = reply("no program")
-        self.program_samples: Mapping[int, Response] = {}  # by seed; else ``program``
+        self.plain = reply("no answer")
 
     def __call__(self, body: dict[str, Any]) -> Response:
-        seed = body.get("seed")
         if is_program_request(body):
-            return self.program if seed is None else self.program_samples.get(seed, self.program)
+            return self.program
+        if is_plain_request(body):
+            return self.plain
+        seed = body.get("seed")
         return self.steps.pop(0) if seed is None else self.samples[seed]
 
 
 def is_program_request(body: dict[str, Any]) -> bool:
     return body["messages"][0]["content"] == PROGRAM_PROMPT
+
+
+def is_plain_request(body: dict[str, Any]) -> bool:
+    return body["messages"][0]["content"] == PLAIN_PROMPT
 
 
 REPLIES = Replies([], {})
@@ -45,7 +51,7 @@ REPLIES = Replies([], {})
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     REPLIES.program = reply("no program")
-    REPLIES.program_samples = {}
+    REPLIES.plain = reply("no answer")
     with ScriptedServer(responder=REPLIES) as s:
         yield s
 
@@ -103,9 +109,9 @@ def test_the_first_reply_stays_unless_strictly_more_replies_disagree(
     note = result.messages[-1].response_metadata[AGREEMENT]
     assert note == {
         "replies": 3,
+        "by": "samples",
         "values": ["45", "150", "45"],
         "program": None,
-        "programs": [],
         "chosen": "45",
         "replaced": False,
     }
@@ -224,6 +230,7 @@ def test_an_answer_its_program_agrees_with_stands_and_nothing_is_sampled(
     server: ScriptedServer, settings: Settings
 ) -> None:
     REPLIES.program = program("baskets = 3", "apples = baskets * 48 - 7", "print(apples)")
+    REPLIES.plain = Response(content="The answer is 99.", delay_s=30.0)  # never waited for
     result = answer(
         server,
         settings,
@@ -235,7 +242,7 @@ def test_an_answer_its_program_agrees_with_stands_and_nothing_is_sampled(
     assert result.answer == "3 * 48 = 144, so 144 - 7 = 137. The answer is 137."
     assert result.agreed is None and server.sampled == []
     note = result.messages[-1].response_metadata[AGREEMENT]
-    assert note["program"] == "137" and note["values"] == ["137"]
+    assert note["by"] == "opinions" and note["program"] == "137" and note["values"] == ["137"]
     # the program's tokens are counted with the reply's (the scripted server reports 25 each)
     assert result.usage.total_tokens == 50
     (asked,) = [r for r in server.requests if is_program_request(r)]
@@ -245,125 +252,92 @@ def test_an_answer_its_program_agrees_with_stands_and_nothing_is_sampled(
     assert asked["messages"][1]["content"] == "How many apples are left?"
 
 
-def test_where_the_program_disagrees_sampled_replies_and_programs_vote(
+def test_where_the_program_disagrees_the_plain_reply_decides(
     server: ScriptedServer, settings: Settings
 ) -> None:
     REPLIES.program = program("print(3 * 48 - 7)")
-    REPLIES.program_samples = {1: reply("no program"), 2: program("print(3 * 48)")}
+    REPLIES.plain = reply("3 * 48 = 144 and 144 - 7 = 137.\nThe answer is 137")
     result = answer(
         server,
         settings,
         [reply("3 * 48 = 154, so 154 - 7 = 147. The answer is 147.")],
-        {
-            1: reply("The answer is 150."),
-            2: reply("3 * 48 - 7 = 137. The answer is 137."),
-            3: reply("The answer is 147."),
-            4: reply("The answer is 144."),
-        },
-        answer_samples=0,  # answer_program alone: 4 replies and 4 programs
+        {},
+        answer_samples=0,
         answer_program=True,
     )
-    # 137: the first program, one sample and 2 sampled programs; 147: the first reply, a sample
-    assert result.answer == "3 * 48 - 7 = 137. The answer is 137."
+    # 137: the program and the plain reply; 147: the first reply alone
+    assert result.answer == "3 * 48 = 144 and 144 - 7 = 137.\nThe answer is 137"
     assert result.agreed == (
-        "1 of 5 sampled replies and 3 programs reached 137; the first reply said 147"
+        "a plain step-by-step reply and a program both reached 137; the first reply said 147"
     )
     note = result.messages[-1].response_metadata[AGREEMENT]
-    assert note["program"] == "137" and sorted(note["programs"]) == ["137", "137", "144"]
-    sampled = [r for r in server.sampled if not is_program_request(r)]
-    programs = [r for r in server.sampled if is_program_request(r)]
-    assert sorted(r["seed"] for r in sampled) == sorted(r["seed"] for r in programs) == [1, 2, 3, 4]
-    assert all(r["temperature"] == 0.7 for r in server.sampled)
+    assert note["program"] == "137" and note["values"] == ["147", "137"]
+    assert result.usage.total_tokens == 75  # three replies
+    assert server.sampled == []  # three greedy opinions, nothing sampled
+    (plain,) = [r for r in server.requests if is_plain_request(r)]
+    assert not plain.get("tools") and "seed" not in plain
+    assert [m["content"] for m in plain["messages"][1:]] == ["How many apples are left?"]
 
 
-def test_a_value_only_programs_reach_answers_with_the_program(
-    server: ScriptedServer, settings: Settings
+@pytest.mark.parametrize(
+    ("program_lines", "plain_text"),
+    [
+        (("print(147)",), "The answer is 150."),  # the program confirms the first reply
+        (("print(137)",), "The answer is 150."),  # no two agree
+        (("import os", "print(os.getcwd())"), "The answer is 150."),  # the program fails
+        (("print(137)",), "I cannot tell."),  # the plain reply gives no number
+    ],
+)
+def test_the_first_reply_stands_unless_the_program_and_plain_reply_agree(
+    server: ScriptedServer,
+    settings: Settings,
+    program_lines: tuple[str, ...],
+    plain_text: str,
 ) -> None:
-    REPLIES.program = program("baskets = 3", "print(baskets * 48 - 7)")
-    result = answer(
-        server,
-        settings,
-        [reply("The answer is 147.")],
-        {1: reply("The answer is 150."), 2: reply("The answer is 7."), 3: call("add", a=1, b=2)},
-        answer_samples=3,
-        answer_program=True,
-    )
-    assert result.answer == (
-        "```python\nbaskets = 3\nprint(baskets * 48 - 7)\n```\n\n"
-        "This program prints 137. The answer is 137."
-    )
-    assert result.agreed == (
-        "0 of 3 sampled replies and 4 programs reached 137; the first reply said 147"
-    )
+    REPLIES.program = program(*program_lines)
+    REPLIES.plain = reply(plain_text)
+    result = answer(server, settings, [reply("The answer is 147.")], {}, answer_program=True)
+    assert result.answer == "The answer is 147." and result.agreed is None
+    assert result.messages[-1].response_metadata[AGREEMENT]["chosen"] == "147"
 
 
-def test_a_tie_goes_to_the_first_reply_then_to_the_first_program(
+def test_a_slow_plain_reply_is_not_waited_for_past_the_first_replys_time(
     server: ScriptedServer, settings: Settings
 ) -> None:
     REPLIES.program = program("print(137)")
-    REPLIES.program_samples = {s: reply("no program") for s in (1, 2)}
-    two_each = answer(
-        server,
-        settings,
-        [reply("The answer is 147.")],
-        {1: reply("The answer is 137."), 2: reply("The answer is 147.")},
-        answer_samples=2,
-        answer_program=True,
-    )
-    assert two_each.answer == "The answer is 147." and two_each.agreed is None
-    REPLIES.program_samples = {1: program("print(137)"), 2: reply("no program")}
-    program_first = answer(
-        server,
-        settings,
-        [reply("The answer is 147.")],
-        {1: reply("The answer is 150."), 2: reply("The answer is 150.")},
-        answer_samples=2,
-        answer_program=True,
-    )
-    # 137 (two programs) and 150 (two samples) tie above the first reply's 147: the first
-    # program's value wins
-    assert program_first.answer.endswith("This program prints 137. The answer is 137.")
-
-
-def test_a_failing_program_does_not_vote_and_the_samples_decide(
-    server: ScriptedServer, settings: Settings
-) -> None:
-    REPLIES.program = program("import os", "print(os.getcwd())")
-    REPLIES.program_samples = {1: program("print(150)")}  # the others fail as the first did
-    result = answer(
-        server,
-        settings,
-        [reply("The answer is 147.")],
-        {s: reply("The answer is 150.") for s in (1, 2, 3)} | {4: reply("The answer is 147.")},
-        answer_program=True,
-    )
-    assert result.answer == "The answer is 150."
-    note = result.messages[-1].response_metadata[AGREEMENT]
-    # a sampled program is not taken for the first one
-    assert note["program"] is None and note["programs"] == ["150"]
+    REPLIES.plain = Response(content="The answer is 137.", delay_s=30.0)
+    result = answer(server, settings, [reply("The answer is 147.")], {}, answer_program=True)
+    # had the run waited for it, it would have outvoted the first reply with the program
+    assert result.answer == "The answer is 147." and result.agreed is None
+    assert result.messages[-1].response_metadata[AGREEMENT]["values"] == ["147"]
 
 
 def test_no_program_after_a_tool_result_and_earlier_turns_as_text(
     server: ScriptedServer, settings: Settings
 ) -> None:
-    REPLIES.program = program("print(3 * 4)")
+    REPLIES.program = program("print(3 + 4)")
     REPLIES.steps[:] = [call("add", a=1, b=2), reply("It is three."), reply("The answer is 12.")]
-    REPLIES.samples = {1: reply("The answer is 13."), 2: reply("The answer is 13.")}
-    s = settings.model_copy(
-        update={"llm_base_url": server.url, "answer_program": True, "answer_samples": 2}
-    )
+    REPLIES.plain = reply("3 * 4 = 12. The answer is 12.")
+    s = settings.model_copy(update={"llm_base_url": server.url, "answer_program": True})
     with Agent(s, tools=make_tools()) as agent:
         first = agent.run("What is 1 + 2?", thread_id="t")
-        asked_before = [r for r in server.requests if is_program_request(r)]
+        asked_before = [r for r in server.requests if is_program_request(r) or is_plain_request(r)]
         second = agent.run("Now multiply that by 4.", thread_id="t")
-    # the first turn's answer rests on a tool result the program would not see: no program
+    # the first turn's answer rests on a tool result the others would not see: no opinions
     assert first.answer == "It is three." and asked_before == []
-    # the follow-up is reasoned out alone: the program votes (12 against the samples' 13)
+    # the follow-up is reasoned out alone: the program (7) and the plain reply (12) vote, both
+    # on the conversation's text
     assert second.answer == "The answer is 12." and second.agreed is None
+    assert second.messages[-1].response_metadata[AGREEMENT]["values"] == ["12", "12"]
     (asked,) = [r for r in server.requests if is_program_request(r)]
+    (plain,) = [r for r in server.requests if is_plain_request(r)]
     roles = [(m["role"], m["content"]) for m in asked["messages"][1:]]
-    assert roles == [
-        ("user", "What is 1 + 2?"),
-        ("assistant", "It is three."),
-        ("user", "Now multiply that by 4."),
-    ]
+    assert (
+        [(m["role"], m["content"]) for m in plain["messages"][1:]]
+        == roles
+        == [
+            ("user", "What is 1 + 2?"),
+            ("assistant", "It is three."),
+            ("user", "Now multiply that by 4."),
+        ]
+    )
