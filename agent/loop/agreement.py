@@ -242,8 +242,8 @@ async def _complete_with_program(
 ) -> AIMessage:
     """``complete(**kwargs)`` (the greedy reply, streamed to ``on_token``) with ``program()``
     and ``plain()`` started beside it at its first text token; where the program's value is
-    not the reply's, the plain reply votes too. Each opinion gets the greedy reply's time
-    again (at least ``_MIN_GRACE_S``) to finish after it, or does not vote."""
+    not the reply's, the plain reply votes too. Each opinion waits, in turn, at most the
+    greedy reply's time again (at least ``_MIN_GRACE_S``) after it, or does not vote."""
     opinion: list[asyncio.Task[Opinion | None]] = []
     third: list[asyncio.Task[AIMessage]] = []
 
