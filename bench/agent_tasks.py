@@ -62,7 +62,6 @@ from agent.tooling import parse_arguments, render_output
 from tools.run_python import run_program
 
 ROOT = Path(__file__).resolve().parents[1]
-BARE_PROMPT = PLAIN_PROMPT
 RAW_PROMPT = "You are a helpful assistant. Use the tools when they help."
 
 
@@ -143,7 +142,7 @@ async def _one_reply(
 
 
 async def run_bare(client: openai.AsyncOpenAI, settings: Settings, task: Task) -> RunOutput:
-    text, tokens = await _one_reply(client, settings, BARE_PROMPT, task)
+    text, tokens = await _one_reply(client, settings, PLAIN_PROMPT, task)
     return RunOutput(text, [], tokens)
 
 

@@ -193,16 +193,15 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         tool_choice = {"type": "function", "function": {"name": repair}}
     messages = [*state["messages"], *found]
     settings = ctx.settings
-    program, plain = None, None
+    opinions = None
     if ctx.run_program is not None and reasoned_alone(messages):  # answer_program
-        program, plain = second_opinions(ctx.llm, messages, ctx.run_program, ctx.history_budget)
+        opinions = second_opinions(ctx.llm, messages, ctx.run_program, ctx.history_budget)
     samples = settings.answer_samples if ctx.llm.samples else 0
-    if ctx.mode == "native" and not repair and (samples or program):
+    if ctx.mode == "native" and not repair and (samples or opinions):
         ai = await complete_by_agreement(
             partial(_complete, ctx, messages),
             samples=samples,
-            program=program,
-            plain=plain,
+            opinions=opinions,
             temperature=settings.answer_sample_temperature,
             tool_names=ctx.tools.names,
             on_token=on_token,

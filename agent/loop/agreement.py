@@ -138,16 +138,14 @@ def vote(
         return greedy
     voters = [(s, v) for s in samples if (v := _answer(s, tool_names)) is not None]
     values = [mine, *(v for _, v in voters)]
-    opinions = [program] if program is not None else []
-    counts = Counter(_key(v) for v in [*values, *(o.value for o in opinions)])
+    counts = Counter(_key(v) for v in [*values, *([program.value] if program else [])])
     top = max(counts.values())
-    order = [mine, *values]  # a tie goes to the greedy reply
-    best = next(_key(v) for v in order if counts[_key(v)] == top)
+    best = next(_key(v) for v in values if counts[_key(v)] == top)  # a tie: the greedy one's
     # the program alone never outvotes the greedy reply (a tie keeps it), so a winner other
     # than the greedy reply's value is always another reply's
     chosen = greedy if best == _key(mine) else next(s for s, v in voters if _key(v) == best)
     totals: dict[str, int] = {}
-    for reply in (greedy, *samples, *(o.reply for o in opinions)):
+    for reply in (greedy, *samples, *([program.reply] if program else [])):
         totals = add_usage(totals, reply)
     note = {
         "by": by,
@@ -186,20 +184,18 @@ async def complete_by_agreement(
     tool_names: Collection[str],
     on_token: Callable[[str], None] | None = None,
     on_replaced: Callable[[str], None] | None = None,
-    program: Program | None = None,
-    plain: Plain | None = None,
+    opinions: tuple[Program, Plain] | None = None,
     **kwargs: Any,
 ) -> AIMessage:
     """``complete(**kwargs)`` (the greedy reply, streamed to ``on_token``) with ``samples``
-    more replies at ``temperature`` beside it, or with ``program`` and ``plain``
-    (``program_opinion``) the vote of three greedy opinions; see the module's docstring.
-    ``on_replaced`` gets what ``RunResult.agreed`` will say when the vote replaces the greedy
-    reply."""
-    if program is not None:
-        return await _complete_with_program(
+    more replies at ``temperature`` beside it, or with ``opinions`` (a program's and a plain
+    reply's, ``program_opinion.second_opinions``) the vote of three greedy opinions; see the
+    module's docstring. ``on_replaced`` gets what ``RunResult.agreed`` will say when the vote
+    replaces the greedy reply."""
+    if opinions is not None:
+        return await _complete_with_opinions(
             complete,
-            program,
-            plain,
+            *opinions,
             tool_names=tool_names,
             on_token=on_token,
             on_replaced=on_replaced,
@@ -230,10 +226,10 @@ async def complete_by_agreement(
     return _announced(vote(greedy, replies, tool_names), on_replaced)
 
 
-async def _complete_with_program(
+async def _complete_with_opinions(
     complete: Complete,
     program: Program,
-    plain: Plain | None,
+    plain: Plain,
     *,
     tool_names: Collection[str],
     on_token: Callable[[str], None] | None = None,
@@ -250,8 +246,7 @@ async def _complete_with_program(
     def start(text: str) -> None:
         if not opinion:
             opinion.append(asyncio.ensure_future(program()))
-            if plain is not None:
-                third.append(asyncio.ensure_future(plain()))
+            third.append(asyncio.ensure_future(plain()))
         if on_token is not None:
             on_token(text)
 

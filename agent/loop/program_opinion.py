@@ -94,7 +94,7 @@ def second_opinions(
     budget: int | None = None,
 ) -> tuple[Program, Plain]:
     """The program's and the plain reply's opinions on the last question of ``messages``, to
-    be asked for (``complete_by_agreement``'s ``program`` and ``plain``)."""
+    be asked for (``complete_by_agreement``'s ``opinions``)."""
     return (
         partial(program_value, llm, messages, run_program, budget),
         partial(plain_reply, llm, messages, budget),
