@@ -1,7 +1,7 @@
-"""Second and third opinions: beside the agent's own answer to a question it reasoned out in
-text, the model is asked, in requests of their own, for a Python program that computes the
-answer and for a plain step-by-step reply; where the program's value is not the answer's, the
-value two of the three reach wins (``agreement.complete_by_agreement``).
+"""Second and third opinions: beside the agent's own text answer to a question, the model
+is asked, in requests of their own, for a Python program that computes the answer and for a
+plain step-by-step reply; where the program's value is not the answer's, the value two of the
+three reach wins (``agreement.complete_by_agreement``).
 
 Why: a small code model's prose and its programs go wrong on different questions. On GSM8K
 (bench/agent_tasks.py) Qwen2.5-Coder-1.5B's step-by-step answer or its program was right on 29
@@ -12,16 +12,17 @@ decides: a reply to the bench's bare prompt, whose reasoning differs from the ag
 agent's prompt speaks of tools). Sampled replies and programs decided worse than that (README, "Task
 success": their plurality was right on 11 of 20 disagreements, the bare reply on 13).
 
-Only for a turn the model reasons out alone: when the turn has tool results (a search's
-excerpts, a calculator's value), the program and the plain reply would not see them, so they
-get no vote. Both get the conversation's questions and answers as text (a follow-up such as
-"now divide that by 5" needs the earlier result) and no tool schemas: with the agent's tool
-schemas in the request the same model's programs printed the right value on 21 of 30
-questions instead of 26.
+Tool results count: where the turn has them (a search's excerpts, a calculator's value), they
+go to both opinions as text before the question, so an answer from documents is voted on too.
+Both get the conversation's earlier questions and answers as text (a follow-up such as "now
+divide that by 5" needs the earlier result) and no tool schemas: with the agent's tool schemas
+in the request the same model's programs printed the right value on 21 of 30 GSM8K questions
+instead of 26.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from functools import partial
 
@@ -31,26 +32,53 @@ from agent.errors import ToolError
 from agent.llm import ChatClient
 from agent.loop._recovery import PROGRAM_TOOL, recover_tool_calls
 from agent.loop.agreement import Opinion, Plain, Program, answer_value
+from agent.loop.final_answer import FINAL_ANSWER
 from agent.loop.program_check import RunProgram as RunProgram
 from agent.loop.prompts import PLAIN_PROMPT, PROGRAM_PROMPT
-from agent.loop.transcript import current_run, is_question
+from agent.loop.transcript import is_question
 from agent.loop.trim import complete_within
 
 
-def reasoned_alone(messages: Sequence[AnyMessage]) -> bool:
-    """Whether the turn in progress is a question with no tool result after it yet."""
-    return bool(messages) and not any(isinstance(m, ToolMessage) for m in current_run(messages))
+def has_question(messages: Sequence[AnyMessage]) -> bool:
+    """Whether ``messages`` hold a question for the opinions to answer."""
+    return any(is_question(m) for m in messages)
 
 
 def conversation_text(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
-    """The thread as the user saw it: questions and text answers, no tool steps."""
+    """The thread as the user saw it, questions and text answers with no tool steps, except
+    that the last question carries its run's tool results as text before it."""
+    last = max((i for i, m in enumerate(messages) if is_question(m)), default=len(messages))
     kept: list[AnyMessage] = []
-    for m in messages:
+    for m in messages[:last]:
         if is_question(m):
             kept.append(HumanMessage(m.text))
         elif isinstance(m, AIMessage) and not m.tool_calls and m.text.strip():
             kept.append(AIMessage(m.text))
+    if last < len(messages):
+        kept.append(HumanMessage(_with_results(messages[last].text, messages[last + 1 :])))
     return kept
+
+
+def _with_results(question: str, run: Sequence[AnyMessage]) -> str:
+    """``question`` after the results of the tool calls in ``run`` that succeeded."""
+    calls = {c["id"]: c for m in run if isinstance(m, AIMessage) for c in m.tool_calls}
+    shown = []
+    for m in run:
+        if not isinstance(m, ToolMessage) or m.status == "error":
+            continue
+        call = calls.get(m.tool_call_id)
+        if call is None or call["name"] == FINAL_ANSWER:
+            continue
+        args = json.dumps(call["args"], ensure_ascii=False)
+        shown.append(f"{call['name']} {_clip(args)} returned:\n{m.text}")
+    if not shown:
+        return question
+    results = "\n\n".join(shown)
+    return f"Tool results for the question below:\n\n{results}\n\nQuestion: {question}"
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 async def program_value(

@@ -13,7 +13,7 @@ documented numbers. Each question carries its supporting snippets (file, exact t
 whitespace-insensitive); ``load`` checks that every snippet is still in its document and leaves
 out, with a line on stderr, any question whose snippet is gone (another Node.js version).
 Right = the answer's final number is the expected one (``gsm8k.final_number``, exact up to
-1e-9 relative). Arms: agent, bare, raw.
+1e-9 relative). Arms: agent, agent+vote, bare, raw.
 
 The documents are ingested into a fresh Milvus Lite file in a temp dir, collection
 ``COLLECTION``, by ``settings(base)``, which returns ``base`` pointing ``rag_search`` there
@@ -55,7 +55,7 @@ def normalize(text: str) -> str:
 
 class Mixed:
     name = "mixed"
-    arms: tuple[str, ...] = ("agent", "bare", "raw")
+    arms: tuple[str, ...] = ("agent", "agent+vote", "bare", "raw")
 
     def __init__(self, docs_dir: Path = DOCS_DIR) -> None:
         self.docs_dir = docs_dir

@@ -312,32 +312,43 @@ def test_a_slow_plain_reply_is_not_waited_for_past_the_first_replys_time(
     assert result.messages[-1].response_metadata[AGREEMENT]["values"] == ["147"]
 
 
-def test_no_program_after_a_tool_result_and_earlier_turns_as_text(
+def test_tool_results_go_to_the_opinions_as_text_and_earlier_turns_without_them(
     server: ScriptedServer, settings: Settings
 ) -> None:
-    REPLIES.program = program("print(3 + 4)")
-    REPLIES.steps[:] = [call("add", a=1, b=2), reply("It is three."), reply("The answer is 12.")]
-    REPLIES.plain = reply("3 * 4 = 12. The answer is 12.")
+    REPLIES.program = program("print(1 + 2)")
+    REPLIES.steps[:] = [call("add", a=1, b=2), reply("It is 4."), reply("The answer is 12.")]
+    REPLIES.plain = reply("The tool says 3. The answer is 3.")
     s = settings.model_copy(update={"llm_base_url": server.url, "answer_program": True})
     with Agent(s, tools=make_tools()) as agent:
         first = agent.run("What is 1 + 2?", thread_id="t")
-        asked_before = [r for r in server.requests if is_program_request(r) or is_plain_request(r)]
+        asked_first = [r for r in server.requests if is_program_request(r)]
+        REPLIES.program = program("print(7)")
+        REPLIES.plain = reply("3 * 4 = 12. The answer is 12.")
         second = agent.run("Now multiply that by 4.", thread_id="t")
-    # the first turn's answer rests on a tool result the others would not see: no opinions
-    assert first.answer == "It is three." and asked_before == []
-    # the follow-up is reasoned out alone: the program (7) and the plain reply (12) vote, both
-    # on the conversation's text
+    # the answer after the tool's result is voted on: the program and the plain reply saw it
+    assert first.answer == "The tool says 3. The answer is 3."
+    assert first.agreed == (
+        "a plain step-by-step reply and a program both reached 3; the first reply said 4"
+    )
+    (asked,) = asked_first
+    assert [m["role"] for m in asked["messages"]] == ["system", "user"]
+    assert asked["messages"][1]["content"] == (
+        'Tool results for the question below:\n\nadd {"a": 1, "b": 2} returned:\n3\n\n'
+        "Question: What is 1 + 2?"
+    )
+    # the follow-up: the program (7) and the plain reply (12) vote on the conversation's text,
+    # the earlier turn's tool steps left out
     assert second.answer == "The answer is 12." and second.agreed is None
     assert second.messages[-1].response_metadata[AGREEMENT]["values"] == ["12", "12"]
-    (asked,) = [r for r in server.requests if is_program_request(r)]
-    (plain,) = [r for r in server.requests if is_plain_request(r)]
+    *_, asked = [r for r in server.requests if is_program_request(r)]
+    *_, plain = [r for r in server.requests if is_plain_request(r)]
     roles = [(m["role"], m["content"]) for m in asked["messages"][1:]]
     assert (
         [(m["role"], m["content"]) for m in plain["messages"][1:]]
         == roles
         == [
             ("user", "What is 1 + 2?"),
-            ("assistant", "It is three."),
+            ("assistant", "The tool says 3. The answer is 3."),
             ("user", "Now multiply that by 4."),
         ]
     )
