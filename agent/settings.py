@@ -200,10 +200,11 @@ class Settings(BaseSettings):
     answer_program: bool = Field(
         False,
         description=(
-            "beside an answer, ask the model for a program that computes it (run by the "
-            "run_python interpreter) and for a plain step-by-step reply, both shown the turn's "
-            "tool results as text and decoded with the answer; where the printed value is not "
-            "the answer's, the value two of the three reach wins (answer_samples does not apply)"
+            "beside an answer, ask the model for a program that computes it (run in the "
+            "run_python tool's sandbox; not with answer_check_programs false) and for a plain "
+            "step-by-step reply, both shown the turn's tool results as text and decoded with "
+            "the answer; where the printed value is not the answer's, the value two of the "
+            "three reach wins (answer_samples does not apply)"
         ),
     )
     answer_sample_temperature: float = Field(

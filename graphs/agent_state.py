@@ -103,5 +103,7 @@ def make_context(
         approval_policy,
         output,
         history,
-        run_program if settings.answer_program else None,
+        # the program's vote runs programs the model wrote: not where answer_check_programs
+        # promises that none is run
+        run_program if settings.answer_program and settings.answer_check_programs else None,
     )

@@ -301,6 +301,30 @@ def test_the_first_reply_stands_unless_the_program_and_plain_reply_agree(
     assert result.messages[-1].response_metadata[AGREEMENT]["chosen"] == "147"
 
 
+def test_no_vote_where_no_program_the_model_wrote_may_run(
+    server: ScriptedServer, settings: Settings
+) -> None:
+    REPLIES.program = program("print(137)")
+    REPLIES.plain = reply("The answer is 137.")
+    on = answer(
+        server, settings, [reply("The answer is 147.")], {}, answer_samples=0, answer_program=True
+    )
+    assert on.answer == "The answer is 137." and on.agreed is not None
+    asked = [r for r in server.requests if is_program_request(r)]
+    # answer_check_programs=false promises that no program the model wrote is run
+    off = answer(
+        server,
+        settings,
+        [reply("The answer is 147.")],
+        {},
+        answer_samples=0,
+        answer_program=True,
+        answer_check_programs=False,
+    )
+    assert off.answer == "The answer is 147." and off.agreed is None
+    assert [r for r in server.requests if is_program_request(r)] == asked
+
+
 def test_a_slow_plain_reply_is_not_waited_for_past_the_first_replys_time(
     server: ScriptedServer, settings: Settings
 ) -> None:
