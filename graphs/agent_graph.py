@@ -68,7 +68,6 @@ from agent.loop import (
     complete_within,
     current_run,
     cut_written_call,
-    has_question,
     is_question,
     limit_error,
     not_run,
@@ -194,7 +193,7 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     messages = [*state["messages"], *found]
     settings = ctx.settings
     opinions = None
-    if ctx.run_program is not None and has_question(messages):  # answer_program
+    if ctx.run_program is not None:  # answer_program
         opinions = second_opinions(ctx.llm, messages, ctx.run_program, ctx.history_budget)
     samples = settings.answer_samples if ctx.llm.samples else 0
     if ctx.mode == "native" and not repair and (samples or opinions):

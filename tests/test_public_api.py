@@ -147,7 +147,6 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "complete_by_agreement",
         "limit_error",
         "second_opinions",
-        "has_question",
         "RunProgram",
         "ANSWER_CHECK",
         "FINAL_ANSWER",

@@ -15,7 +15,7 @@ from agent.loop.probe import (
     probe_server,
     server_profile,
 )
-from agent.loop.program_opinion import RunProgram, has_question, second_opinions
+from agent.loop.program_opinion import RunProgram, second_opinions
 from agent.loop.prompts import RESCUE_PROMPT, check_feedback, settle, system_prompt_for
 from agent.loop.runner import ToolStep, awaiting_approval, run_tool_calls
 from agent.loop.transcript import (
@@ -66,7 +66,6 @@ __all__ = [
     "output_prompt",
     "output_spec",
     "probe_server",
-    "has_question",
     "recover_tool_calls",
     "pending_calls",
     "run_result",

@@ -39,11 +39,6 @@ from agent.loop.transcript import is_question
 from agent.loop.trim import complete_within
 
 
-def has_question(messages: Sequence[AnyMessage]) -> bool:
-    """Whether ``messages`` hold a question for the opinions to answer."""
-    return any(is_question(m) for m in messages)
-
-
 def conversation_text(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     """The thread as the user saw it, questions and text answers with no tool steps, except
     that the last question carries its run's tool results as text before it."""
@@ -83,16 +78,14 @@ def _clip(text: str, limit: int = 200) -> str:
 
 async def program_value(
     llm: ChatClient,
-    messages: Sequence[AnyMessage],
+    conversation: Sequence[AnyMessage],
     run_program: RunProgram,
     budget: int | None = None,
 ) -> Opinion | None:
     """The number printed by a program the model writes for the last question of
-    ``messages``, with the program; ``None`` when it writes none, the program fails or prints
-    no number."""
-    reply = await complete_within(
-        llm, PROGRAM_PROMPT, conversation_text(messages), (), budget, tools=[]
-    )
+    ``conversation`` (``conversation_text``), with the program; ``None`` when it writes none,
+    the program fails or prints no number."""
+    reply = await complete_within(llm, PROGRAM_PROMPT, conversation, (), budget, tools=[])
     found = recover_tool_calls(reply.text, {PROGRAM_TOOL})
     code = found[0]["args"].get("code") if found else None
     if not isinstance(code, str):
@@ -106,13 +99,11 @@ async def program_value(
 
 
 async def plain_reply(
-    llm: ChatClient, messages: Sequence[AnyMessage], budget: int | None = None
+    llm: ChatClient, conversation: Sequence[AnyMessage], budget: int | None = None
 ) -> AIMessage:
-    """The model's reply to the last question of ``messages`` under the plain step-by-step
-    prompt, with no tools and the conversation as text."""
-    return await complete_within(
-        llm, PLAIN_PROMPT, conversation_text(messages), (), budget, tools=[]
-    )
+    """The model's reply to the last question of ``conversation`` (``conversation_text``)
+    under the plain step-by-step prompt, with no tools."""
+    return await complete_within(llm, PLAIN_PROMPT, conversation, (), budget, tools=[])
 
 
 def second_opinions(
@@ -120,10 +111,13 @@ def second_opinions(
     messages: Sequence[AnyMessage],
     run_program: RunProgram,
     budget: int | None = None,
-) -> tuple[Program, Plain]:
+) -> tuple[Program, Plain] | None:
     """The program's and the plain reply's opinions on the last question of ``messages``, to
-    be asked for (``complete_by_agreement``'s ``opinions``)."""
+    be asked for (``complete_by_agreement``'s ``opinions``); ``None`` with no question."""
+    if not any(is_question(m) for m in messages):
+        return None
+    conversation = conversation_text(messages)  # once, for both
     return (
-        partial(program_value, llm, messages, run_program, budget),
-        partial(plain_reply, llm, messages, budget),
+        partial(program_value, llm, conversation, run_program, budget),
+        partial(plain_reply, llm, conversation, budget),
     )
