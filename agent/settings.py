@@ -19,7 +19,7 @@ ToolCallMode = Literal["native", "required", "code"]
 
 DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b-instruct"
 BUILTIN_TOOL_GROUPS = ("calculator", "rag_search", "mcp", "run_python")
-# run_python is opt-in: with it the 1.5B default scored no better on GSM8K (README, "Programs").
+# run_python is opt-in: with it the 1.5B default scored no better on GSM8K (bench/RESULTS.md).
 AUTO_TOOLS = ("calculator", "rag_search", "mcp")
 # tool_call_mode=code offers the model programs only: no other tool's schema is sent.
 CODE_TOOLS = ("run_python",)

@@ -4,7 +4,7 @@ Why a program: a code model asked to write one program for a word problem, and n
 answers more GSM8K questions than it does reasoning in prose (``bench/agent_tasks.py``, the
 ``program`` arm). Inside the agent, with the other tools in its prompt, that gain has not
 shown yet on the 1.5B default, so the tool is opt-in (``AGENT_TOOLS=...,run_python``); the
-README's "Programs" has the figures.
+"Programs" of bench/RESULTS.md has the figures.
 
 A program is checked against an allow-list first (``tools._program.check``; a refusal
 goes back to the model as a ``ToolError`` naming the line), then runs in a child Python

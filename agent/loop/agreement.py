@@ -4,7 +4,7 @@ them reach.
 
 Off by default (``AGENT_ANSWER_SAMPLES=0``): on GSM8K through the agent it replaced 2 of 30
 answers, both wrong before and after, while on the bare model's "The answer is N" replies it
-fixed 2 of 30 and broke none (README, "Task success"). The vote needs the answer's value, and
+fixed 2 of 30 and broke none (bench/RESULTS.md). The vote needs the answer's value, and
 the last number of a free-form answer is often not it.
 
 Why it can be worth its tokens on the servers this runtime is for: decoding on vLLM is bound by
@@ -29,7 +29,7 @@ disagree (or the program fails), the value two of the three reach wins, and wher
 the greedy reply stands. So the greedy reply is replaced only where the program and the plain
 reply agree against it. (A tie-break for the plain reply instead, tried because the plain
 prompt's prose did better than the agent's on one sample, broke 3 right answers and fixed 1 on
-the next: README, "Task success".) The three decode together, so the vote costs tokens more
+the next: bench/RESULTS.md.) The three decode together, so the vote costs tokens more
 than time. It replaced an escalating vote of 4 sampled replies and 4 sampled programs: a sample
 at a temperature is a worse opinion than a greedy one for a small model, and the samples
 started only after the first two disagreed, so they doubled the time.

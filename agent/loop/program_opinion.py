@@ -9,8 +9,8 @@ of 30 questions (seed 11) and 26 of 30 (seed 13), each alone on 22 to 26; neithe
 every sample, so neither replaces the other. Where the two agreed they were right (43 of 43
 over three saved samples, seeds 11, 13 and 17); where they disagree, one more greedy opinion
 decides: a reply to the bench's bare prompt, whose reasoning differs from the agent's own (the
-agent's prompt speaks of tools). Sampled replies and programs decided worse than that (README, "Task
-success": their plurality was right on 11 of 20 disagreements, the bare reply on 13).
+agent's prompt speaks of tools). Sampled replies and programs decided worse than that
+(bench/RESULTS.md: their plurality was right on 11 of 20 disagreements, the bare reply on 13).
 
 Tool results count: where the turn has them (a search's excerpts, a calculator's value), they
 go to both opinions as text before the question, so an answer from documents is voted on too.
