@@ -241,6 +241,7 @@ def serve(
     except AgentError as exc:
         raise _fail(exc) from None
     out.print(f"Serving {cfg.served_name} at {cfg.base_url} (pid {pid}; log {cfg.log_path})")
+    out.print(f"Computing in {cfg.dtype.dtype}: {cfg.dtype.why}.")
     if detach:
         out.print("Stop it with `agent llm stop`.")
         return
@@ -277,6 +278,8 @@ def status(port: PortOption = None) -> None:
     out.print(f"model:  {cfg.model_dir} ({'provisioned' if ready else 'missing: agent llm pull'})")
     state = read_pid_file(cfg)
     out.print(f"pid:    {state['pid'] if state else '-'} ({cfg.pid_path})")
+    if state and "dtype" in state:
+        out.print(f"dtype:  {state['dtype']}")
     out.print(f"log:    {cfg.log_path}")
     models = served_models(cfg.base_url)
     if models is None:

@@ -26,6 +26,7 @@ import httpx
 from agent.errors import LocalServerError
 from agent.local._process import exit_code, is_running_server, spawn_detached, terminate_group
 from agent.local._stages import report_stage
+from agent.local.dtype import DtypeChoice, choose_dtype
 from agent.local.progress import OnProgress
 from agent.settings import Settings
 from agent.text import clip
@@ -53,6 +54,7 @@ class ServerConfig:
     start_timeout_s: float
     state_dir: Path
     python: str = sys.executable
+    dtype: DtypeChoice = DtypeChoice("bfloat16", "the model's own dtype")
 
     @classmethod
     def from_settings(
@@ -81,6 +83,7 @@ class ServerConfig:
             start_timeout_s=settings.vllm_start_timeout_s,
             state_dir=settings.cache_dir / "vllm",
             python=python,
+            dtype=choose_dtype(settings.vllm_dtype),
         )
 
     @property
@@ -105,7 +108,7 @@ def server_command(cfg: ServerConfig) -> list[str]:
         "--served-model-name", cfg.served_name,
         "--host", cfg.host,
         "--port", str(cfg.port),
-        "--dtype", "bfloat16",
+        "--dtype", cfg.dtype.dtype,
         "--max-model-len", str(cfg.max_model_len),
         "--enable-auto-tool-choice",
         "--tool-call-parser", "hermes",
@@ -235,6 +238,7 @@ def start_server(cfg: ServerConfig, *, on_progress: OnProgress | None = None) ->
         "model_dir": str(cfg.model_dir),
         "log": str(cfg.log_path),
         "started_at": time.time(),
+        "dtype": cfg.dtype.dtype,
     }
     cfg.pid_path.write_text(json.dumps(state, indent=2) + "\n")
     try:

@@ -311,6 +311,7 @@ def test_cli_serve_status_stop(
     monkeypatch.setenv("AGENT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("AGENT_LOCAL_MODEL_DIR", str(model_dir))
     monkeypatch.setenv("AGENT_LLM_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("AGENT_VLLM_DTYPE", "float32")
     runner = CliRunner()
     cfg = ServerConfig.from_settings(Settings.load(), model_dir=model_dir)
     try:
@@ -321,6 +322,8 @@ def test_cli_serve_status_stop(
         assert up.exit_code == 0, up.output
         assert f"at http://127.0.0.1:{port}/v1" in up.output
         assert "✓ Checking that vllm imports" in up.output  # the progress, drawn on stderr
+        assert "Computing in float32: AGENT_VLLM_DTYPE=float32." in up.output
+        assert " --dtype float32 " in cfg.log_path.read_text()  # the command the log records
 
         again = runner.invoke(app, ["llm", "serve", "--detach"])
         assert again.exit_code == 0 and "Already serving" in again.output
@@ -328,6 +331,7 @@ def test_cli_serve_status_stop(
         status = runner.invoke(app, ["llm", "status"])
         assert status.exit_code == 0
         assert f"serves {DEFAULT_LOCAL_MODEL}" in status.output
+        assert "dtype:  float32" in status.output
 
         stopped = runner.invoke(app, ["llm", "stop"])
         assert stopped.exit_code == 0 and "Stopped the local vLLM server" in stopped.output
