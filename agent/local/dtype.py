@@ -3,10 +3,11 @@
 The model is stored as bfloat16, but a CPU without bfloat16 matrix instructions (no
 ``avx512_bf16`` or ``amx_bf16`` on x86, no ``bf16`` on Arm) cannot multiply it natively: vLLM's
 oneDNN kernel refuses it ("Failed to create oneDNN linear") and falls back to an emulated path.
-Measured on a 2-core AMD EPYC with AVX2 only, Qwen2.5-Coder-1.5B, the same 213-token prompt:
-bfloat16 read it in 11 s, float32 in 1.6-2.1 s; float32 decodes about a fifth slower (twice the
-bytes per weight) and holds twice the weights in memory. An agent's prompts (system prompt,
-tool schemas, excerpts, stack traces) are long next to its replies, so float32 wins there.
+Measured on a 2-core AMD EPYC with AVX2 only, Qwen2.5-Coder-1.5B (``bench/serve_dtype.py``):
+a Defects4J triage, whose prompt of trace and KB entries is long next to its reply, took 26-37 s
+in float32 against 52-103 s in bfloat16; a GSM8K question on the bare prompt, a short prompt
+and a long reply, about the same in both (decoding runs at ~4 tokens/s either way). float32
+holds twice the weights in memory.
 """
 
 from __future__ import annotations
