@@ -281,8 +281,8 @@ class Settings(BaseSettings):
         "auto",
         description=(
             "dtype the local vLLM server computes in; auto: bfloat16 on a GPU or a CPU with "
-            "bfloat16 instructions (avx512_bf16, amx_bf16), else float32, which reads prompts "
-            "several times faster there at twice the weights' memory"
+            "bfloat16 instructions (avx512_bf16, amx_bf16), else float32 where the RAM holds "
+            "it, which reads prompts several times faster there at twice the weights' memory"
         ),
     )
     vllm_start_timeout_s: float = Field(

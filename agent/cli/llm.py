@@ -237,6 +237,7 @@ def serve(
         with _StageView(err) as view:
             if pull_model and settings.llm_model in LOCAL_MODELS:
                 ensure_local_model(settings, on_progress=view)  # reuses a provisioned model
+                cfg = _config(settings, port)  # the dtype's memory check needs the weights' size
             pid = start_server(cfg, on_progress=view)
     except AgentError as exc:
         raise _fail(exc) from None

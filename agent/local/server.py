@@ -26,7 +26,7 @@ import httpx
 from agent.errors import LocalServerError
 from agent.local._process import exit_code, is_running_server, spawn_detached, terminate_group
 from agent.local._stages import report_stage
-from agent.local.dtype import DtypeChoice, choose_dtype
+from agent.local.dtype import DtypeChoice, choose_dtype, weights_bytes
 from agent.local.progress import OnProgress
 from agent.settings import Settings
 from agent.text import clip
@@ -83,7 +83,7 @@ class ServerConfig:
             start_timeout_s=settings.vllm_start_timeout_s,
             state_dir=settings.cache_dir / "vllm",
             python=python,
-            dtype=choose_dtype(settings.vllm_dtype),
+            dtype=choose_dtype(settings.vllm_dtype, weights=weights_bytes(model_dir)),
         )
 
     @property

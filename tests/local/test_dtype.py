@@ -8,7 +8,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.local import ServerConfig
-from agent.local.dtype import choose_dtype, cpu_flags
+from agent.local.dtype import choose_dtype, cpu_flags, total_memory, weights_bytes
 from agent.local.server import server_command
 from agent.settings import Settings
 
@@ -69,3 +69,32 @@ def test_the_setting_reaches_the_server_command(tmp_path: Path) -> None:
 def test_a_dtype_vllm_cannot_serve_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="vllm_dtype \\(env AGENT_VLLM_DTYPE\\)"):
         Settings.load(vllm_dtype="int4", cache_dir=tmp_path)
+
+
+def test_float32_only_where_the_memory_holds_it() -> None:
+    weights = 3_554_214_752  # the 1.5B's bfloat16 safetensors
+    roomy = choose_dtype("auto", cpuinfo=EPYC_AVX2, gpu=False, weights=weights, memory=24 << 30)
+    assert roomy.dtype == "float32"
+    small = choose_dtype("auto", cpuinfo=EPYC_AVX2, gpu=False, weights=weights, memory=16 << 30)
+    assert small.dtype == "bfloat16"
+    assert "float32 needs ~17.4 GB of RAM and this machine has 17.2 GB" in small.why
+    # not pulled yet: no weights to size, so the CPU decides
+    assert choose_dtype("auto", cpuinfo=EPYC_AVX2, gpu=False, memory=16 << 30).dtype == "float32"
+
+
+def test_this_machines_memory_is_read_and_used() -> None:
+    memory = total_memory()
+    assert memory is not None and memory > 1 << 30  # Linux: /proc/meminfo's MemTotal
+    weights = 3_554_214_752
+    mine = choose_dtype("auto", cpuinfo=EPYC_AVX2, gpu=False, weights=weights)
+    assert mine == choose_dtype(
+        "auto", cpuinfo=EPYC_AVX2, gpu=False, weights=weights, memory=memory
+    )
+
+
+def test_the_weights_are_sized_from_the_model_folder(tmp_path: Path) -> None:
+    assert weights_bytes(tmp_path) == 0
+    (tmp_path / "model-00001.safetensors").write_bytes(b"x" * 1000)
+    (tmp_path / "model-00002.safetensors").write_bytes(b"x" * 24)
+    (tmp_path / "config.json").write_text("{}")
+    assert weights_bytes(tmp_path) == 1024
