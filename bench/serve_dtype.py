@@ -10,7 +10,7 @@ the rows. Two kinds of request, on third-party data:
 
     python bench/serve_dtype.py --data ../shared/data [--n 3]
 
-Prints a table (kind, input, seconds, prompt/completion tokens) and a final JSON line with the
+Prints a table (kind, input, seconds, tokens) and a final JSON line with the
 server's dtype as its pid file records it; skips cleanly without the data or the server.
 """
 
@@ -27,43 +27,37 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openai
+from agent_tasks import run_bare
+from task_suites.base import Task
 from task_suites.triage import Triage
 
 from agent.local import ServerConfig, local_model_paths, read_pid_file
-from agent.loop.prompts import PLAIN_PROMPT
 from agent.settings import Settings
 
 
-def gsm8k_rows(settings: Settings, data: Path, n: int) -> list[dict[str, Any]]:
-    questions = [json.loads(line) for line in (data / "gsm8k" / "train.jsonl").open()]
-    random.Random(97).shuffle(questions)
+async def gsm8k_rows(settings: Settings, data: Path, n: int) -> list[dict[str, Any]]:
+    lines = (data / "gsm8k" / "train.jsonl").read_text().splitlines()
+    random.Random(97).shuffle(lines)
     rows = []
-    for q in questions[:n]:
-        started = time.perf_counter()
-        reply = httpx.post(
-            f"{settings.llm_base_url}/chat/completions",
-            json={
-                "model": settings.llm_model,
-                "temperature": 0,
-                "max_tokens": 400,
-                "messages": [
-                    {"role": "system", "content": PLAIN_PROMPT},
-                    {"role": "user", "content": q["question"]},
-                ],
-            },
-            timeout=900,
-        ).json()
-        usage = reply["usage"]
-        rows.append(
-            {
-                "kind": "gsm8k-bare",
-                "input": q["question"][:40],
-                "seconds": round(time.perf_counter() - started, 1),
-                "prompt_tokens": usage["prompt_tokens"],
-                "completion_tokens": usage["completion_tokens"],
-            }
-        )
-        print(rows[-1], file=sys.stderr, flush=True)
+    async with openai.AsyncOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value(),
+        timeout=settings.llm_timeout_s,
+    ) as client:
+        for line in lines[:n]:
+            question = json.loads(line)["question"]
+            started = time.perf_counter()
+            out = await run_bare(client, settings, Task("gsm8k", "", question, None))
+            rows.append(
+                {
+                    "kind": "gsm8k-bare",
+                    "input": question[:40],
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "total_tokens": out.tokens,
+                }
+            )
+            print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
 
@@ -107,14 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         ServerConfig.from_settings(settings, model_dir=local_model_paths(settings).model_dir)
     )
     dtype = state.get("dtype", "unknown") if state else "not a local server"
-    rows = gsm8k_rows(settings, args.data, args.n)
+    rows = asyncio.run(gsm8k_rows(settings, args.data, args.n))
     rows += asyncio.run(triage_rows(settings, args.data, args.n))
     print(f"\nserver {settings.llm_base_url}, model {settings.llm_model}, dtype {dtype}\n")
     print("| kind | input | seconds | tokens |")
     print("|---|---|---|---|")
     for r in rows:
-        tokens = r.get("completion_tokens", r.get("total_tokens"))
-        print(f"| {r['kind']} | {r['input']} | {r['seconds']} | {tokens} |")
+        print(f"| {r['kind']} | {r['input']} | {r['seconds']} | {r['total_tokens']} |")
     summary = {
         kind: statistics.median(r["seconds"] for r in rows if r["kind"] == kind)
         for kind in ("gsm8k-bare", "triage-d4j")

@@ -93,8 +93,9 @@ def choose_dtype(
     if native:
         return DtypeChoice("bfloat16", f"the CPU multiplies bfloat16 natively ({native[0]})")
     no_bf16 = "the CPU has no bfloat16 instructions (avx512_bf16, amx_bf16)"
-    memory = total_memory() if memory is None else memory
     needed = int(weights * FLOAT32_RSS_PER_WEIGHT_BYTE) + HEADROOM_BYTES
+    if weights and memory is None:
+        memory = total_memory()
     if weights and memory is not None and memory < needed:
         return DtypeChoice(
             "bfloat16",
