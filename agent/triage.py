@@ -102,6 +102,11 @@ class TriageReport(BaseModel):
     fix: str | None = None
     cited_ids: list[str] = []
     citations: list[Citation] = []
+    from_kb: dict[str, str] = Field(
+        default_factory=dict,
+        description="`cause` and/or `fix` -> the cited entry whose own KB text it is: where an "
+        "entry's text is right as written, the model names the entry instead of rewriting it",
+    )
     confidence: Confidence | None = None
     fallback: bool = Field(
         default=False,
@@ -210,6 +215,7 @@ def _report(state: dict[str, Any]) -> TriageReport:
     ranks = {m.id: (rank, m) for rank, m in enumerate(matches, start=1)}
     report.cause, report.fix = explanation.cause, explanation.fix
     report.cited_ids = explanation.cited
+    report.from_kb = dict(explanation.from_kb)
     report.confidence = explanation.confidence
     report.citations = [
         Citation(id=i, title=ranks[i][1].title, score=ranks[i][1].score, rank=ranks[i][0])

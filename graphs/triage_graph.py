@@ -7,9 +7,13 @@
 ``explain`` asks for a JSON object (``cause``, ``fix``, ``cited``, ``confidence``) decoded with
 the server's structured outputs (``response_format: json_schema``): ``cited`` is an enum of the
 retrieved entries' numbers (mapped back to ids: an id costs a small model ~10 tokens, a number
-one), so the server cannot cite an entry the lookup did not return. A reply that is not
-valid JSON, has a blank cause or fix, or cites an id outside the candidates (a server without
-structured outputs) is sent back once with the problem named; a second failure, or an LLM that
+one), so the server cannot cite an entry the lookup did not return. ``cause`` and ``fix`` are
+each a sentence or an entry's number: where an entry's own text is right for the input, the
+model names it instead of retyping it (``from_kb`` says so), which on a CPU, decoding a few
+tokens a second, is most of a triage's time (bench/RESULTS.md, "Triage: quoting the KB"). A
+reply that is not valid JSON, has a blank cause or fix, quotes one entry's cause with
+another's fix, or cites an id outside the candidates (a server without structured outputs) is
+sent back once with the problem named; a second failure, or an LLM that
 cannot be reached, ends in ``fallback``: the best match's KB cause and fix, marked as such. The
 model never calls tools here, so the triage cannot loop on ``lookup_error``.
 """
@@ -38,6 +42,7 @@ EXPLAIN_MAX_TOKENS = 320
 # Bounds the server decodes to: a small model otherwise copies whole KB texts into the reply
 # and runs into the token limit (measured: 2 x 320 tokens, 105 s, then the fallback).
 ANSWER_MAX_CHARS = 200
+CUT_SLACK = 24  # a text this close to the cap without a full stop was cut (seen: 191 chars)
 LOG_PROMPT_CHARS = 1500
 ENTRY_TEXT_CHARS = 300
 CONTENTION = 0.5  # matches below half the best score are left out of the explain prompt
@@ -48,11 +53,12 @@ TRACE_CONTENTION = 0.8
 EXPLAIN_SYSTEM = (
     "You explain an error from a log or stack trace with a knowledge base (KB) of known errors. "
     "You get the log and the KB entries a search found for it, best match first. Decide which "
-    "entries describe this error. Write the cause (why it happens here) and the fix (what to "
-    "do), each in one sentence of at most 25 words, from those entries and the log; in "
-    "`cited` give the numbers of the entries you used, only those that describe this error. "
-    "If no entry fits, cite none, explain from the log alone and give low confidence. Reply "
-    "with the JSON object only."
+    "entries describe this error. Give the cause (why it happens here) and the fix (what to "
+    "do). Where an entry's cause or fix is right for this log as written, give that entry's "
+    "number instead of its text; write a sentence of at most 25 words only for what the "
+    "entries do not say. In `cited` give the numbers of the entries you used, only those that "
+    "describe this error. If no entry fits, cite none, explain from the log alone and give "
+    "low confidence. Reply with the JSON object only."
 )
 
 
@@ -65,6 +71,8 @@ class Explanation(BaseModel):
     fix: str
     cited: list[str]  # KB ids; on the wire the entries' numbers in the prompt (fewer tokens)
     confidence: Confidence
+    # "cause"/"fix" -> the id of the entry whose own text the model chose, by its number
+    from_kb: dict[Literal["cause", "fix"], str] = {}
 
     @field_validator("cause", "fix")
     @classmethod
@@ -77,7 +85,8 @@ class Explanation(BaseModel):
 def whole_sentences(text: str) -> str:
     """``text`` without a sentence the length cap cut off: up to its last full stop when that
     keeps most of it, else marked as cut with an ellipsis."""
-    if len(text) < ANSWER_MAX_CHARS - 1 or text.endswith((".", "!", "?")):
+    # the server stops a string at the last whole token that fits: up to a long token short
+    if len(text) < ANSWER_MAX_CHARS - CUT_SLACK or text.endswith((".", "!", "?")):
         return text
     end = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
     if end >= len(text) // 2:
@@ -86,15 +95,23 @@ def whole_sentences(text: str) -> str:
 
 
 def explanation_schema(candidate_ids: list[str]) -> dict[str, Any]:
-    """The JSON schema the server decodes to: ``cited`` can only hold the entries' numbers."""
+    """The JSON schema the server decodes to: ``cited`` can only hold the entries' numbers, and
+    ``cause`` and ``fix`` are a sentence or the number of an entry whose own text applies."""
+    numbers = list(range(1, len(candidate_ids) + 1))
+    text_or_entry = {
+        "anyOf": [
+            {"type": "string", "maxLength": ANSWER_MAX_CHARS},
+            {"type": "integer", "enum": numbers},
+        ]
+    }
     return {
         "type": "object",
         "properties": {
-            "cause": {"type": "string", "maxLength": ANSWER_MAX_CHARS},
-            "fix": {"type": "string", "maxLength": ANSWER_MAX_CHARS},
+            "cause": text_or_entry,
+            "fix": text_or_entry,
             "cited": {
                 "type": "array",
-                "items": {"type": "integer", "enum": list(range(1, len(candidate_ids) + 1))},
+                "items": {"type": "integer", "enum": numbers},
                 "maxItems": len(candidate_ids),
             },
             "confidence": {"type": "string", "enum": ["high", "medium", "low"]},
@@ -194,21 +211,34 @@ def candidates_prompt(log_text: str, matches: list[ErrorMatch]) -> str:
     return "\n".join(lines)
 
 
-def check_reply(text: str, candidate_ids: list[str]) -> tuple[Explanation | None, str | None]:
-    """(explanation, None), or (None, what is wrong with the reply, to send back)."""
+def _entry_number(value: object, count: int) -> int | None:
+    """``value`` as the number of one of ``count`` listed entries, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= count:
+        return value
+    return None
+
+
+def check_reply(text: str, candidates: list[ErrorMatch]) -> tuple[Explanation | None, str | None]:
+    """(explanation, None), or (None, what is wrong with the reply, to send back). Entry
+    numbers become ids in ``cited``, and the entry's own text in ``cause`` and ``fix``."""
+    ids = [m.id for m in candidates]
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"it is not valid JSON ({exc.msg} at character {exc.pos})"
-    cited = data.get("cited") if isinstance(data, dict) else None
-    if isinstance(cited, list):
-        # entry numbers (what the schema asks for) become ids; an id as such is taken too
-        data["cited"] = [
-            candidate_ids[c - 1]
-            if isinstance(c, int) and not isinstance(c, bool) and 1 <= c <= len(candidate_ids)
-            else str(c)
-            for c in cited
-        ]
+    quoted: dict[Literal["cause", "fix"], ErrorMatch] = {}
+    if isinstance(data, dict):
+        cited = data.get("cited")
+        if isinstance(cited, list):
+            # entry numbers (what the schema asks for) become ids; an id as such is taken too
+            data["cited"] = [
+                ids[n - 1] if (n := _entry_number(c, len(ids))) else str(c) for c in cited
+            ]
+        for field in ("cause", "fix"):
+            if n := _entry_number(data.get(field), len(ids)):
+                quoted[field] = candidates[n - 1]
+                data[field] = getattr(quoted[field].entry, field)
+        data["from_kb"] = {}
     try:
         explanation = Explanation.model_validate(data)
     except ValidationError as exc:
@@ -217,13 +247,25 @@ def check_reply(text: str, candidate_ids: list[str]) -> tuple[Explanation | None
             for e in exc.errors()
         )
         return None, f"it does not match the schema ({problems})"
-    unknown = [c for c in explanation.cited if c not in candidate_ids]
+    if len({m.id for m in quoted.values()}) > 1:
+        # one known error's cause with another's fix: 4 of the first 20 quoting replies, each
+        # time two Defects4J bugs (bench/RESULTS.md, "Triage: quoting the KB")
+        return None, (
+            f"its cause is entry {ids.index(quoted['cause'].id) + 1}'s and its fix entry "
+            f"{ids.index(quoted['fix'].id) + 1}'s; give one entry's cause and fix, or write them"
+        )
+    unknown = [c for c in explanation.cited if c not in ids]
     if unknown:
         return None, (
             f"it cites {', '.join(unknown)}, which the search did not return; cite only the "
-            f"numbers 1 to {len(candidate_ids)} of the entries listed"
+            f"numbers 1 to {len(ids)} of the entries listed"
         )
-    explanation.cited = list(dict.fromkeys(explanation.cited))
+    for field, match in quoted.items():
+        # the entry's text as the KB holds it: not cut to the length asked of a written one
+        setattr(explanation, field, getattr(match.entry, field).strip())
+        explanation.from_kb[field] = match.id
+    # an entry whose text the explanation quotes is one it used
+    explanation.cited = list(dict.fromkeys([*explanation.cited, *explanation.from_kb.values()]))
     return explanation, None
 
 
@@ -246,7 +288,6 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
     assert llm is not None, "explain runs only with an LLM"
     started = time.perf_counter()
     matches = in_contention(state.get("matches") or [])
-    ids = [m.id for m in matches]
     messages = state.get("messages") or [
         SystemMessage(EXPLAIN_SYSTEM),
         HumanMessage(candidates_prompt(state["reduced"].text, matches)),
@@ -261,7 +302,7 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
                 "type": "json_schema",
                 "json_schema": {
                     "name": "triage",
-                    "schema": explanation_schema(ids),
+                    "schema": explanation_schema([m.id for m in matches]),
                     "strict": True,
                 },
             },
@@ -272,7 +313,7 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
             "llm_error": str(exc),
             "timings_ms": {"explain": _ms(started)},
         }
-    explanation, problem = check_reply(ai.text, ids)
+    explanation, problem = check_reply(ai.text, matches)
     if problem and ai.response_metadata.get("finish_reason") == "length":
         problem += "; the reply was cut off at the token limit: keep cause and fix short"
     update: dict[str, Any] = {
@@ -298,7 +339,11 @@ async def fallback_node(state: TriageState) -> dict[str, Any]:
     return {
         "fallback": True,
         "explanation": Explanation(
-            cause=top.entry.cause, fix=top.entry.fix, cited=[top.id], confidence="low"
+            cause=top.entry.cause,
+            fix=top.entry.fix,
+            cited=[top.id],
+            confidence="low",
+            from_kb={"cause": top.id, "fix": top.id},
         ),
     }
 

@@ -126,6 +126,46 @@ def test_an_unusable_reply_gets_one_retry_that_names_the_problem(
     assert "cites made-up-id, which the search did not return" in retry[-1]["content"]
 
 
+def test_an_entry_whose_text_applies_is_named_by_its_number_not_retyped(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    # a sentence of its own for the cause; entry 1's fix by number, without citing it
+    scripted_llm.push(reply(explanation(fix=1, cited=[])))
+    code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0, err
+    report = json.loads(out)
+    top = report["matches"][0]
+    assert report["fallback"] is False and top["id"] == "python-py-ssize-t-clean"
+    assert report["cause"].startswith("fastcrc's C extension parses")
+    assert report["fix"] == top["fix"].strip()  # the KB's text in full, not cut to 200 chars
+    assert report["from_kb"] == {"fix": "python-py-ssize-t-clean"}
+    assert report["cited_ids"] == ["python-py-ssize-t-clean"]  # quoting an entry cites it
+    schema = scripted_llm.requests[0]["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["fix"]["anyOf"][1] == {"type": "integer", "enum": [1, 2, 3]}
+    assert (
+        "give that entry's number instead of its text"
+        in (scripted_llm.requests[0]["messages"][0]["content"])
+    )
+    # the CLI says whose text each part is
+    scripted_llm.push(reply(explanation(cause=1, fix=1)))
+    code, out, err = triage(env, "-", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0, err
+    assert f"Cause (from python-py-ssize-t-clean): {top['cause'].strip()[:40]}" in out
+    assert "Fix (from python-py-ssize-t-clean): In the C source put `#define" in out
+    # a number that names no listed entry goes back to the model, named, and so does one
+    # entry's cause with another's fix
+    for wrong, problem in (
+        ({"cause": 7}, "does not match the schema (cause: Input should be a valid string)"),
+        ({"cause": 1, "fix": 2}, "its cause is entry 1's and its fix entry 2's; give one"),
+    ):
+        scripted_llm.push(reply(explanation(**wrong)), reply(explanation()))
+        code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
+        assert code == 0, err
+        assert json.loads(out)["from_kb"] == {}
+        assert problem in scripted_llm.requests[-1]["messages"][-1]["content"]
+    scripted_llm.assert_done()
+
+
 def test_two_unusable_replies_fall_back_to_the_top_entry(
     env: dict[str, str], scripted_llm: ScriptedServer
 ) -> None:
@@ -136,6 +176,8 @@ def test_two_unusable_replies_fall_back_to_the_top_entry(
     assert report["fallback"] is True and report["answer"] is None
     assert report["cited_ids"] == ["python-py-ssize-t-clean"]
     assert report["fix"].startswith("In the C source put `#define")
+    both = "python-py-ssize-t-clean"
+    assert report["from_kb"] == {"cause": both, "fix": both}
     scripted_llm.assert_done()
     assert "it is not valid JSON" in scripted_llm.requests[1]["messages"][-1]["content"]
 

@@ -92,8 +92,10 @@ def _print_report(report: TriageReport) -> None:
             out.print(f"[bold]Fix[/] (from {best.id}): {escape(best.fix)}")
         return
     out.print()
-    out.print(f"[bold]Cause:[/] {escape(report.cause)}")
-    out.print(f"[bold]Fix:[/] {escape(report.fix)}")
+    for label, text in (("Cause", report.cause), ("Fix", report.fix)):
+        source = report.from_kb.get(label.lower())  # the entry's own text, named by the model
+        head = f"[bold]{label}[/] (from {source}):" if source else f"[bold]{label}:[/]"
+        out.print(f"{head} {escape(text)}")
     cited = ", ".join(report.cited_ids) if report.cited_ids else "none"
     out.print(f"[bold]Citations:[/] {escape(cited)}  [dim](confidence {report.confidence})[/]")
     explain_ms = report.timings_ms.get("explain")

@@ -307,10 +307,21 @@ class Triage:
             raise AgentError(report.llm_error)
         # a triage makes no tool calls (reduce and lookup run without the model): calls stay empty
         tokens = report.usage.get("total_tokens", 0)
+        # how it was explained: the tokens decoded (most of a triage's time on a CPU), and
+        # which parts are an entry's own text, named by the model, or the fallback's
+        quotes = ", ".join(f"{part} of {i}" for part, i in report.from_kb.items())
+        note = f"{report.usage.get('output_tokens', 0)} tokens out" + (
+            f"; fallback ({report.llm_error or 'no usable reply'})"
+            if report.fallback
+            else f"; quoted the {quotes}"
+            if quotes
+            else ""
+        )
         return TriageOutput(
             report.answer or "",
             [],
             tokens,
+            note,
             cited=report.cited_ids,
             cause=report.cause,
             fix=report.fix,

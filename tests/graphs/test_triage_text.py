@@ -11,6 +11,11 @@ from agent.known_errors.lookup import Signal, SignalHit
 from graphs.triage_graph import ANSWER_MAX_CHARS, in_contention, whole_sentences
 
 SENTENCE = "The date parser accepts a pattern it should reject. "
+CUT = (
+    "Lower the per-device batch size or the maximum sequence length, enable gradient "
+    "checkpointing, free cached memory between steps (and stop other work if another process "
+    "shares the GPU), gradient"
+)
 
 
 @pytest.mark.parametrize(
@@ -23,8 +28,11 @@ SENTENCE = "The date parser accepts a pattern it should reject. "
             (SENTENCE * 3).rstrip(),
         ),
         ("x" * ANSWER_MAX_CHARS + ",", "x" * ANSWER_MAX_CHARS + "…"),
+        # a cut as seen (the MCP tool, a CUDA OOM): the server stopped 7 characters short of
+        # the cap, mid-sentence; the one full stop is too early to cut back to
+        (CUT, CUT + "…"),
     ],
-    ids=["whole", "short", "cut-mid-sentence", "one-long-sentence"],
+    ids=["whole", "short", "cut-mid-sentence", "one-long-sentence", "cut-a-token-short"],
 )
 def test_whole_sentences(text: str, expected: str) -> None:
     assert whole_sentences(text) == expected
