@@ -6,7 +6,9 @@
 Per system (HDFS, Apache, Hadoop, Spark, Zookeeper; 2,000 labelled lines each): the KB is the
 system's ``*_templates.csv`` imported with ``agent.known_errors.importer`` (one entry per EventId,
 signature derived from the template) into a fresh ``mcp-errors`` collection (Milvus Lite, temp dir);
-the queries are the raw ``Content`` lines of ``*_structured.csv``; the truth is each line's EventId.
+the queries are the ``Content`` (message) of each line of ``*_structured.csv`` (suite ``loghub``),
+or the whole line of ``*_2k.log`` as a user pastes it, timestamp, level and logger included
+(suite ``loghub-raw``); the truth is each line's EventId.
 One ranking per signal is computed per query (``ErrorIndex.rank_signals``) and every method is
 scored from those same rankings, in the same run:
 
@@ -122,14 +124,25 @@ def recall(ranked: list[list[str]], gold: list[str], k: int) -> tuple[float, flo
 
 
 def run_system(
-    root: Path, system: str, embedder: LocalEmbedder, cache: EmbeddingCache, limit: int | None
+    root: Path,
+    system: str,
+    embedder: LocalEmbedder,
+    cache: EmbeddingCache,
+    limit: int | None,
+    *,
+    raw: bool = False,
 ) -> dict[str, object]:
+    """``system``'s lines against its templates: each line's message (``Content``), or with
+    ``raw`` the whole line of ``*_2k.log``, header and all, as a user pastes it."""
     folder = root / system
     entries = import_file(folder / f"{system}_2k.log_templates.csv")
     prefix = entries[0].id.rsplit("-", 1)[0]
     with (folder / f"{system}_2k.log_structured.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))[:limit]
     queries = [row["Content"] for row in rows]
+    if raw:
+        lines = (folder / f"{system}_2k.log").read_text(encoding="utf-8").splitlines()
+        queries = [lines[int(row["LineId"]) - 1] for row in rows]
     gold = [f"{prefix}-{row['EventId']}" for row in rows]
 
     return score(entries, queries, gold, embedder, cache)
@@ -360,7 +373,7 @@ def run_scale(
 
 def print_table(results: dict[str, dict[str, object]]) -> None:
     header = (
-        f"{'system':<10} {'method':<11} {'R@1 micro':>9} {'R@1 macro':>9} "
+        f"{'system':<14} {'method':<11} {'R@1 micro':>9} {'R@1 macro':>9} "
         f"{'R@5 micro':>9} {'R@5 macro':>9}"
     )
     print(header)
@@ -370,11 +383,11 @@ def print_table(results: dict[str, dict[str, object]]) -> None:
             m = res[method]
             assert isinstance(m, dict)
             print(
-                f"{system:<10} {method:<11} {m['r1_micro']:>9.3f} {m['r1_macro']:>9.3f} "
+                f"{system:<14} {method:<11} {m['r1_micro']:>9.3f} {m['r1_macro']:>9.3f} "
                 f"{m['r5_micro']:>9.3f} {m['r5_macro']:>9.3f}"
             )
         print(
-            f"{'':<10} ({res['templates']} templates, {res['queries']} lines, "
+            f"{'':<14} ({res['templates']} templates, {res['queries']} lines, "
             f"{res['ms_per_query']} ms/query for all signals in batches, "
             f"lookup p50 {res['lookup_p50_ms']} ms one at a time)"
         )
@@ -386,7 +399,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--d4j", type=Path, default=Path("../shared/data/defects4j/traces_dev.jsonl")
     )
-    parser.add_argument("--suites", default="loghub,d4j", help="comma-separated: loghub, d4j")
+    parser.add_argument(
+        "--suites",
+        default="loghub,loghub-raw,d4j",
+        help="comma-separated: loghub (each line's message), loghub-raw (the whole line, "
+        "timestamp, level and logger included), d4j",
+    )
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--limit", type=int, default=None, help="lines per system (default all)")
     parser.add_argument(
@@ -406,7 +424,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     suites = {s for s in args.suites.split(",") if s}
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    systems = [s for s in args.systems.split(",") if s] if "loghub" in suites else []
+    on_loghub = bool(suites & {"loghub", "loghub-raw"})
+    systems = [s for s in args.systems.split(",") if s] if on_loghub else []
     if systems and not args.data.is_dir():
         print(f"skipped loghub: no Loghub data at {args.data} (pass --data PATH)")
         systems = []
@@ -425,7 +444,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     scale: dict[str, object] | None = None
     with tempfile.TemporaryDirectory() as cache_dir:
         cache = EmbeddingCache(args.embedding_cache or Path(cache_dir) / "embeddings.sqlite")
-        results = {s: run_system(args.data, s, embedder, cache, args.limit) for s in systems}
+        results = {}
+        for system in systems:
+            if "loghub" in suites:
+                results[system] = run_system(args.data, system, embedder, cache, args.limit)
+            if "loghub-raw" in suites:
+                results[f"{system} raw"] = run_system(
+                    args.data, system, embedder, cache, args.limit, raw=True
+                )
         if d4j:
             results["d4j"] = run_d4j(args.d4j, embedder, cache)
         if args.scale and args.data.is_dir() and args.d4j.is_file():

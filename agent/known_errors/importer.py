@@ -3,10 +3,11 @@
 * Our KB format (``.yaml`` / ``.yml`` / ``.json``): see ``agent.known_errors.kb``.
 * A Loghub-style templates CSV (``EventId,EventTemplate``, variables written ``<*>``), as produced
   by log parsers (Drain, Spell, ...), so a team can seed a KB from its own parsed logs. Each
-  template becomes an entry whose signature is the template as an anchored regex, one line::
+  template becomes an entry whose signature is the template as a regex matching the end of a
+  line, from the line's start or after the header a logger writes first::
 
       E5,Receiving block blk_<*> src: /<*>:<*> dest: /<*>:<*>
-      -> id "hdfs-E5", signature (?m)^Receiving\\s+block\\s+blk_(?P<v0>.*?)\\s+src:...$
+      -> id "hdfs-E5", signature (?m)(?<!\\S)Receiving\\s+block\\s+blk_(?P<v0>.*?)...$
 
   Literal text is escaped, runs of spaces match any whitespace, and each ``<*>`` is a lazy
   named group ``v<N>``: lookup subtracts what those groups matched to rank the most specific
@@ -32,7 +33,7 @@ _TITLE_MAX = 300
 
 
 def template_to_regex(template: str) -> str:
-    """A Loghub template as a regex matching a whole line (see the module docstring).
+    """A Loghub template as a regex matching a line's message (see the module docstring).
 
     Each wildcard and the literal after it form an atomic group: the wildcard stretches to the
     first place the literal fits and never backtracks. Earliest-first is always a correct choice
@@ -48,7 +49,13 @@ def template_to_regex(template: str) -> str:
     for i, literal in enumerate(parts[1:]):
         group = f"(?P<v{i}>.*?){literal}"
         out.append(group if i == len(parts) - 2 else f"(?>{group})")
-    return "(?m)^\\s*" + "".join(out) + "\\s*$"
+    # A line as logged starts with a header (timestamp, level, logger: "081109 203615 148 INFO
+    # dfs.DataNode$DataXceiver: Receiving block ..."), which the template leaves out: the
+    # template may start after any whitespace. One that starts with a wildcard stays at the
+    # line's start, where its first group takes in the header (and the search does not retry
+    # the whole pattern at every position of a line it does not match).
+    start = "^\\s*" if template.strip().startswith(WILDCARD) else "(?<!\\S)"
+    return "(?m)" + start + "".join(out) + "\\s*$"
 
 
 def _slug(text: str) -> str:

@@ -3,15 +3,15 @@
 A lookup searches every entry's regex in the input; at 10,000 imported log templates that is
 10,000 searches over a stack trace of several thousand characters. Most regexes hold a literal
 word that must appear, whole, in any text they match (``Receiving`` and ``block`` in
-``(?m)^\\s*Receiving\\s+block\\s+blk_(?P<v0>.*?)$``): the input's set of words rules them out
+``(?m)(?<!\\S)Receiving\\s+block\\s+blk_(?P<v0>.*?)$``): the input's set of words rules them out
 before the search.
 
 A word counts only where the regex fixes both of its edges: next to a literal non-word
-character, a run of whitespace, ``\\b`` or a line anchor. ``blk_`` above is not required as a
-word (the wildcard after it may continue it), nor is anything inside an alternative, an optional
-part or a repetition, nor anything of a case-insensitive or ASCII-only pattern: when unsure, no
-word is required and the regex is always searched. ``tests/known_errors/test_prefilter.py``
-checks that filtering never changes which entries match.
+character, a run of whitespace, ``\\b``, ``(?<!\\S)`` or a line anchor. ``blk_`` above is not
+required as a word (the wildcard after it may continue it), nor is anything inside an
+alternative, an optional part or a repetition, nor anything of a case-insensitive or ASCII-only
+pattern: when unsure, no word is required and the regex is always searched.
+``tests/known_errors/test_prefilter.py`` checks that filtering never changes which entries match.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ _ANCHORS = frozenset(
      c.AT_END_LINE, c.AT_END_STRING}
 )  # fmt: skip
 _NONWORD_CATEGORIES = frozenset({c.CATEGORY_SPACE, c.CATEGORY_LINEBREAK, c.CATEGORY_NOT_WORD})
+_NOT_AFTER_NONSPACE = (c.IN, [(c.CATEGORY, c.CATEGORY_NOT_SPACE)])  # the \S of (?<!\S)
 
 
 def text_words(text: str) -> frozenset[str]:
@@ -71,6 +72,8 @@ def _flatten(pattern: Any, out: list[str], flags: int) -> None:
                 out.append(_UNKNOWN)
         elif op is c.IN and _nonword_class(av):
             out.append(_EDGE)
+        elif op is c.ASSERT_NOT and av[0] == -1 and list(av[1]) == [_NOT_AFTER_NONSPACE]:
+            out.append(_EDGE)  # (?<!\S): the line's start or whitespace before, as a template's
         else:
             out.append(_UNKNOWN)
 

@@ -45,10 +45,14 @@ def test_templates_csv_becomes_entries_with_derived_signatures(tmp_path: Path) -
     for line, event in LINES.items():
         pattern = by_event[event].pattern
         assert pattern is not None and pattern.search(line), (event, line)
-        # every other specific template rejects the line: the regex is anchored, literal text
+        # every other specific template rejects the line: its literal text ends the line
         for other, entry in by_event.items():
             if other not in (event, "E5"):
                 assert entry.pattern is not None and not entry.pattern.search(line)
+    # the same lines as logged, header first, find the same templates
+    for line, event in LINES.items():
+        logged = f"081109 203615 148 INFO dfs.DataNode$DataXceiver: {line}"
+        assert by_event[event].pattern.search(logged), (event, logged)  # type: ignore[union-attr]
     e1 = by_event["E1"]
     assert e1.title == "<*>:<*> Served block blk_<*> to /<*>"
     assert e1.examples == [e1.title]
@@ -56,14 +60,27 @@ def test_templates_csv_becomes_entries_with_derived_signatures(tmp_path: Path) -
     assert "Not documented yet" in e1.cause
 
 
-def test_template_regex_escapes_literals_and_anchors_whole_lines() -> None:
+def test_template_regex_escapes_literals_and_matches_a_lines_message() -> None:
     regex = template_to_regex("Job <*> (attempt [1]) cost $<*>.00")
     pattern = re.compile(regex)
     assert pattern.search("Job 42 (attempt [1]) cost $7.00")
     assert not pattern.search("Job 42 (attempt 1) cost $7.00")
-    assert not pattern.search("prefix Job 42 (attempt [1]) cost $7.00")
+    # the header a logger writes before the message, as a pasted line has it
+    assert pattern.search(
+        "2015-10-18 18:01:47,978 INFO [main] app: Job 42 (attempt [1]) cost $7.00"
+    )
+    assert not pattern.search("BigJob 42 (attempt [1]) cost $7.00")  # a word must start there
+    assert not pattern.search("Job 42 (attempt [1]) cost $7.00 and more")  # the line's end
     match = pattern.search("a line\nJob 42 (attempt [1]) cost $7.00\nanother")
     assert match is not None and match.group("v0") == "42" and match.group("v1") == "7"
+    # a template starting with a wildcard takes the header in its first group
+    served = re.compile(template_to_regex("<*> Served block blk_<*> to /<*>"))
+    line = "081109 204005 35 INFO dfs.DataNode: 10.250.19.102:50010 Served block blk_-35 to /10.2"
+    hit = served.search(line)
+    assert (
+        hit is not None
+        and hit.group("v0") == "081109 204005 35 INFO dfs.DataNode: 10.250.19.102:50010"
+    )
 
 
 def test_a_csv_without_the_columns_is_rejected(tmp_path: Path) -> None:

@@ -44,6 +44,11 @@ def _texts() -> list[str]:
         "Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.0.0.1:50010",
         "PacketResponder 1 for block blk_38865049064139660 terminating",
         "jk2_init() Found child 6725 in scoreboard slot 10",
+        # as logged, the header first, and glued to the message with no space between
+        "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 for block blk_3 "
+        "terminating",
+        "[Sun Dec 04 04:47:44 2005] [notice] jk2_init() Found child 6725 in scoreboard slot 10",
+        "[notice]jk2_init() Found child 6725 in scoreboard slot 10",
     ]
     rng = random.Random(7)
     mutated = []
