@@ -11,11 +11,11 @@ one), so the server cannot cite an entry the lookup did not return. ``cause`` an
 each a sentence or an entry's number: where an entry's own text is right for the input, the
 model names it instead of retyping it (``from_kb`` says so), which on a CPU, decoding a few
 tokens a second, is most of a triage's time (bench/RESULTS.md, "Triage: quoting the KB"). A
-reply that is not valid JSON, has a blank cause or fix, quotes one entry's cause with
-another's fix, or cites an id outside the candidates (a server without structured outputs) is
-sent back once with the problem named; a second failure, or an LLM that
-cannot be reached, ends in ``fallback``: the best match's KB cause and fix, marked as such. The
-model never calls tools here, so the triage cannot loop on ``lookup_error``.
+reply that is not valid JSON, has a blank cause or fix, or cites an id outside the candidates
+(a server without structured outputs) is sent back once with the problem named (one entry's
+cause quoted with another's fix becomes that entry's cause and fix); a second failure, or an
+LLM that cannot be reached, ends in ``fallback``: the best match's KB cause and fix, marked as
+such. The model never calls tools here, so the triage cannot loop on ``lookup_error``.
 """
 
 from __future__ import annotations
@@ -227,6 +227,7 @@ def check_reply(text: str, candidates: list[ErrorMatch]) -> tuple[Explanation | 
     except json.JSONDecodeError as exc:
         return None, f"it is not valid JSON ({exc.msg} at character {exc.pos})"
     quoted: dict[Literal["cause", "fix"], ErrorMatch] = {}
+    unused: str | None = None
     if isinstance(data, dict):
         cited = data.get("cited")
         if isinstance(cited, list):
@@ -237,7 +238,15 @@ def check_reply(text: str, candidates: list[ErrorMatch]) -> tuple[Explanation | 
         for field in ("cause", "fix"):
             if n := _entry_number(data.get(field), len(ids)):
                 quoted[field] = candidates[n - 1]
-                data[field] = getattr(quoted[field].entry, field)
+        if len({m.id for m in quoted.values()}) > 1:
+            # one known error's cause with another's fix: the cause says which error it is, so
+            # its fix follows, and the other entry is no longer used. Sent back instead (an
+            # earlier version), the model quoted and cited the cause's entry alone every time
+            # (13 of 13; bench/RESULTS.md, "Triage: quoting the KB").
+            unused = quoted["fix"].id
+            quoted["fix"] = quoted["cause"]
+        for field, match in quoted.items():
+            data[field] = getattr(match.entry, field)
         data["from_kb"] = {}
     try:
         explanation = Explanation.model_validate(data)
@@ -247,13 +256,6 @@ def check_reply(text: str, candidates: list[ErrorMatch]) -> tuple[Explanation | 
             for e in exc.errors()
         )
         return None, f"it does not match the schema ({problems})"
-    if len({m.id for m in quoted.values()}) > 1:
-        # one known error's cause with another's fix: 4 of the first 20 quoting replies, each
-        # time two Defects4J bugs (bench/RESULTS.md, "Triage: quoting the KB")
-        return None, (
-            f"its cause is entry {ids.index(quoted['cause'].id) + 1}'s and its fix entry "
-            f"{ids.index(quoted['fix'].id) + 1}'s; give one entry's cause and fix, or write them"
-        )
     unknown = [c for c in explanation.cited if c not in ids]
     if unknown:
         return None, (
@@ -265,7 +267,8 @@ def check_reply(text: str, candidates: list[ErrorMatch]) -> tuple[Explanation | 
         setattr(explanation, field, getattr(match.entry, field).strip())
         explanation.from_kb[field] = match.id
     # an entry whose text the explanation quotes is one it used
-    explanation.cited = list(dict.fromkeys([*explanation.cited, *explanation.from_kb.values()]))
+    used = [c for c in explanation.cited if c != unused]
+    explanation.cited = list(dict.fromkeys([*used, *explanation.from_kb.values()]))
     return explanation, None
 
 

@@ -152,17 +152,22 @@ def test_an_entry_whose_text_applies_is_named_by_its_number_not_retyped(
     assert code == 0, err
     assert f"Cause (from python-py-ssize-t-clean): {top['cause'].strip()[:40]}" in out
     assert "Fix (from python-py-ssize-t-clean): In the C source put `#define" in out
-    # a number that names no listed entry goes back to the model, named, and so does one
-    # entry's cause with another's fix
-    for wrong, problem in (
-        ({"cause": 7}, "does not match the schema (cause: Input should be a valid string)"),
-        ({"cause": 1, "fix": 2}, "its cause is entry 1's and its fix entry 2's; give one"),
-    ):
-        scripted_llm.push(reply(explanation(**wrong)), reply(explanation()))
-        code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
-        assert code == 0, err
-        assert json.loads(out)["from_kb"] == {}
-        assert problem in scripted_llm.requests[-1]["messages"][-1]["content"]
+    # one entry's cause with another's fix: the cause says which error it is, its fix follows
+    scripted_llm.push(reply(explanation(cause=1, fix=2, cited=[2, 1])))
+    code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0, err
+    report = json.loads(out)
+    both = "python-py-ssize-t-clean"
+    assert report["from_kb"] == {"cause": both, "fix": both}
+    assert report["fix"] == top["fix"].strip()
+    assert report["cited_ids"] == [both]  # entry 2 was cited for its fix, no longer used
+    # a number that names no listed entry goes back to the model, named
+    scripted_llm.push(reply(explanation(cause=7)), reply(explanation()))
+    code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
+    assert code == 0, err
+    assert json.loads(out)["from_kb"] == {}
+    problem = scripted_llm.requests[-1]["messages"][-1]["content"]
+    assert "does not match the schema (cause: Input should be a valid string)" in problem
     scripted_llm.assert_done()
 
 
@@ -257,9 +262,13 @@ def test_a_trace_of_an_unknown_error_is_no_match_while_a_known_one_matches(
     assert code == 0 and json.loads(out)["no_match"] is False
 
 
-def test_empty_input_is_a_usage_error(env: dict[str, str]) -> None:
+def test_empty_input_is_a_usage_error(env: dict[str, str], tmp_path: Path) -> None:
     code, _, err = triage(env, "-", stdin="  \n")
-    assert code == 2 and "empty" in err
+    assert code == 2 and "the log is empty" in err
+    empty = tmp_path / "empty.log"
+    empty.write_text("", encoding="utf-8")
+    code, _, err = triage(env, str(empty))  # the same message, not min_length's
+    assert code == 2 and "the log is empty" in err, err
 
 
 def test_parse_answer_reads_sections_and_keeps_only_known_citations() -> None:
