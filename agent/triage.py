@@ -68,10 +68,10 @@ class TriageRequest(BaseModel):
         description="Explain the cause and fix with the LLM; false: only the known-error lookup",
     )
 
-    @field_validator("log")
+    @field_validator("log", mode="before")  # before min_length, whose message says less
     @classmethod
-    def _log_not_blank(cls, value: str) -> str:
-        if not value.strip():
+    def _log_not_blank(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
             raise ValueError("the log is empty: give the error message, stack trace or log text")
         return value
 

@@ -107,6 +107,12 @@ def hint_for(exc: AgentError, settings: Settings | None = None) -> str:
             f"check: the server process is up and {exc.url} is its address (--base-url or "
             "AGENT_LLM_BASE_URL); `agent doctor` probes the endpoint and tool calling."
         )
+    base_url = settings.llm_base_url.rstrip("/") if settings is not None else "/v1"
+    if isinstance(exc, LLMResponseError) and exc.status_code == 404 and base_url[-3:] != "/v1":
+        return (
+            f"check: OpenAI-compatible servers (vLLM) answer under /v1; try "
+            f"AGENT_LLM_BASE_URL={base_url}/v1 (or --base-url)"
+        )
     if isinstance(exc, LLMResponseError) and exc.status_code in (400, 404, 422):
         model = settings.llm_model if settings is not None else "the model"
         return (

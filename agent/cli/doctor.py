@@ -72,6 +72,17 @@ def doctor(
     out.print(f"endpoint: {settings.llm_base_url}")
     try:
         served = [m.id for m in client.models.list()]
+    except openai.NotFoundError as exc:  # a server answered: at another path than the API's
+        base = settings.llm_base_url.rstrip("/")
+        err.print(
+            f"[bold red]✗[/] {base}/models: {_short(str(exc))}\n"
+            + (
+                f"  OpenAI-compatible servers (vLLM) answer under /v1: AGENT_LLM_BASE_URL={base}/v1"
+                if not base.endswith("/v1")
+                else "  The server there is not an OpenAI-compatible API: check AGENT_LLM_BASE_URL."
+            )
+        )
+        raise typer.Exit(ExitCode.USAGE) from None
     except openai.APIError as exc:
         err.print(
             f"[bold red]✗[/] {settings.llm_base_url}/models: {_short(str(exc))}\n"

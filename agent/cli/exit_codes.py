@@ -13,6 +13,7 @@ from agent.errors import (
     AgentError,
     ConfigError,
     InputError,
+    KnowledgeBaseError,
     LLMResponseError,
     LLMUnavailableError,
     RunError,
@@ -53,6 +54,7 @@ MEANING: dict[ExitCode, str] = {
 _BY_ERROR: tuple[tuple[type[AgentError], ExitCode], ...] = (
     (ConfigError, ExitCode.USAGE),
     (InputError, ExitCode.USAGE),
+    (KnowledgeBaseError, ExitCode.USAGE),  # a KB file or entry that is not valid: bad input
     (LLMUnavailableError, ExitCode.LLM_UNAVAILABLE),
     (RunError, ExitCode.RUN_STOPPED),
     (LLMResponseError, ExitCode.LLM_ERROR),

@@ -98,7 +98,11 @@ def parse_templates_csv(text: str, *, prefix: str, source: str) -> list[KnownErr
         if not event_id or not template:
             raise KnowledgeBaseError(f"{source}: line {line_no}: empty EventId or EventTemplate")
         if event_id in seen:
-            raise KnowledgeBaseError(f"{source}: line {line_no}: duplicate EventId {event_id!r}")
+            raise KnowledgeBaseError(
+                f"{source}: line {line_no}: duplicate EventId {event_id!r}; a templates CSV has "
+                "one row per EventId (Loghub's *_templates.csv, not *_structured.csv, which has "
+                "one row per log line)"
+            )
         seen.add(event_id)
         entries.append(entry_from_template(event_id, template, prefix=prefix, source=source))
     if not entries:

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import re
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 
 import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+from agent.cli._common import hint_for
 from agent.cli.exit_codes import EXIT_CODES_HELP, ExitCode, exit_code_for, exit_codes_table
-from agent.errors import ConfigError, KnowledgeBaseError, LLMUnavailableError, ThreadError
+from agent.errors import (
+    ConfigError,
+    KnowledgeBaseError,
+    LLMResponseError,
+    LLMUnavailableError,
+    ThreadError,
+)
+from agent.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -38,7 +49,7 @@ def test_errors_map_to_their_class_code() -> None:
     assert exit_code_for(ConfigError("x")) is ExitCode.USAGE
     assert exit_code_for(LLMUnavailableError("x", url="http://h/v1")) is ExitCode.LLM_UNAVAILABLE
     assert exit_code_for(ThreadError("x")) is ExitCode.THREAD
-    assert exit_code_for(KnowledgeBaseError("x")) is ExitCode.FAILED
+    assert exit_code_for(KnowledgeBaseError("x")) is ExitCode.USAGE  # a bad KB file
     assert exit_code_for(KeyboardInterrupt()) is ExitCode.INTERRUPTED
 
 
@@ -54,3 +65,26 @@ def test_doctor_says_where_threads_and_stores_live_even_with_the_server_down(
         f"documents: {tmp_path / 'd' / 'milvus.db'}",
         f"error KB: {tmp_path / 'd' / 'errors.db'}",
     ]
+
+
+def test_a_404_from_a_base_url_without_v1_suggests_adding_it() -> None:
+    missing = LLMResponseError("Error code: 404", status_code=404)
+    bare = Settings.load(llm_base_url="http://127.0.0.1:8000")
+    assert "try AGENT_LLM_BASE_URL=http://127.0.0.1:8000/v1" in hint_for(missing, bare)
+    # with /v1 a 404 is a model the server does not serve
+    served = Settings.load(llm_base_url="http://127.0.0.1:8000/v1/")
+    assert "does the server serve" in hint_for(missing, served)
+
+
+def test_doctor_at_a_server_that_has_no_such_path_says_where_the_api_is(tmp_path: Path) -> None:
+    # a real HTTP server that answers 404 for /models, as vLLM does without the /v1
+    handler = partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        env = {"AGENT_LLM_BASE_URL": base, "AGENT_DATA_DIR": str(tmp_path / "d")}
+        result = CliRunner().invoke(app, ["doctor"], env=env)
+        server.shutdown()
+    assert result.exit_code == ExitCode.USAGE, result.output
+    flat = " ".join(result.stderr.split())  # as the console wraps it
+    assert f"answer under /v1: AGENT_LLM_BASE_URL={base}/v1" in flat
