@@ -54,7 +54,6 @@ import csv
 import json
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -69,6 +68,7 @@ from task_suites.triage import (
     defects4j_queries,
     load_defects4j,
 )
+from triage_scale import SYSTEMS, run_scale
 
 from agent.known_errors import (
     DEFAULT_WEIGHTS,
@@ -83,7 +83,6 @@ from agent.known_errors.traces import parse_trace, trace_terms
 from agent.store import EmbeddingCache, LocalEmbedder, VectorStore
 from agent.text import clip
 
-SYSTEMS = ("HDFS", "Apache", "Hadoop", "Spark", "Zookeeper")
 METHODS = ("ours", "trace", "bm25", "dense", "bm25+dense", "signature")
 BASELINES = ("bm25", "dense")
 BATCH = 250
@@ -290,87 +289,6 @@ def run_d4j(path: Path, embedder: LocalEmbedder, cache: EmbeddingCache) -> dict[
     return result
 
 
-_PACKAGE_ROOT = re.compile(r"\b(org|com|net|io|edu)\.(\w+)")
-
-
-def renamed_copy(entry: KnownError, k: int) -> KnownError:
-    """Copy ``k`` of ``entry`` under another name (see the module docstring, scale)."""
-    signature = entry.signature
-    if signature is not None:
-        anchor = "(?m)^\\s*"
-        assert signature.startswith(anchor), signature  # every imported template starts so
-        signature = f"{anchor}svc{k}\\s+{signature[len(anchor) :]}"
-    return KnownError(
-        id=f"{entry.id}-c{k}",
-        title=clip(f"svc{k} {entry.title}", 300),
-        signature=signature,
-        examples=[
-            _PACKAGE_ROOT.sub(lambda m: f"{m.group(1)}.{m.group(2)}{k}", x) for x in entry.examples
-        ],
-        cause=entry.cause,
-        fix=entry.fix,
-        tags=entry.tags,
-        references=entry.references,
-    )
-
-
-def run_scale(
-    root: Path,
-    d4j: Path,
-    size: int,
-    embedder: LocalEmbedder,
-    cache: EmbeddingCache,
-    n_queries: int = 100,
-) -> dict[str, object]:
-    """Lookup latency (and recall@1) at ``size`` entries (see the module docstring)."""
-    entries, d4j_queries, d4j_gold = d4j_split(d4j)
-    log_queries: list[str] = []
-    log_gold: list[str] = []
-    for system in SYSTEMS:
-        templates = import_file(root / system / f"{system}_2k.log_templates.csv")
-        prefix = templates[0].id.rsplit("-", 1)[0]
-        entries += templates
-        path = root / system / f"{system}_2k.log_structured.csv"
-        with path.open(encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))[: n_queries // len(SYSTEMS)]
-        log_queries += [row["Content"] for row in rows]
-        log_gold += [f"{prefix}-{row['EventId']}" for row in rows]
-    real = list(entries)
-    k = 0
-    while len(entries) < size:
-        k += 1
-        entries += [renamed_copy(e, k) for e in real[: size - len(entries)]]
-    step = max(1, len(d4j_queries) // n_queries)
-    picked = list(range(0, len(d4j_queries), step))[:n_queries]
-    kinds = {
-        "traces": ([d4j_queries[i] for i in picked], [d4j_gold[i] for i in picked]),
-        "logs": (log_queries, log_gold),
-    }
-    result: dict[str, object] = {"entries": len(entries), "copies_of_each": k}
-    with tempfile.TemporaryDirectory() as tmp:
-        store = VectorStore(os.path.join(tmp, "bench.db"))
-        with ErrorIndex(store, embedder, owns_store=True, embedding_cache=cache) as index:
-            print(f"scale: indexing {len(entries):,} entries ...", file=sys.stderr, flush=True)
-            index.upsert(entries)
-            index.lookup(d4j_queries[0])  # build the in-memory indexes before timing
-            for kind, (queries, gold) in kinds.items():
-                times: list[float] = []
-                hits = 0
-                for query, truth in zip(queries, gold, strict=True):
-                    t0 = time.perf_counter()
-                    matches = index.lookup(query, top_k=5)
-                    times.append(1000 * (time.perf_counter() - t0))
-                    hits += bool(matches) and matches[0].id == truth
-                times.sort()
-                result[kind] = {
-                    "queries": len(queries),
-                    "p50_ms": round(statistics.median(times), 2),
-                    "p90_ms": round(times[int(0.9 * (len(times) - 1))], 2),
-                    "r1": round(hits / len(queries), 4),
-                }
-    return result
-
-
 def print_table(results: dict[str, dict[str, object]]) -> None:
     header = (
         f"{'system':<14} {'method':<11} {'R@1 micro':>9} {'R@1 macro':>9} "
@@ -455,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if d4j:
             results["d4j"] = run_d4j(args.d4j, embedder, cache)
         if args.scale and args.data.is_dir() and args.d4j.is_file():
-            scale = run_scale(args.data, args.d4j, args.scale, embedder, cache)
+            scale = run_scale(d4j_split(args.d4j), args.data, args.scale, embedder, cache)
         elif args.scale:
             print("skipped scale: it needs both the Loghub and the Defects4J data")
         cache.close()
