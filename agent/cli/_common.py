@@ -100,6 +100,13 @@ def load_settings(
     )
 
 
+def with_v1(base_url: str) -> str | None:
+    """``base_url`` with the ``/v1`` OpenAI-compatible servers (vLLM) answer under, when it
+    lacks it (a 404 there is the likely cause), else None."""
+    base = base_url.rstrip("/")
+    return None if base.endswith("/v1") else f"{base}/v1"
+
+
 def hint_for(exc: AgentError, settings: Settings | None = None) -> str:
     """What to check next, for the failures people can fix themselves."""
     if isinstance(exc, LLMUnavailableError):
@@ -107,11 +114,11 @@ def hint_for(exc: AgentError, settings: Settings | None = None) -> str:
             f"check: the server process is up and {exc.url} is its address (--base-url or "
             "AGENT_LLM_BASE_URL); `agent doctor` probes the endpoint and tool calling."
         )
-    base_url = settings.llm_base_url.rstrip("/") if settings is not None else "/v1"
-    if isinstance(exc, LLMResponseError) and exc.status_code == 404 and base_url[-3:] != "/v1":
+    fixed = with_v1(settings.llm_base_url) if settings is not None else None
+    if isinstance(exc, LLMResponseError) and exc.status_code == 404 and fixed:
         return (
-            f"check: OpenAI-compatible servers (vLLM) answer under /v1; try "
-            f"AGENT_LLM_BASE_URL={base_url}/v1 (or --base-url)"
+            "check: OpenAI-compatible servers (vLLM) answer under /v1; try "
+            f"AGENT_LLM_BASE_URL={fixed} (or --base-url)"
         )
     if isinstance(exc, LLMResponseError) and exc.status_code in (400, 404, 422):
         model = settings.llm_model if settings is not None else "the model"

@@ -20,7 +20,7 @@ from openai import OpenAI
 from rich.console import Console
 from rich.table import Table
 
-from agent.cli._common import print_error
+from agent.cli._common import print_error, with_v1
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.llm import LLMClient
@@ -73,13 +73,13 @@ def doctor(
     try:
         served = [m.id for m in client.models.list()]
     except openai.NotFoundError as exc:  # a server answered: at another path than the API's
-        base = settings.llm_base_url.rstrip("/")
+        fixed = with_v1(settings.llm_base_url)
         err.print(
-            f"[bold red]✗[/] {base}/models: {_short(str(exc))}\n"
+            f"[bold red]✗[/] {settings.llm_base_url.rstrip('/')}/models: {_short(str(exc))}\n  "
             + (
-                f"  OpenAI-compatible servers (vLLM) answer under /v1: AGENT_LLM_BASE_URL={base}/v1"
-                if not base.endswith("/v1")
-                else "  The server there is not an OpenAI-compatible API: check AGENT_LLM_BASE_URL."
+                f"OpenAI-compatible servers (vLLM) answer under /v1: AGENT_LLM_BASE_URL={fixed}"
+                if fixed
+                else "The server there is not an OpenAI-compatible API: check AGENT_LLM_BASE_URL."
             )
         )
         raise typer.Exit(ExitCode.USAGE) from None
