@@ -293,7 +293,7 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
     matches = in_contention(state.get("matches") or [])
     messages = state.get("messages") or [
         SystemMessage(EXPLAIN_SYSTEM),
-        HumanMessage(candidates_prompt(state["reduced"].text, matches)),
+        HumanMessage(candidates_prompt(state["reduced"].brief, matches)),
     ]
     attempts = state.get("attempts", 0) + 1
     try:

@@ -313,6 +313,19 @@ def _parse_js(lines: list[str]) -> Trace | None:
     return trace
 
 
+def _library_package(line: str) -> str | None:
+    """The class's package if ``line`` is a Java or .NET frame in a library, else None."""
+    m = _JAVA_FRAME.match(line) or _DOTNET_FRAME.match(line)
+    if m is None or not (_JAVA_LIB.match(m.group(1)) or _DOTNET_LIB.match(m.group(1))):
+        return None
+    return m.group(1).rsplit(".", 1)[0]
+
+
+def is_library_frame(line: str) -> bool:
+    """Whether ``line`` is a Java or .NET stack frame in a library (the JDK, a test runner)."""
+    return _library_package(line) is not None
+
+
 COLLAPSE_MIN_RUN = 3  # library frames in a row before the ones after the first are folded
 
 
@@ -344,9 +357,8 @@ def collapse_library_frames(text: str) -> str:
         run.clear()
 
     for line in lines:
-        m = _JAVA_FRAME.match(line) or _DOTNET_FRAME.match(line)
-        if m is not None and (_JAVA_LIB.match(m.group(1)) or _DOTNET_LIB.match(m.group(1))):
-            run.append((line, m.group(1).rsplit(".", 1)[0]))
+        if (package := _library_package(line)) is not None:
+            run.append((line, package))
             continue
         flush()
         out.append(line)
@@ -462,6 +474,7 @@ __all__ = [
     "TraceIndex",
     "collapse_library_frames",
     "differing_terms",
+    "is_library_frame",
     "mask_message",
     "parse_trace",
     "trace_docs",

@@ -120,3 +120,34 @@ def test_library_frames_fold_so_the_frames_kept_are_the_projects() -> None:
         "\tat com.shop.Cart.removeExpired(Cart.java:88)",
         "\tat com.shop.CartTest.testRemoveExpired(CartTest.java:41)",
     ]
+
+
+def test_brief_leaves_out_the_library_frames_a_model_need_not_read() -> None:
+    runner = [f"\tat org.junit.runners.ParentRunner.run(ParentRunner.java:{n})" for n in range(30)]
+    text = "\n".join(
+        [
+            "junit.framework.AssertionFailedError: expected:<3> but was:<4>",
+            "\tat junit.framework.Assert.fail(Assert.java:57)",  # where it was thrown: kept
+            "\tat junit.framework.Assert.failNotEquals(Assert.java:329)",
+            "\tat junit.framework.Assert.assertEquals(Assert.java:78)",
+            "\tat com.shop.CartTest.testTotal(CartTest.java:41)",
+            "\tat sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)",
+            *runner,
+            "Caused by: java.lang.IllegalStateException: closed",
+            "\tat java.util.Scanner.ensureOpen(Scanner.java:1070)",
+            "\tat com.shop.Cart.total(Cart.java:12)",
+            "\t... 31 more",
+        ]
+    )
+    reduced = reduce_log(text)
+    assert "library frames" in reduced.text  # the folded runs are counted in ``text``
+    assert reduced.brief.split("\n") == [
+        "junit.framework.AssertionFailedError: expected:<3> but was:<4>",
+        "\tat junit.framework.Assert.fail(Assert.java:57)",
+        "\tat com.shop.CartTest.testTotal(CartTest.java:41)",
+        "Caused by: java.lang.IllegalStateException: closed",
+        "\tat java.util.Scanner.ensureOpen(Scanner.java:1070)",
+        "\tat com.shop.Cart.total(Cart.java:12)",
+        "\t... 31 more",
+    ]
+    assert reduce_log("ValueError: bad").brief == "ValueError: bad"
