@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agent._env_vars import read_dotenv, unknown_variables, value_source
 from agent.errors import ConfigError
 
 ToolCallMode = Literal["native", "required", "code"]
@@ -424,16 +425,25 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
-        """Build settings from arguments, env and ``.env``; errors become one ``ConfigError``."""
+        """Build settings from arguments, env and ``.env``; errors become one ``ConfigError``
+        that says where each bad value came from. A key of ``.env`` that looks like a setting
+        and is none (``AGENT_MAX_STEP``) is an error too, as is one in the environment close
+        to a setting's name: a misspelt variable would otherwise leave its setting at the
+        default without a word."""
+        env_file = Path(str(cls.model_config.get("env_file") or ".env"))
+        dotenv = read_dotenv(env_file)
+        problems = unknown_variables(_setting_variables(), dotenv, env_file)
         try:
-            return cls(**{k: v for k, v in overrides.items() if v is not None})
+            settings = cls(**{k: v for k, v in overrides.items() if v is not None})
         except ValidationError as exc:
-            problems = []
             for err in exc.errors(include_url=False):
                 field = ".".join(str(p) for p in err["loc"])
-                env = f"AGENT_{field.upper()}"
-                problems.append(f"  {field} (env {env}): {err['msg']}; got {err.get('input')!r}")
+                source = value_source(field, overrides, dotenv, env_file)
+                problems.append(f"  {field} ({source}): {err['msg']}; got {err.get('input')!r}")
             raise ConfigError("invalid settings:\n" + "\n".join(problems)) from None
+        if problems:
+            raise ConfigError("invalid settings:\n" + "\n".join(problems))
+        return settings
 
     @property
     def store_uri(self) -> str:
@@ -469,3 +479,12 @@ class Settings(BaseSettings):
         if names != {"auto"}:
             return names
         return set(CODE_TOOLS if self.tool_call_mode == "code" else AUTO_TOOLS)
+
+
+def _setting_variables() -> set[str]:
+    names = set()
+    for name, field in Settings.model_fields.items():
+        names.add(f"AGENT_{name.upper()}")
+        if isinstance(field.validation_alias, AliasChoices):
+            names.update(str(c).upper() for c in field.validation_alias.choices)
+    return names

@@ -76,3 +76,40 @@ def test_the_servers_gc_threshold_is_applied_and_zero_keeps_pythons() -> None:
         assert gc.get_threshold() == (5000, before[1], before[2])
     finally:
         gc.set_threshold(*before)
+
+
+def test_a_bad_value_says_which_file_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("AGENT_MAX_STEPS=zero\n")
+    with pytest.raises(ConfigError) as info:
+        Settings.load()
+    assert f"max_steps (AGENT_MAX_STEPS in {tmp_path.resolve() / '.env'})" in str(info.value)
+    monkeypatch.setenv("AGENT_MAX_STEPS", "-1")  # the environment beats .env: it is the culprit
+    with pytest.raises(ConfigError, match=r"max_steps \(env AGENT_MAX_STEPS\)"):
+        Settings.load()
+
+
+def test_a_misspelt_variable_is_an_error_not_a_silent_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("AGENT_MAX_STEP=3\nagent_llm_modle=x\nAGENT_COLOUR=red\n")
+    with pytest.raises(ConfigError) as info:
+        Settings.load()
+    message = str(info.value)
+    path = tmp_path.resolve() / ".env"
+    assert f"AGENT_MAX_STEP in {path} is not a setting: did you mean AGENT_MAX_STEPS?" in message
+    assert "AGENT_LLM_MODLE" in message and "did you mean AGENT_LLM_MODEL?" in message
+    assert f"AGENT_COLOUR in {path} is not a setting: the README's Settings" in message
+
+    (tmp_path / ".env").unlink()
+    monkeypatch.setenv("AGENT_TEMPRATURE", "0.5")
+    with pytest.raises(ConfigError, match="AGENT_TEMPRATURE is not a setting: did you mean "):
+        Settings.load()
+    # other tools' AGENT_* variables (Azure Pipelines sets these) are not ours to judge
+    monkeypatch.delenv("AGENT_TEMPRATURE")
+    for name in ("AGENT_OS", "AGENT_NAME", "AGENT_ID", "AGENT_TOOLSDIRECTORY", "AGENT_JOBNAME"):
+        monkeypatch.setenv(name, "x")
+    assert Settings.load().max_steps == Settings.model_fields["max_steps"].default
