@@ -269,14 +269,23 @@ def stop(port: PortOption = None) -> None:
 
 @llm_app.command()
 def status(port: PortOption = None) -> None:
-    """Show whether the model is provisioned and the local server is up. Exit 3 if not up."""
+    """Show whether the model is provisioned and the local server is up. Exit 3 if it is not
+    up, 2 if it serves other models than AGENT_LLM_MODEL."""
     try:
         settings = Settings.load()
         cfg = _config(settings, port)
     except AgentError as exc:
         raise _fail(exc) from None
-    ready = is_provisioned(cfg.model_dir)
-    out.print(f"model:  {cfg.model_dir} ({'provisioned' if ready else 'missing: agent llm pull'})")
+    if is_provisioned(cfg.model_dir):
+        model_state = "provisioned"
+    elif settings.local_model_dir is None and settings.llm_model not in LOCAL_MODELS:
+        model_state = (
+            f"missing: AGENT_LLM_MODEL={settings.llm_model!r} is not a model `agent llm pull` "
+            f"knows ({', '.join(LOCAL_MODELS)})"
+        )
+    else:
+        model_state = "missing: agent llm pull"
+    out.print(f"model:  {cfg.model_dir} ({model_state})")
     state = read_pid_file(cfg)
     out.print(f"pid:    {state['pid'] if state else '-'} ({cfg.pid_path})")
     if state and "dtype" in state:
@@ -287,6 +296,13 @@ def status(port: PortOption = None) -> None:
         out.print(f"server: not answering at {cfg.base_url}")
         raise typer.Exit(ExitCode.LLM_UNAVAILABLE)
     out.print(f"server: {cfg.base_url} serves {', '.join(models)}")
+    if settings.llm_model not in models:
+        # up, but every request of the agent's would be a 404: a configuration error
+        err.print(
+            f"[yellow]The agent asks for {escape(repr(settings.llm_model))} (AGENT_LLM_MODEL), "
+            "which this server does not serve: set AGENT_LLM_MODEL to a model it serves.[/]"
+        )
+        raise typer.Exit(ExitCode.USAGE)
 
 
 @llm_app.command("install-check")

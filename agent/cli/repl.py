@@ -138,6 +138,7 @@ class Repl:
             highlight=False,
         )
         history = await self._safe(self.agent.ahistory(self.thread_id)) or []
+        matches: list[str] = []
         if self.resuming and not history:
             # `--thread 3f2a9c1e`: the short id /threads shows is enough when it is unique.
             threads = await self._safe(self.agent.athreads(limit=None)) or []
@@ -150,9 +151,16 @@ class Repl:
                 f"resumed thread [bold]{self.thread_id[:8]}[/] ({len(history)} messages)"
             )
             self.console.print(history_view(history))
+        elif self.resuming:
+            # a mistyped id would otherwise become a new thread without a word
+            many = len(matches) > 1
+            what = f"{len(matches)} saved threads match" if many else "no saved thread matches"
+            self.console.print(
+                f"[yellow]{what} {escape(self.thread_id)!r} (/threads lists them)[/]; "
+                f"new thread [bold]{escape(self.thread_id)}[/]"
+            )
         else:
-            new = "new thread" + (" (no saved messages)" if self.resuming else "")
-            self.console.print(f"{new} [bold]{self.thread_id[:8]}[/]")
+            self.console.print(f"new thread [bold]{self.thread_id[:8]}[/]")
         threads = await self._safe(self.agent.athreads(limit=20)) or []
         self.known_threads = [t.thread_id for t in threads]
         self.console.print(f"[dim]{SEND_HINT}[/]")

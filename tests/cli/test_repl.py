@@ -323,6 +323,11 @@ def test_resume_after_restart(
     assert len(scripted_llm.requests[2]["messages"]) == 6  # system + 5 earlier/new messages
     scripted_llm.assert_done()
 
+    # a mistyped id is said to match nothing before it starts a thread of that name
+    fourth = start(chats, env, tmp_path, "--thread", "zz-no-such")
+    assert "no saved thread matches 'zz-no-such'" in " ".join(fourth.screen.split())
+    assert fourth.exit() == 0
+
 
 def test_unreachable_server_keeps_the_chat_alive(tmp_path: Path, chats: list[Chat]) -> None:
     with socket.socket() as s:  # a port nothing listens on

@@ -333,6 +333,14 @@ def test_cli_serve_status_stop(
         assert f"serves {DEFAULT_LOCAL_MODEL}" in status.output
         assert "dtype:  float32" in status.output
 
+        # up, but not serving the model the agent would ask for: every request would be a 404
+        monkeypatch.setenv("AGENT_LLM_MODEL", "foo")
+        other = runner.invoke(app, ["llm", "status"])
+        assert other.exit_code == ExitCode.USAGE, other.output
+        assert f"serves {DEFAULT_LOCAL_MODEL}" in other.output
+        assert "The agent asks for 'foo' (AGENT_LLM_MODEL)" in " ".join(other.output.split())
+        monkeypatch.delenv("AGENT_LLM_MODEL")
+
         stopped = runner.invoke(app, ["llm", "stop"])
         assert stopped.exit_code == 0 and "Stopped the local vLLM server" in stopped.output
         assert served_models(cfg.base_url) is None
@@ -348,6 +356,19 @@ def test_cli_serve_without_a_model_and_no_pull_says_to_pull(
     result = CliRunner().invoke(app, ["llm", "serve", "--no-pull"])
     assert result.exit_code == ExitCode.USAGE
     assert "agent llm pull" in result.output
+
+
+def test_cli_status_names_a_model_pull_does_not_know(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AGENT_LLM_BASE_URL", f"http://127.0.0.1:{_free_port()}/v1")
+    monkeypatch.setenv("AGENT_LLM_MODEL", "qwen-typo")
+    result = CliRunner().invoke(app, ["llm", "status"])
+    assert result.exit_code == ExitCode.LLM_UNAVAILABLE  # nothing answers on that port
+    line = result.output.splitlines()[0]
+    assert "AGENT_LLM_MODEL='qwen-typo' is not a model `agent llm pull` knows" in line
+    assert DEFAULT_LOCAL_MODEL in line
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None, reason="needs the local-cpu extra")
