@@ -78,14 +78,20 @@ def test_the_servers_gc_threshold_is_applied_and_zero_keeps_pythons() -> None:
         gc.set_threshold(*before)
 
 
+def load_error(monkeypatch: pytest.MonkeyPatch, folder: Path, dotenv: str) -> str:
+    """The message of the ``ConfigError`` that ``Settings.load`` raises with this ``.env``."""
+    monkeypatch.chdir(folder)
+    (folder / ".env").write_text(dotenv)
+    with pytest.raises(ConfigError) as info:
+        Settings.load()
+    return str(info.value)
+
+
 def test_a_bad_value_says_which_file_it_came_from(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("AGENT_MAX_STEPS=zero\n")
-    with pytest.raises(ConfigError) as info:
-        Settings.load()
-    assert f"max_steps (AGENT_MAX_STEPS in {tmp_path.resolve() / '.env'})" in str(info.value)
+    message = load_error(monkeypatch, tmp_path, "AGENT_MAX_STEPS=zero\n")
+    assert f"max_steps (AGENT_MAX_STEPS in {tmp_path.resolve() / '.env'})" in message
     monkeypatch.setenv("AGENT_MAX_STEPS", "-1")  # the environment beats .env: it is the culprit
     with pytest.raises(ConfigError, match=r"max_steps \(env AGENT_MAX_STEPS\)"):
         Settings.load()
@@ -94,11 +100,8 @@ def test_a_bad_value_says_which_file_it_came_from(
 def test_a_misspelt_variable_is_an_error_not_a_silent_default(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / ".env").write_text("AGENT_MAX_STEP=3\nagent_llm_modle=x\nAGENT_COLOUR=red\n")
-    with pytest.raises(ConfigError) as info:
-        Settings.load()
-    message = str(info.value)
+    dotenv = "AGENT_MAX_STEP=3\nagent_llm_modle=x\nAGENT_COLOUR=red\n"
+    message = load_error(monkeypatch, tmp_path, dotenv)
     path = tmp_path.resolve() / ".env"
     assert f"AGENT_MAX_STEP in {path} is not a setting: did you mean AGENT_MAX_STEPS?" in message
     assert "AGENT_LLM_MODLE" in message and "did you mean AGENT_LLM_MODEL?" in message
