@@ -67,7 +67,7 @@ def test_the_setting_reaches_the_server_command(tmp_path: Path) -> None:
 
 
 def test_a_dtype_vllm_cannot_serve_is_a_settings_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="vllm_dtype \\(env AGENT_VLLM_DTYPE\\)"):
+    with pytest.raises(ConfigError, match="vllm_dtype \\(an argument; env AGENT_VLLM_DTYPE\\)"):
         Settings.load(vllm_dtype="int4", cache_dir=tmp_path)
 
 
