@@ -34,11 +34,9 @@ FRAMES_KEPT = 3
 MAX_LINE_CHARS = 1000  # ordinary log lines only; exception text is never clipped
 
 _PY_FRAME = re.compile(r'^\s+File "[^"]*", line \d+')
-# "... 31 library frames (...)": a run ``collapse_library_frames`` folded
-_JAVA_FRAME = re.compile(
-    r"^\s+(at [\w$.<>/]+\(.*\)|\.\.\. \d+ more|\.\.\. \d+ library frames \(.*\))\s*$"
-)
-_LIBRARY_RUN = re.compile(r"^\s*\.\.\. \d+ library frames \(.*\)\s*$")
+_FOLDED_RUN = r"\.\.\. \d+ library frames \(.*\)"  # "... 31 library frames (...)": a folded run
+_JAVA_FRAME = re.compile(rf"^\s+(at [\w$.<>/]+\(.*\)|\.\.\. \d+ more|{_FOLDED_RUN})\s*$")
+_LIBRARY_RUN = re.compile(rf"^\s*{_FOLDED_RUN}\s*$")
 _TRACEBACK = re.compile(r"^\s*Traceback \(most recent call last\):")
 _CHAIN = re.compile(
     r"^\s*(The above exception was the direct cause|During handling of the above exception)"
