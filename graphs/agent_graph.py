@@ -60,6 +60,7 @@ from agent.loop import (
     FINAL_ANSWER,
     RESCUE_PROMPT,
     AnswerStream,
+    WrittenCallFilter,
     add_usage,
     awaiting_approval,
     budget_error,
@@ -112,9 +113,11 @@ async def _rescue(
     """A budget ran out, or the model replied with nothing: one more call with tools off, for
     an answer from what the run has (``found``: this step's prefetched search). The budget's
     error only if that yields no answer either."""
-    on_token = (lambda text: writer(TokenEvent(text))) if ctx.stream_tokens else None
+    shown = WrittenCallFilter(ctx.tools.names, lambda text: writer(TokenEvent(text)))
+    on_token = shown.feed if ctx.stream_tokens else None
     messages = [*state["messages"], *found]
     ai = await _complete(ctx, messages, HumanMessage(RESCUE_PROMPT), tools=[], on_token=on_token)
+    shown.close()
     ai = ai.model_copy(update={"content": cut_written_call(ai.text, ctx.tools.names)})
     answer = ai.text.strip()
     if not answer:
@@ -169,14 +172,12 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
     if budget is not None:
         return await _rescue(state, ctx, budget, runtime.stream_writer)
     found = await _prefetched(state, runtime) if state["steps"] == 0 else []
-    on_token, on_tool_args = None, None
+    on_token, on_tool_args, shown = None, None, None
     if ctx.stream_tokens:
         writer = runtime.stream_writer
-        if ctx.mode != "required":
-
-            def on_token(text: str) -> None:
-                writer(TokenEvent(text))
-
+        if ctx.mode != "required":  # a call the model writes in its text is not shown as text
+            shown = WrittenCallFilter(ctx.tools.names, lambda text: writer(TokenEvent(text)))
+            on_token = shown.feed
         else:  # the answer arrives as final_answer's argument: stream it from there
             answers: dict[int, AnswerStream] = {}
 
@@ -217,6 +218,8 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
             on_token=on_token,
             on_tool_args=on_tool_args,
         )
+    if shown is not None:
+        shown.close()
     if not ai.tool_calls and not ai.invalid_tool_calls and isinstance(ai.content, str):
         names = {*ctx.tools.names, FINAL_ANSWER} if ctx.mode == "required" else ctx.tools.names
         recovered = recover_tool_calls(ai.content, names)

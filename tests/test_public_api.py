@@ -141,6 +141,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
     },
     "agent.loop": {
         "AnswerStream",
+        "WrittenCallFilter",
         "add_usage",
         "awaiting_approval",
         "budget_error",

@@ -36,7 +36,7 @@ from agent.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
-from agent.loop import FINAL_ANSWER, cut_written_call, is_question, recover_tool_calls
+from agent.loop import FINAL_ANSWER, is_question
 from agent.text import clip
 from agent.tooling import Tool
 
@@ -183,7 +183,6 @@ class TurnView:
             self.text += event.text
             self._refresh()
         elif isinstance(event, ToolCallEvent):
-            self._drop_written_call(event.name)
             self._flush_text()
             if event.name != FINAL_ANSWER:
                 self.pending[event.call_id] = (event.name, event.arguments)
@@ -204,13 +203,6 @@ class TurnView:
             self._final(event.result)
         elif isinstance(event, ErrorEvent):
             self._stop_live()
-
-    def _drop_written_call(self, name: str) -> None:
-        """The model wrote this call in its text, and the runtime ran it: the text from the
-        call on (the call's JSON, and often a result the model made up before the tool ran)
-        is not commentary."""
-        if recover_tool_calls(self.text, {name}):
-            self.text = cut_written_call(self.text, {name})
 
     def _flush_text(self) -> None:
         """Text the model wrote before calling tools is commentary, not the answer."""

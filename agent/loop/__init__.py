@@ -1,6 +1,6 @@
 """The run protocol wired by ``graphs.agent_graph``: prompts, calls, answer checks, output."""
 
-from agent.loop._answer_stream import AnswerStream
+from agent.loop._answer_stream import AnswerStream, WrittenCallFilter
 from agent.loop._recovery import PROGRAM_TOOL, cut_written_call, recover_tool_calls
 from agent.loop.agreement import complete_by_agreement
 from agent.loop.budgets import add_usage, budget_error, limit_error
@@ -48,6 +48,7 @@ __all__ = [
     "RunProgram",
     "ServerProfile",
     "ToolStep",
+    "WrittenCallFilter",
     "cached_profile",
     "check_feedback",
     "close_interrupted_calls",

@@ -1,13 +1,22 @@
-"""Stream the ``answer`` of a ``final_answer`` call while its JSON arguments are still arriving.
+"""What of a reply streams to the user as text.
 
-In ``required`` mode the answer travels inside tool-call arguments, so without this a user would
-see nothing until the whole call had been generated (seconds, on a CPU-served model).
+``AnswerStream``: the ``answer`` of a ``final_answer`` call while its JSON arguments are still
+arriving. In ``required`` mode the answer travels inside tool-call arguments, so without this a
+user would see nothing until the whole call had been generated (seconds, on a CPU-served model).
+
+``WrittenCallFilter``: a reply's text without a tool call the model wrote in it (as
+``agent.loop._recovery`` reads such calls), so neither a user nor an HTTP client sees the
+call's JSON, and the result the model made up after it, as if it were the answer.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Collection
+from typing import Literal
+
+from agent.loop._recovery import PROGRAM_TOOL, PYTHON_FENCE
 
 _START = re.compile(r'"answer"\s*:\s*"')
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -64,3 +73,114 @@ def _decode_unicode(escape: str) -> str:
     except json.JSONDecodeError:
         return ""
     return value
+
+
+_OPENING_TAGS = ("<tool_call>", "<tools>")
+_FENCE_OPEN = re.compile(r"```[A-Za-z0-9]*[ \t]*\n?")
+_PROGRAM_OPEN = re.compile(rf"```{PYTHON_FENCE}[ \t]*\n")
+
+
+def _key_sequences(q: str) -> list[list[str]]:
+    """The keys a written call opens with, quoted with ``q``: its name, or the OpenAI shapes
+    that wrap it."""
+    name = [f"{q}name{q}", ":", q]
+    function = [f"{q}function{q}", ":", "{", *name]
+    return [name, function, [f"{q}type{q}", ":", f"{q}function{q}", ",", *function]]
+
+
+_KEYS = [*_key_sequences('"'), *_key_sequences("'")]
+
+Verdict = Literal["call", "text", "open"]
+
+
+def _verdict(text: str, tools: Collection[str]) -> Verdict:
+    """Whether ``text``, which starts with a fence, a tag, a bracket or a brace, is a written
+    call of one of ``tools`` ("call"), is not ("text"), or could still become one ("open")."""
+    if PROGRAM_TOOL in tools and _PROGRAM_OPEN.match(text):
+        return "call"
+    rest = text
+    if text.startswith("`"):
+        if "```".startswith(text):
+            return "open"
+        opened = _FENCE_OPEN.match(text)
+        if opened is None:
+            return "text"
+        rest = text[opened.end() :]
+    elif text.startswith("<"):
+        tag = next((t for t in _OPENING_TAGS if text.startswith(t) or t.startswith(text)), None)
+        if tag is None:
+            return "text"
+        rest = text[len(tag) :]
+    rest = rest.lstrip()
+    if rest.startswith("["):  # a list of calls
+        rest = rest[1:].lstrip()
+    if not rest:
+        return "open"
+    if not rest.startswith("{"):
+        return "text"
+    rest = rest.lstrip("{ \t\r\n")
+    verdicts = {_named(rest, keys, tools) for keys in _KEYS}
+    return "call" if "call" in verdicts else "open" if "open" in verdicts else "text"
+
+
+def _named(rest: str, keys: list[str], tools: Collection[str]) -> Verdict:
+    """``rest`` as ``keys`` (whitespace between them) then a tool's name and its quote."""
+    for key in keys:
+        rest = rest.lstrip()
+        if key.startswith(rest):
+            return "open"
+        if not rest.startswith(key):
+            return "text"
+        rest = rest[len(key) :]
+    end = rest.find(keys[-1])
+    if end < 0:
+        return "open" if any(t.startswith(rest) for t in tools) else "text"
+    return "call" if rest[:end] in tools else "text"
+
+
+class WrittenCallFilter:
+    """A reply's text as it streams, without a tool call the model writes in it.
+
+    Text goes on to ``emit`` as it arrives, except from a fence, tag or brace on, which waits
+    until it is clearly not a call of one of ``tools`` (a few characters, mostly). From a call
+    on, nothing more is emitted: the call runs as a tool step (``recover_tool_calls``) or is cut
+    from the answer (``cut_written_call``), and what follows it is the model guessing a result.
+    ``close`` at the reply's end sends what still waits."""
+
+    def __init__(self, tools: Collection[str], emit: Callable[[str], None]) -> None:
+        self._tools = tools
+        self._emit = emit
+        self._held = ""
+        self._called = False
+
+    def feed(self, piece: str) -> None:
+        if not self._called:
+            self._held += piece
+            self._drain(final=False)
+
+    def close(self) -> None:
+        if not self._called:
+            self._drain(final=True)
+
+    def _drain(self, *, final: bool) -> None:
+        out: list[str] = []
+        held = self._held
+        while held:
+            start = min((i for i in map(held.find, "`<[{") if i >= 0), default=-1)
+            if start < 0:
+                out.append(held)
+                held = ""
+                break
+            out.append(held[:start])
+            held = held[start:]
+            verdict = _verdict(held, self._tools)
+            if verdict == "call":
+                self._called, held = True, ""
+            elif verdict == "open" and not final:
+                break
+            else:  # not a call: the character is text, and the search goes on after it
+                out.append(held[0])
+                held = held[1:]
+        self._held = held
+        if text := "".join(out):
+            self._emit(text)

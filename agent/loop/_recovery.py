@@ -34,9 +34,9 @@ from langchain_core.messages.tool import ToolCall
 from agent.tooling import ArgumentsDecodeError, parse_arguments
 
 _TAGGED = re.compile(r"<(tool_call|tools)>\s*(.*?)\s*(?:</\1>|$)", re.DOTALL)
-_PYTHON = r"(?:python3|python|py)"  # the fence tags models write for Python
-_FENCED = re.compile(rf"```(?:json|{_PYTHON})?\s*(.*?)```", re.DOTALL)
-_PROGRAM = re.compile(rf"```{_PYTHON}[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
+PYTHON_FENCE = r"(?:python3|python|py)"  # the fence tags models write for Python
+_FENCED = re.compile(rf"```(?:json|{PYTHON_FENCE})?\s*(.*?)```", re.DOTALL)
+_PROGRAM = re.compile(rf"```{PYTHON_FENCE}[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 
 # Where a written call starts: an optional fence or tag, braces, maybe the OpenAI wrapper, a name
 _CALL_START = re.compile(

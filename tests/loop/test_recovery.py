@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from agent.loop import cut_written_call, recover_tool_calls
+from agent.loop import PROGRAM_TOOL, WrittenCallFilter, cut_written_call, recover_tool_calls
 
 KNOWN = {"calculator", "add"}
 
@@ -123,3 +123,49 @@ def test_text_without_a_known_tools_call_is_kept_whole() -> None:
         assert cut_written_call(text, known) == text
     # a reply that is nothing but a broken call leaves nothing: the loop rescues it
     assert cut_written_call(BROKEN_SEARCH, known) == ""
+
+
+def streamed(text: str, known: set[str], size: int) -> str:
+    """What ``WrittenCallFilter`` lets through of ``text`` fed in pieces of ``size``."""
+    shown: list[str] = []
+    stream = WrittenCallFilter(known, shown.append)
+    for start in range(0, len(text), size):
+        stream.feed(text[start : start + size])
+    stream.close()
+    return "".join(shown)
+
+
+CALL = '{"name": "calculator", "arguments": {"expression": "17*23+4"}}'
+
+
+def test_a_written_call_and_what_follows_it_never_stream() -> None:
+    before = "Let me work it out.\n"
+    for block in (
+        f"```json\n{CALL}\n```",
+        f"<tools>\n{CALL}\n</tools>",
+        f"<tool_call>{CALL}</tool_call>",
+        f"[{CALL}]",
+        "{" + CALL,
+        '{"type": "function", "function": ' + CALL + "}",
+        "{'name': 'calculator', 'arguments': {'expression': None}}",  # a Python dict
+        BROKEN_SEARCH,  # a call that will not parse is cut from the answer all the same
+    ):
+        text = f"{before}{block}\nThe result is 441."
+        for size in (1, 2, 5, len(text)):  # however the server splits the deltas
+            assert streamed(text, {"calculator", "rag_search"}, size) == before, (block, size)
+
+
+def test_text_that_only_looks_like_a_call_streams_whole() -> None:
+    for text in (
+        "The answer is 42.",
+        'Use this config:\n```json\n{"name": "my-app", "port": 8080}\n```',
+        '{"name": "rm", "arguments": {}}',  # not a tool of this agent
+        '{"name": "calc"}',  # a known tool's name is only a prefix of it
+        "In Java, `class A { int x[] = {1}; }` and <b>bold</b>, with a < b.",
+        "```python\nprint(1)\n```",  # a program is text unless run_python is a tool
+        "It ends on an open brace {",  # what waits at the end is sent by close()
+    ):
+        for size in (1, 3, len(text)):
+            assert streamed(text, {"calculator", "rag_search"}, size) == text, (text, size)
+    program = "Here:\n```python\nprint(1)\n```"
+    assert streamed(program, {PROGRAM_TOOL}, 2) == "Here:\n"

@@ -18,7 +18,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from agent.testing import Response, ScriptedServer, call
+from agent.testing import Response, ScriptedServer, call, reply
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-token"
@@ -165,6 +165,25 @@ def test_streaming_sends_the_answer_as_deltas_and_tool_steps_as_extra_chunks(
     kinds = [e["kind"] for e in events if e]
     assert kinds == ["tool_call", "tool_result"]
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+
+
+def test_a_call_the_model_writes_in_its_text_is_not_streamed_as_content(
+    served: Served, llm: ScriptedServer
+) -> None:
+    # Qwen2.5-Coder writes its calls in the text, then a result it made up; the agent runs the
+    # call, and a client reading the deltas must see neither as the answer
+    written = '<tools>\n{"name": "calculator", "arguments": {"expression": "6*7"}}\n</tools>'
+    llm.push(reply(f"Let me compute.\n{written}\nThe result is 41."), reply("6*7 is 42."))
+    stream = served.client().chat.completions.create(
+        model="agent", messages=[{"role": "user", "content": "6*7?"}], stream=True
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "Let me compute.\n6*7 is 42."
+    events = [(c.model_extra or {}).get("agent_event") for c in chunks if not c.choices]
+    assert [(e["kind"], e["name"]) for e in events if e] == [
+        ("tool_call", "calculator"), ("tool_result", "calculator"),
+    ]  # fmt: skip
 
 
 def test_a_run_streams_its_events_over_sse(served: Served, llm: ScriptedServer) -> None:
