@@ -151,3 +151,24 @@ def test_brief_leaves_out_the_library_frames_a_model_need_not_read() -> None:
         "\t... 31 more",
     ]
     assert reduce_log("ValueError: bad").brief == "ValueError: bad"
+
+
+def test_brief_counts_a_run_of_ids_instead_of_listing_it() -> None:
+    blocks = " ".join(f"blk_{'-' if n % 2 else ''}{7000 + n * 9137}" for n in range(100))
+    line = f"BLOCK* ask 10.250.17.177:50010 to delete  {blocks}"
+    reduced = reduce_log(line)
+    assert reduced.text == line  # the lookup reads every id
+    assert reduced.brief == (
+        "BLOCK* ask 10.250.17.177:50010 to delete  blk_7000 blk_-16137 … (98 more)"
+    )
+    for kept in (  # short runs, words, and ids of other shapes stay as they are
+        "ports 8080 8081 8082 8083 open",
+        "the the the the the the",
+        "hosts 10.0.0.1 10.0.0.2 node-3 10.0.0.4 10.0.0.5 10.0.0.6",
+        "Error: 1 2 3\n\tat com.shop.Cart.total(Cart.java:12)",
+    ):
+        assert reduce_log(kept).brief == kept
+    hex_ids = reduce_log("ids 0x1f 0x2e 0x3d 0x4c 0x5b  then").brief
+    assert hex_ids == "ids 0x1f 0x2e … (3 more)  then"
+    message = "AssertionError: expected 1 2 3 4 5 6 but was 1 2 3 4 5 7"
+    assert reduce_log(message).brief == message  # an exception's message is never cut
