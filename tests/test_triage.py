@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+from agent.cli.exit_codes import ExitCode
 from agent.testing import ScriptedServer, reply
 from agent.triage import parse_answer
 
@@ -65,6 +66,18 @@ def test_triage_without_llm_returns_the_right_entry_first(
     assert report["lines_in"] == 7
     # where the user's code failed, from the trace itself: fastcrc's frame is a dependency's
     assert report["location"] == "main.<module> (/srv/app/main.py:14)"
+
+
+def test_the_argument_may_be_the_error_text_itself(env: dict[str, str], tmp_path: Path) -> None:
+    message = SSIZE_T_TRACEBACK.strip().splitlines()[-1]  # pasted: a space, so no file's name
+    code, out, _ = triage(env, message, "--no-llm", "--json")
+    assert code == 0
+    assert json.loads(out)["matches"][0]["id"] == "python-py-ssize-t-clean"
+    # a name with no space is a file's: a missing one is an error that says what to give
+    code, _, err = triage(env, str(tmp_path / "crash.lgo"), "--no-llm")
+    assert code == ExitCode.USAGE
+    assert f"no such file: {tmp_path / 'crash.lgo'}" in " ".join(err.split())
+    assert "the error's text in quotes" in " ".join(err.split())
 
 
 def explanation(**fields: object) -> str:

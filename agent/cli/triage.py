@@ -1,8 +1,10 @@
-"""``agent triage FILE`` / ``... | agent triage -``: known errors, cause, fix and citations."""
+"""``agent triage FILE`` / ``... | agent triage -`` / ``agent triage "ERROR TEXT"``: known
+errors, cause, fix and citations."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -30,13 +32,23 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _read(source: str) -> str:
-    """The log's text. Bytes that are not UTF-8 become U+FFFD (old logs mix encodings); a NUL
-    byte means the input is binary, not a log, and is refused."""
+    """The log's text: standard input for ``-``, a file's, or ``source`` itself when it is no
+    file and cannot be a file's name (it has a space or a line break: a pasted message).
+    Bytes that are not UTF-8 become U+FFFD (old logs mix encodings); a NUL byte means the
+    input is binary, not a log, and is refused."""
     name = "standard input" if source == "-" else source
+    if source != "-" and not os.path.exists(source) and _pasted(source):
+        return source
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except FileNotFoundError:
+        raise usage_error(
+            err,
+            f"no such file: {name} (give a log file, - to read standard input, or the error's "
+            "text in quotes)",
+        ) from None
     except OSError as exc:
-        raise usage_error(err, f"cannot read {name}: {exc}") from None
+        raise usage_error(err, f"cannot read {name}: {exc.strerror or exc}") from None
     if b"\x00" in data:
         raise usage_error(
             err,
@@ -44,6 +56,10 @@ def _read(source: str) -> str:
             "binary file",
         )
     return data.decode("utf-8", errors="replace")
+
+
+def _pasted(source: str) -> bool:
+    return any(c.isspace() for c in source.strip())
 
 
 def _request(log: str, *, top_k: int, llm: bool) -> TriageRequest:
@@ -104,7 +120,12 @@ def _print_report(report: TriageReport) -> None:
 
 
 def triage(
-    file: Annotated[str, typer.Argument(help="log or stack-trace file; - reads stdin")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="log or stack-trace file; - reads stdin; or the error's text itself, quoted"
+        ),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
     no_llm: Annotated[
         bool, typer.Option("--no-llm", help="only the KB lookup: no LLM explanation")
@@ -120,6 +141,8 @@ def triage(
       agent triage crash.log
 
       kubectl logs pod/api-7f9c | agent triage -
+
+      agent triage "OSError: [Errno 28] No space left on device"
 
       agent triage --no-llm --json trace.txt | jq '.matches[0].id'
 
