@@ -287,10 +287,15 @@ async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> di
 
 
 async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
-    llm = runtime.context.llm
+    ctx = runtime.context
+    llm = ctx.llm
     assert llm is not None, "explain runs only with an LLM"
     started = time.perf_counter()
-    matches = in_contention(state.get("matches") or [])
+    contention = in_contention(state.get("matches") or [])
+    # only entries with evidence of their own: beside a signature match, a trace that shares
+    # just Python's own frames with the input would read to the model as a second candidate
+    close = [m for m in contention if is_close(m, ctx.min_similarity, ctx.min_trace_share)]
+    matches = close or contention
     messages = state.get("messages") or [
         SystemMessage(EXPLAIN_SYSTEM),
         HumanMessage(candidates_prompt(state["reduced"].brief, matches)),

@@ -117,7 +117,37 @@ def test_triage_from_stdin_explains_in_one_structured_call(
     schema = request["response_format"]["json_schema"]["schema"]
     assert request["response_format"]["type"] == "json_schema"
     assert schema["required"] == ["cause", "fix", "cited", "confidence"]
-    assert schema["properties"]["cited"]["items"]["enum"] == [1, 2, 3]  # the entries' numbers
+    # the entries' numbers: the one with evidence (its signature), not the two Python-trace
+    # entries of the KB ranked after it for sharing Python's frames
+    assert schema["properties"]["cited"]["items"]["enum"] == [1]
+
+
+JSON_TRACEBACK = """Traceback (most recent call last):
+  File "/home/me/app/client.py", line 9, in fetch_config
+    return json.loads(resp.text)
+  File "/usr/lib/python3.11/json/decoder.py", line 355, in raw_decode
+    raise JSONDecodeError("Expecting value", s, err.value) from None
+json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)
+"""
+
+
+def test_the_model_reads_only_entries_with_evidence_of_their_own(
+    env: dict[str, str], scripted_llm: ScriptedServer
+) -> None:
+    # the starter KB's two Python-trace entries share only Python's own frames with this
+    # traceback: the lookup ranks them behind the signature's match, and the model, shown them
+    # as candidates, once explained the input with one of them
+    code, out, _ = triage(env, "-", "--no-llm", "--json", stdin=JSON_TRACEBACK)
+    matches = json.loads(out)["matches"]
+    assert matches[0]["id"] == "python-json-decode-expecting-value"
+    assert ["trace"] in [m["matched_by"] for m in matches[1:]]
+    scripted_llm.push(reply(explanation()))
+    code, out, err = triage(env, "-", stdin=JSON_TRACEBACK)
+    assert code == 0, err
+    prompt = scripted_llm.requests[-1]["messages"][-1]["content"]
+    assert "1. id: python-json-decode-expecting-value" in prompt
+    assert "2. id:" not in prompt
+    assert "Citations: python-json-decode-expecting-value" in out
 
 
 def test_an_unusable_reply_gets_one_retry_that_names_the_problem(
@@ -154,7 +184,7 @@ def test_an_entry_whose_text_applies_is_named_by_its_number_not_retyped(
     assert report["from_kb"] == {"fix": "python-py-ssize-t-clean"}
     assert report["cited_ids"] == ["python-py-ssize-t-clean"]  # quoting an entry cites it
     schema = scripted_llm.requests[0]["response_format"]["json_schema"]["schema"]
-    assert schema["properties"]["fix"]["anyOf"][1] == {"type": "integer", "enum": [1, 2, 3]}
+    assert schema["properties"]["fix"]["anyOf"][1] == {"type": "integer", "enum": [1]}
     assert (
         "give that entry's number instead of its text"
         in (scripted_llm.requests[0]["messages"][0]["content"])
@@ -166,8 +196,10 @@ def test_an_entry_whose_text_applies_is_named_by_its_number_not_retyped(
     assert f"Cause (from python-py-ssize-t-clean): {top['cause'].strip()[:40]}" in out
     assert "Fix (from python-py-ssize-t-clean): In the C source put `#define" in out
     # one entry's cause with another's fix: the cause says which error it is, its fix follows
+    # (a log with a second error, whose entry is listed second)
+    two_errors = SSIZE_T_TRACEBACK + "OSError: [Errno 28] No space left on device\n"
     scripted_llm.push(reply(explanation(cause=1, fix=2, cited=[2, 1])))
-    code, out, err = triage(env, "-", "--json", stdin=SSIZE_T_TRACEBACK)
+    code, out, err = triage(env, "-", "--json", stdin=two_errors)
     assert code == 0, err
     report = json.loads(out)
     both = "python-py-ssize-t-clean"
@@ -237,6 +269,7 @@ def test_a_line_no_known_error_matches_is_said_so_without_asking_the_model(
     assert out.splitlines()[0].startswith("No known error matches this input")
     assert "Nearest entries" in out and "Matched known errors" not in out
     assert f"1. {report['matches'][0]['id']}  (score" in out  # listed, as the nearest
+    assert "near by" in out and "matched by" not in out  # not said to match
     assert "Cause" not in out and "Fix" not in out
     assert scripted_llm.requests == []  # nothing to explain from
     # an error no signature matches, close in meaning to an entry, is a match

@@ -87,9 +87,10 @@ def _print_report(report: TriageReport) -> None:
         out.print(
             "[bold]Nearest entries[/]" if report.no_match else "[bold]Matched known errors[/]"
         )
+        ranked_by = "near by" if report.no_match else "matched by"  # no match is a match
         for rank, m in enumerate(report.matches, start=1):
             out.print(
-                f"{rank}. [bold cyan]{m.id}[/]  [dim](score {m.score:.4f}; matched by "
+                f"{rank}. [bold cyan]{m.id}[/]  [dim](score {m.score:.4f}; {ranked_by} "
                 f"{', '.join(m.matched_by)})[/]",
                 highlight=False,
             )
