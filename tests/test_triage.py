@@ -73,11 +73,17 @@ def test_the_argument_may_be_the_error_text_itself(env: dict[str, str], tmp_path
     code, out, _ = triage(env, message, "--no-llm", "--json")
     assert code == 0
     assert json.loads(out)["matches"][0]["id"] == "python-py-ssize-t-clean"
-    # a name with no space is a file's: a missing one is an error that says what to give
-    code, _, err = triage(env, str(tmp_path / "crash.lgo"), "--no-llm")
-    assert code == ExitCode.USAGE
-    assert f"no such file: {tmp_path / 'crash.lgo'}" in " ".join(err.split())
-    assert "the error's text in quotes" in " ".join(err.split())
+    # one word is an error's text too, unless it looks like a path
+    code, out, _ = triage(env, "ECONNREFUSED", "--no-llm", "--json")
+    assert code == 0 and json.loads(out)["matches"], out
+    # a path names a file: a missing one is an error that says what to give
+    for missing in (str(tmp_path / "crash.lgo"), "crash.lgo"):
+        code, _, err = triage(env, missing, "--no-llm")
+        assert code == ExitCode.USAGE
+        assert f"no such file: {missing}" in " ".join(err.split())
+        assert "the error's text in quotes" in " ".join(err.split())
+    code, _, err = triage(env, "  ", "--no-llm")
+    assert code == ExitCode.USAGE and "the log is empty" in err
 
 
 def explanation(**fields: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -33,10 +34,12 @@ err = Console(stderr=True, soft_wrap=True)
 
 def _read(source: str) -> str:
     """The log's text: standard input for ``-``, a file's, or ``source`` itself when it is no
-    file and cannot be a file's name (it has a space or a line break: a pasted message).
+    file and reads as an error's text, not a file's name (``_pasted``).
     Bytes that are not UTF-8 become U+FFFD (old logs mix encodings); a NUL byte means the
     input is binary, not a log, and is refused."""
     name = "standard input" if source == "-" else source
+    if not source.strip():
+        raise usage_error(err, "the log is empty: give a log file, - or the error's text")
     if source != "-" and not os.path.exists(source) and _pasted(source):
         return source
     try:
@@ -58,8 +61,14 @@ def _read(source: str) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+_PATH_LIKE = re.compile(r"[/\\]|\.[A-Za-z0-9]{1,5}$")  # a folder, or a file's extension
+
+
 def _pasted(source: str) -> bool:
-    return any(c.isspace() for c in source.strip())
+    """Whether ``source``, which names no file, is an error's text: it has a space or a line
+    break, or it is one word that does not look like a path (``Killed``,
+    ``java.lang.OutOfMemoryError``; not ``crash.lgo`` or ``logs/x``, a mistyped file's)."""
+    return any(c.isspace() for c in source.strip()) or not _PATH_LIKE.search(source)
 
 
 def _request(log: str, *, top_k: int, llm: bool) -> TriageRequest:
