@@ -275,7 +275,7 @@ def test_a_line_no_known_error_matches_is_said_so_without_asking_the_model(
     assert out.splitlines()[0].startswith("No known error matches this input")
     assert "Nearest entries" in out and "Matched known errors" not in out
     assert f"1. {report['matches'][0]['id']}  (score" in out  # listed, as the nearest
-    assert "near by" in out and "matched by" not in out  # not said to match
+    assert "nearest by" in out and "matched by" not in out  # not said to match
     assert "Cause" not in out and "Fix" not in out
     assert scripted_llm.requests == []  # nothing to explain from
     # an error no signature matches, close in meaning to an entry, is a match

@@ -96,7 +96,7 @@ def _print_report(report: TriageReport) -> None:
         out.print(
             "[bold]Nearest entries[/]" if report.no_match else "[bold]Matched known errors[/]"
         )
-        ranked_by = "near by" if report.no_match else "matched by"  # no match is a match
+        ranked_by = "nearest by" if report.no_match else "matched by"  # they matched nothing
         for rank, m in enumerate(report.matches, start=1):
             out.print(
                 f"{rank}. [bold cyan]{m.id}[/]  [dim](score {m.score:.4f}; {ranked_by} "

@@ -99,8 +99,8 @@ def fold_id_runs(line: str) -> str:
     """``line`` with each run of ``ID_RUN_MIN`` or more ids of one shape (``blk_-857...``,
     ``10.250.17.177:50010``: equal once numbers and hex are masked) cut to the first
     ``ID_RUN_KEPT`` and a count. An HDFS line that asks a node to delete 100 blocks is 2,476
-    characters, about 1,400 prompt tokens (40 s of reading on 2 cores), and what it means is
-    in its words, not in the ids."""
+    characters, 1,200 of the 1,700 tokens of its triage prompt (45 s on 2 cores), and what it
+    means is in its words, not in the ids."""
     parts = re.split(r"(\s+)", line)  # words at even indexes, the spaces between at odd
     out: list[str] = []
     i = 0
