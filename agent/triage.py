@@ -111,7 +111,8 @@ class TriageReport(BaseModel):
     fallback: bool = Field(
         default=False,
         description="cause and fix are the top entry's own KB text: the LLM gave no usable "
-        "explanation (see llm_error) or could not be reached",
+        "explanation (see llm_error) or could not be reached, or the entries matched are "
+        "imported templates not documented yet (no LLM call: nothing to explain from)",
     )
     llm_error: str | None = None
     no_match: bool = Field(

@@ -1,6 +1,6 @@
 """Error triage as a LangGraph state machine: reduce, look up, explain in one LLM call::
 
-    START -> reduce -> lookup -> (explain | END)     no LLM in reduce or lookup
+    START -> reduce -> lookup -> (explain | fallback | END)   no LLM in reduce or lookup
              explain -> (END | explain | fallback)   one structured call; one retry at most
              fallback -> END                         the top entry's own cause and fix
 
@@ -15,7 +15,11 @@ reply that is not valid JSON, has a blank cause or fix, or cites an id outside t
 (a server without structured outputs) is sent back once with the problem named (one entry's
 cause quoted with another's fix becomes that entry's cause and fix); a second failure, or an
 LLM that cannot be reached, ends in ``fallback``: the best match's KB cause and fix, marked as
-such. The model never calls tools here, so the triage cannot loop on ``lookup_error``.
+such. The model reads only the matches that are evidence by themselves (``is_close``) when
+there is one, and is not asked at all when every one of them is an imported template with no
+cause or fix yet (tagged ``undocumented``): that too ends in ``fallback``, whose text then says
+the entry is not documented. The model never calls tools here, so the triage cannot loop on
+``lookup_error``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from agent.errors import AgentError
-from agent.known_errors import ErrorIndex, ErrorMatch, ReducedLog, reduce_log
+from agent.known_errors import UNDOCUMENTED_TAG, ErrorIndex, ErrorMatch, ReducedLog, reduce_log
 from agent.llm import LLMClient
 from agent.text import clip
 
@@ -132,6 +136,7 @@ class TriageState(TypedDict):
     reduced: NotRequired[ReducedLog]
     matches: NotRequired[list[ErrorMatch]]
     close: NotRequired[bool]  # some match is evidence, not only the nearest entry (is_close)
+    candidates: NotRequired[list[ErrorMatch]]  # what the model reads: ``explain_candidates``
     messages: NotRequired[list[BaseMessage]]  # the explain conversation so far
     attempts: NotRequired[int]
     explanation: NotRequired[Explanation | None]
@@ -282,20 +287,24 @@ async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> di
     started = time.perf_counter()
     ctx = runtime.context
     matches = await ctx.index.alookup(state["log"], top_k=state["top_k"])
-    close = any(is_close(m, ctx.min_similarity, ctx.min_trace_share) for m in matches)
-    return {"matches": matches, "close": close, "timings_ms": {"lookup": _ms(started)}}
+    evidence = {m.id for m in matches if is_close(m, ctx.min_similarity, ctx.min_trace_share)}
+    contention = in_contention(matches)
+    # only entries with evidence of their own: beside a signature match, a trace that shares
+    # just Python's own frames with the input would read to the model as a second candidate
+    candidates = [m for m in contention if m.id in evidence] or contention
+    return {
+        "matches": matches,
+        "close": bool(evidence),
+        "candidates": candidates,
+        "timings_ms": {"lookup": _ms(started)},
+    }
 
 
 async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    llm = ctx.llm
+    llm = runtime.context.llm
     assert llm is not None, "explain runs only with an LLM"
     started = time.perf_counter()
-    contention = in_contention(state.get("matches") or [])
-    # only entries with evidence of their own: beside a signature match, a trace that shares
-    # just Python's own frames with the input would read to the model as a second candidate
-    close = [m for m in contention if is_close(m, ctx.min_similarity, ctx.min_trace_share)]
-    matches = close or contention
+    matches = state.get("candidates") or []
     messages = state.get("messages") or [
         SystemMessage(EXPLAIN_SYSTEM),
         HumanMessage(candidates_prompt(state["reduced"].brief, matches)),
@@ -342,8 +351,10 @@ async def explain_node(state: TriageState, runtime: Runtime[TriageContext]) -> d
 
 
 async def fallback_node(state: TriageState) -> dict[str, Any]:
-    """No usable explanation: the best match's own cause and fix, marked as a fallback."""
-    top = state["matches"][0]  # only reached after a lookup that found something
+    """No usable explanation, or nothing for a model to explain from (the entries are imported
+    templates with no cause or fix yet): the best candidate's own cause and fix, marked as a
+    fallback."""
+    top = (state.get("candidates") or state["matches"])[0]  # the lookup found something
     return {
         "fallback": True,
         "explanation": Explanation(
@@ -358,7 +369,11 @@ async def fallback_node(state: TriageState) -> dict[str, Any]:
 
 def _after_lookup(state: TriageState) -> str:
     # nothing retrieved (an empty KB), or only the nearest entries: nothing to explain from
-    return "explain" if state["explain"] and state.get("close") else END
+    if not state["explain"] or not state.get("close"):
+        return END
+    # entries that say only "not documented yet": a model would restate that, ~10 s on a CPU
+    undocumented = all(UNDOCUMENTED_TAG in m.entry.tags for m in state.get("candidates") or [])
+    return "fallback" if undocumented else "explain"
 
 
 def _after_explain(state: TriageState) -> str:
@@ -377,7 +392,7 @@ def build_triage_graph() -> CompiledStateGraph[TriageState, TriageContext, Any, 
     builder.add_node("fallback", fallback_node)
     builder.add_edge(START, "reduce")
     builder.add_edge("reduce", "lookup")
-    builder.add_conditional_edges("lookup", _after_lookup, ["explain", END])
+    builder.add_conditional_edges("lookup", _after_lookup, ["explain", "fallback", END])
     builder.add_conditional_edges("explain", _after_explain, ["explain", "fallback", END])
     builder.add_edge("fallback", END)
     return builder.compile()

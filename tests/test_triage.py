@@ -302,6 +302,28 @@ shop.coupons.CouponExpired: coupon SPRING24 expired on 2024-04-30
 """
 
 
+def test_an_imported_template_with_no_cause_yet_is_shown_without_asking_the_model(
+    env: dict[str, str], scripted_llm: ScriptedServer, tmp_path: Path
+) -> None:
+    env = {**env, "AGENT_DATA_DIR": str(tmp_path / "data")}  # a KB of its own
+    templates = tmp_path / "HDFS_templates.csv"
+    templates.write_text(
+        "EventId,EventTemplate\n"
+        "E2,Receiving block <*> src: /<*> dest: /<*>\n"
+        "E10,PacketResponder <*> for block <*> terminating\n"
+    )
+    result = CliRunner().invoke(app, ["errors", "import", str(templates)], env=env)
+    assert result.exit_code == 0, result.output
+    code, out, err = triage(env, "-", "--json", stdin=HDFS_INFO)
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["matches"][0]["id"] == "hdfs-E10"
+    assert report["fallback"] is True and report["llm_error"] is None
+    assert report["cause"].startswith("Not documented yet")
+    assert scripted_llm.requests == []  # a model could only restate "not documented yet"
+    assert "warning" not in err
+
+
 def test_a_trace_of_an_unknown_error_is_no_match_while_a_known_one_matches(
     env: dict[str, str], scripted_llm: ScriptedServer
 ) -> None:
