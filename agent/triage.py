@@ -89,6 +89,12 @@ class TriageReport(BaseModel):
     """What ``triage()`` returns, ``agent triage`` prints and the MCP ``triage`` tool returns."""
 
     matches: list[MatchSummary]
+    evidence: list[str] = Field(
+        default=[],
+        description="the ids of the matches that are evidence by themselves: a signature "
+        "matched, a trace scored AGENT_TRIAGE_MIN_TRACE_SHARE of its own, or the text is close "
+        "in meaning; the other matches are only the nearest entries",
+    )
     answer: str | None = Field(
         default=None, description="cause, fix and citations as text; None without the LLM step"
     )
@@ -199,6 +205,7 @@ def _report(state: dict[str, Any]) -> TriageReport:
     reduced = state["reduced"]
     report = TriageReport(
         matches=LookupResult.from_matches(matches).matches,
+        evidence=state.get("evidence") or [],
         location=_failure_location(state["log"]),
         lines_in=reduced.lines_in,
         lines_used=reduced.lines_out,

@@ -136,7 +136,8 @@ class TriageState(TypedDict):
     reduced: NotRequired[ReducedLog]
     matches: NotRequired[list[ErrorMatch]]
     close: NotRequired[bool]  # some match is evidence, not only the nearest entry (is_close)
-    candidates: NotRequired[list[ErrorMatch]]  # what the model reads: ``explain_candidates``
+    evidence: NotRequired[list[str]]  # the matches that are evidence by themselves (is_close)
+    candidates: NotRequired[list[ErrorMatch]]  # what the model reads (``lookup_node``)
     messages: NotRequired[list[BaseMessage]]  # the explain conversation so far
     attempts: NotRequired[int]
     explanation: NotRequired[Explanation | None]
@@ -287,7 +288,7 @@ async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> di
     started = time.perf_counter()
     ctx = runtime.context
     matches = await ctx.index.alookup(state["log"], top_k=state["top_k"])
-    evidence = {m.id for m in matches if is_close(m, ctx.min_similarity, ctx.min_trace_share)}
+    evidence = [m.id for m in matches if is_close(m, ctx.min_similarity, ctx.min_trace_share)]
     contention = in_contention(matches)
     # only entries with evidence of their own: beside a signature match, a trace that shares
     # just Python's own frames with the input would read to the model as a second candidate
@@ -295,6 +296,7 @@ async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> di
     return {
         "matches": matches,
         "close": bool(evidence),
+        "evidence": evidence,
         "candidates": candidates,
         "timings_ms": {"lookup": _ms(started)},
     }

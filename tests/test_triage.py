@@ -144,9 +144,14 @@ def test_the_model_reads_only_entries_with_evidence_of_their_own(
     # traceback: the lookup ranks them behind the signature's match, and the model, shown them
     # as candidates, once explained the input with one of them
     code, out, _ = triage(env, "-", "--no-llm", "--json", stdin=JSON_TRACEBACK)
-    matches = json.loads(out)["matches"]
+    report = json.loads(out)
+    matches = report["matches"]
     assert matches[0]["id"] == "python-json-decode-expecting-value"
     assert ["trace"] in [m["matched_by"] for m in matches[1:]]
+    assert report["evidence"] == ["python-json-decode-expecting-value"]
+    code, out, _ = triage(env, "-", "--no-llm", stdin=JSON_TRACEBACK)
+    assert "(score" in out and "; matched by signature, bm25)" in out
+    assert "; nearest by trace)" in out  # listed, not said to match
     scripted_llm.push(reply(explanation()))
     code, out, err = triage(env, "-", stdin=JSON_TRACEBACK)
     assert code == 0, err

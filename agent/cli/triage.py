@@ -96,8 +96,8 @@ def _print_report(report: TriageReport) -> None:
         out.print(
             "[bold]Nearest entries[/]" if report.no_match else "[bold]Matched known errors[/]"
         )
-        ranked_by = "nearest by" if report.no_match else "matched by"  # they matched nothing
         for rank, m in enumerate(report.matches, start=1):
+            ranked_by = "matched by" if m.id in report.evidence else "nearest by"
             out.print(
                 f"{rank}. [bold cyan]{m.id}[/]  [dim](score {m.score:.4f}; {ranked_by} "
                 f"{', '.join(m.matched_by)})[/]",
