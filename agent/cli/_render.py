@@ -37,7 +37,7 @@ from agent.events import (
     ToolResultEvent,
 )
 from agent.loop import FINAL_ANSWER, is_question
-from agent.text import clip
+from agent.text import clip, unframe_untrusted
 from agent.tooling import Tool
 
 RESULT_LINES = 6  # of a tool result shown in its panel
@@ -70,7 +70,8 @@ def tool_panel(
     body = Text()
     body.append(format_arguments(arguments) or "(no arguments)", style="cyan")
     body.append("\n→ ", style="bold")
-    body.append(clip_block(content), style="red" if is_error else "")
+    # a search's excerpts are framed as untrusted data for the model; a person reads them bare
+    body.append(clip_block(unframe_untrusted(content)), style="red" if is_error else "")
     mark = "✗" if is_error else "✓"
     return Panel(
         body,
@@ -89,7 +90,7 @@ def tool_line(
     name: str, arguments: dict[str, Any] | str, content: str, is_error: bool, duration_s: float
 ) -> str:
     status = "error" if is_error else "ok"
-    result = clip_block(content, 1, 200).replace("\n", " ")
+    result = clip_block(unframe_untrusted(content), 1, 200).replace("\n", " ")
     return f"[tool {status}] {name}({format_arguments(arguments)}) -> {result} ({duration_s:.2f}s)"
 
 

@@ -130,13 +130,15 @@ def list_() -> None:
     if not infos:
         out.print("The document store is empty (add documents with `agent docs add PATH`).")
         return
-    table = Table("source", "file", "title", "chunks", "ingested (UTC)")
-    for column in table.columns[:3]:
+    files = ["" if info.path.endswith(info.source) else info.path for info in infos]
+    named = any(files)  # a file column only when some source is not its file's own path
+    table = Table("source", *(["file"] if named else []), "title", "chunks", "ingested (UTC)")
+    for column in table.columns[: 3 if named else 2]:
         column.overflow = "fold"  # a path cut to "/home/…" is useless
-    for info in infos:
+    for info, file in zip(infos, files, strict=True):
         when = dt.datetime.fromtimestamp(info.ingested_at, dt.UTC).strftime("%Y-%m-%d %H:%M")
-        file = "" if info.path.endswith(info.source) else info.path
-        table.add_row(escape(info.source), escape(file), escape(info.title), str(info.chunks), when)
+        where = [escape(file)] if named else []
+        table.add_row(escape(info.source), *where, escape(info.title), str(info.chunks), when)
     out.print(table)
 
 

@@ -15,8 +15,10 @@ import pytest
 from typer.testing import CliRunner
 
 from agent.cli import app
+from agent.cli._render import tool_line
 from agent.cli.exit_codes import ExitCode
 from agent.testing import Response, ScriptedServer, call, error, reply
+from agent.text import frame_untrusted
 
 AGENT = str(Path(sys.executable).parent / "agent")
 
@@ -322,3 +324,11 @@ def test_installed_command_exit_code_and_plain_output(
     )
     assert done.returncode == 3
     assert json.loads(done.stdout)["error"]["type"] == "LLMUnavailableError"
+
+
+def test_a_tool_line_shows_a_searchs_excerpts_not_their_untrusted_frame() -> None:
+    # the model reads a search's result framed as untrusted data; a person reads the excerpts
+    framed = frame_untrusted("[1] docs/limits.md: at most 40 nodes\n[2] ...", source="rag_search")
+    line = tool_line("rag_search", {"query": "nodes"}, framed, False, 0.5)
+    assert line.startswith('[tool ok] rag_search(query="nodes") -> [1] docs/limits.md: at most')
+    assert "untrusted_data" not in line

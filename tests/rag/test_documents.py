@@ -318,6 +318,7 @@ def test_docs_cli(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "0 added, 0 replaced, 3 unchanged" in again.stdout
     listing = runner.invoke(app, ["docs", "list"])
     assert listing.exit_code == 0 and "deploy.md" in listing.stdout and "Cats" in listing.stdout
+    assert "┃ file " in listing.stdout  # a source named by --source: the file beside it
     stats = runner.invoke(app, ["docs", "stats"])
     assert "documents: 3" in stats.stdout and "hybrid" in stats.stdout
     removed = runner.invoke(app, ["docs", "remove", str(docs / "cats.html")])
@@ -330,6 +331,10 @@ def test_docs_cli(docs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert runner.invoke(app, ["docs", "remove", "--all"]).exit_code == 0
     assert "empty" in runner.invoke(app, ["docs", "list"]).stdout
     assert "warning" not in runner.invoke(app, ["docs", "list"]).stderr
+    assert runner.invoke(app, ["docs", "add", str(docs / "deploy.md")]).exit_code == 0
+    listing = runner.invoke(app, ["docs", "list"])
+    assert "deploy.md" in listing.stdout and "┃ file " not in listing.stdout  # no empty column
+    assert runner.invoke(app, ["docs", "remove", "--all"]).exit_code == 0
 
     # `agent kb` is the old name: hidden, the same commands, one line saying to move on
     assert "kb" not in runner.invoke(app, ["--help"]).stdout.split()
