@@ -213,7 +213,7 @@ def _report(state: dict[str, Any]) -> TriageReport:
         usage=state.get("usage") or {},
         llm_error=state.get("llm_error"),
         fallback=bool(state.get("fallback")),
-        no_match=bool(matches) and not state.get("close"),
+        no_match=bool(matches) and not state.get("evidence"),
     )
     explanation = state.get("explanation")
     if explanation is None:

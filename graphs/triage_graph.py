@@ -135,8 +135,8 @@ class TriageState(TypedDict):
     explain: bool  # False: reduce and lookup only
     reduced: NotRequired[ReducedLog]
     matches: NotRequired[list[ErrorMatch]]
-    close: NotRequired[bool]  # some match is evidence, not only the nearest entry (is_close)
-    evidence: NotRequired[list[str]]  # the matches that are evidence by themselves (is_close)
+    evidence: NotRequired[list[str]]  # the matches that are evidence by themselves (is_close);
+    # none: the matches are only the nearest entries
     candidates: NotRequired[list[ErrorMatch]]  # what the model reads (``lookup_node``)
     messages: NotRequired[list[BaseMessage]]  # the explain conversation so far
     attempts: NotRequired[int]
@@ -295,7 +295,6 @@ async def lookup_node(state: TriageState, runtime: Runtime[TriageContext]) -> di
     candidates = [m for m in contention if m.id in evidence] or contention
     return {
         "matches": matches,
-        "close": bool(evidence),
         "evidence": evidence,
         "candidates": candidates,
         "timings_ms": {"lookup": _ms(started)},
@@ -371,7 +370,7 @@ async def fallback_node(state: TriageState) -> dict[str, Any]:
 
 def _after_lookup(state: TriageState) -> str:
     # nothing retrieved (an empty KB), or only the nearest entries: nothing to explain from
-    if not state["explain"] or not state.get("close"):
+    if not state["explain"] or not state.get("evidence"):
         return END
     # entries that say only "not documented yet": a model would restate that, ~10 s on a CPU
     undocumented = all(UNDOCUMENTED_TAG in m.entry.tags for m in state.get("candidates") or [])

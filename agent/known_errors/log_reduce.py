@@ -102,12 +102,12 @@ def fold_id_runs(line: str) -> str:
     characters, 1,200 of the 1,700 tokens of its triage prompt (45 s on 2 cores), and what it
     means is in its words, not in the ids."""
     parts = re.split(r"(\s+)", line)  # words at even indexes, the spaces between at odd
+    shapes = [_ID_PART.sub("#", part) for part in parts]
     out: list[str] = []
     i = 0
     while i < len(parts):
-        shape = _ID_PART.sub("#", parts[i])
         j = i
-        while shape != parts[i] and j + 2 < len(parts) and _ID_PART.sub("#", parts[j + 2]) == shape:
+        while shapes[i] != parts[i] and j + 2 < len(parts) and shapes[j + 2] == shapes[i]:
             j += 2
         run = (j - i) // 2 + 1
         if run >= ID_RUN_MIN:

@@ -4,9 +4,10 @@
 arriving. In ``required`` mode the answer travels inside tool-call arguments, so without this a
 user would see nothing until the whole call had been generated (seconds, on a CPU-served model).
 
-``WrittenCallFilter``: a reply's text without a tool call the model wrote in it (as
-``agent.loop._recovery`` reads such calls), so neither a user nor an HTTP client sees the
-call's JSON, and the result the model made up after it, as if it were the answer.
+``WrittenCallFilter``: a reply's text without a tool call the model wrote in it (where one
+starts is ``agent.loop._recovery.call_verdict``'s, as for ``cut_written_call``), so neither
+a user nor an HTTP client sees the call's JSON, and the result the model made up after it, as
+if it were the answer.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection
-from typing import Literal
 
-from agent.loop._recovery import PROGRAM_TOOL, PYTHON_FENCE
+from agent.loop._recovery import CALL_STARTS, call_verdict
 
 _START = re.compile(r'"answer"\s*:\s*"')
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
@@ -75,69 +75,6 @@ def _decode_unicode(escape: str) -> str:
     return value
 
 
-_OPENING_TAGS = ("<tool_call>", "<tools>")
-_FENCE_OPEN = re.compile(r"```[A-Za-z0-9]*[ \t]*\n?")
-_PROGRAM_OPEN = re.compile(rf"```{PYTHON_FENCE}[ \t]*\n")
-
-
-def _key_sequences(q: str) -> list[list[str]]:
-    """The keys a written call opens with, quoted with ``q``: its name, or the OpenAI shapes
-    that wrap it."""
-    name = [f"{q}name{q}", ":", q]
-    function = [f"{q}function{q}", ":", "{", *name]
-    return [name, function, [f"{q}type{q}", ":", f"{q}function{q}", ",", *function]]
-
-
-_KEYS = [*_key_sequences('"'), *_key_sequences("'")]
-
-Verdict = Literal["call", "text", "open"]
-
-
-def _verdict(text: str, tools: Collection[str]) -> Verdict:
-    """Whether ``text``, which starts with a fence, a tag, a bracket or a brace, is a written
-    call of one of ``tools`` ("call"), is not ("text"), or could still become one ("open")."""
-    if PROGRAM_TOOL in tools and _PROGRAM_OPEN.match(text):
-        return "call"
-    rest = text
-    if text.startswith("`"):
-        if "```".startswith(text):
-            return "open"
-        opened = _FENCE_OPEN.match(text)
-        if opened is None:
-            return "text"
-        rest = text[opened.end() :]
-    elif text.startswith("<"):
-        tag = next((t for t in _OPENING_TAGS if text.startswith(t) or t.startswith(text)), None)
-        if tag is None:
-            return "text"
-        rest = text[len(tag) :]
-    rest = rest.lstrip()
-    if rest.startswith("["):  # a list of calls
-        rest = rest[1:].lstrip()
-    if not rest:
-        return "open"
-    if not rest.startswith("{"):
-        return "text"
-    rest = rest.lstrip("{ \t\r\n")
-    verdicts = {_named(rest, keys, tools) for keys in _KEYS}
-    return "call" if "call" in verdicts else "open" if "open" in verdicts else "text"
-
-
-def _named(rest: str, keys: list[str], tools: Collection[str]) -> Verdict:
-    """``rest`` as ``keys`` (whitespace between them) then a tool's name and its quote."""
-    for key in keys:
-        rest = rest.lstrip()
-        if key.startswith(rest):
-            return "open"
-        if not rest.startswith(key):
-            return "text"
-        rest = rest[len(key) :]
-    end = rest.find(keys[-1])
-    if end < 0:
-        return "open" if any(t.startswith(rest) for t in tools) else "text"
-    return "call" if rest[:end] in tools else "text"
-
-
 class WrittenCallFilter:
     """A reply's text as it streams, without a tool call the model writes in it.
 
@@ -166,14 +103,14 @@ class WrittenCallFilter:
         out: list[str] = []
         held = self._held
         while held:
-            start = min((i for i in map(held.find, "`<[{") if i >= 0), default=-1)
+            start = min((i for i in map(held.find, CALL_STARTS) if i >= 0), default=-1)
             if start < 0:
                 out.append(held)
                 held = ""
                 break
             out.append(held[:start])
             held = held[start:]
-            verdict = _verdict(held, self._tools)
+            verdict = call_verdict(held, self._tools)
             if verdict == "call":
                 self._called, held = True, ""
             elif verdict == "open" and not final:

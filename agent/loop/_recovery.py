@@ -26,24 +26,18 @@ import ast
 import json
 import re
 import uuid
-from collections.abc import Container
-from typing import Any
+from collections.abc import Collection, Container
+from typing import Any, Literal
 
 from langchain_core.messages.tool import ToolCall
 
 from agent.tooling import ArgumentsDecodeError, parse_arguments
 
 _TAGGED = re.compile(r"<(tool_call|tools)>\s*(.*?)\s*(?:</\1>|$)", re.DOTALL)
-PYTHON_FENCE = r"(?:python3|python|py)"  # the fence tags models write for Python
-_FENCED = re.compile(rf"```(?:json|{PYTHON_FENCE})?\s*(.*?)```", re.DOTALL)
-_PROGRAM = re.compile(rf"```{PYTHON_FENCE}[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
+_PYTHON = r"(?:python3|python|py)"  # the fence tags models write for Python
+_FENCED = re.compile(rf"```(?:json|{_PYTHON})?\s*(.*?)```", re.DOTALL)
+_PROGRAM = re.compile(rf"```{_PYTHON}[ \t]*\n(.*?)(?:```|$)", re.DOTALL)
 
-# Where a written call starts: an optional fence or tag, braces, maybe the OpenAI wrapper, a name
-_CALL_START = re.compile(
-    r"(?:```[A-Za-z]*[ \t]*\n?|<(?:tool_call|tools)>\s*)?\{+\s*"
-    r"(?:\"type\"\s*:\s*\"function\"\s*,\s*\"function\"\s*:\s*\{\s*)?"
-    r"\"name\"\s*:\s*\"([^\"]+)\""
-)
 _LEAD_IN = re.compile(r"(?:^|\n)[^\n]*:\s*$")  # "Therefore, the final answer is:"
 
 PROGRAM_TOOL = "run_python"
@@ -113,12 +107,78 @@ def _call(name: str, args: dict[str, Any]) -> ToolCall:
     return ToolCall(type="tool_call", id=f"call_{uuid.uuid4().hex[:12]}", name=name, args=args)
 
 
-def cut_written_call(content: str, known_tools: Container[str]) -> str:
+def cut_written_call(content: str, known_tools: Collection[str]) -> str:
     """``content`` up to the first call of a known tool written in it, and without the line
     that only led into it; ``content`` itself when it writes none. For replies whose calls
     cannot run: the call did not parse, or tools are off."""
-    for match in _CALL_START.finditer(content):
-        if match.group(1) in known_tools:
-            kept = content[: match.start()].rstrip()
+    for start, char in enumerate(content):
+        if char in CALL_STARTS and call_verdict(content[start:], known_tools) == "call":
+            kept = content[:start].rstrip()
             return _LEAD_IN.sub("", kept).rstrip()
     return content
+
+
+# Where a written call starts: a fence or tag, a list's bracket, braces, maybe the OpenAI
+# wrapper, then a name (a Python dict's quotes too); recognized as the text arrives
+CALL_STARTS = "`<[{"
+_OPENING_TAGS = ("<tool_call>", "<tools>")
+_FENCE_OPEN = re.compile(r"```[A-Za-z0-9]*[ \t]*\n?")
+_PROGRAM_OPEN = re.compile(rf"```{_PYTHON}[ \t]*\n")
+
+
+def _key_sequences(q: str) -> list[list[str]]:
+    """The keys a written call opens with, quoted with ``q``: its name, or the OpenAI shapes
+    that wrap it."""
+    name = [f"{q}name{q}", ":", q]
+    function = [f"{q}function{q}", ":", "{", *name]
+    return [name, function, [f"{q}type{q}", ":", f"{q}function{q}", ",", *function]]
+
+
+_KEYS = [*_key_sequences('"'), *_key_sequences("'")]
+
+Verdict = Literal["call", "text", "open"]
+
+
+def call_verdict(text: str, tools: Collection[str]) -> Verdict:
+    """Whether ``text``, which starts with a fence, a tag, a bracket or a brace, is a written
+    call of one of ``tools`` ("call"), is not ("text"), or could still become one ("open")."""
+    if PROGRAM_TOOL in tools and _PROGRAM_OPEN.match(text):
+        return "call"
+    rest = text
+    if text.startswith("`"):
+        if "```".startswith(text):
+            return "open"
+        opened = _FENCE_OPEN.match(text)
+        if opened is None:
+            return "text"
+        rest = text[opened.end() :]
+    elif text.startswith("<"):
+        tag = next((t for t in _OPENING_TAGS if text.startswith(t) or t.startswith(text)), None)
+        if tag is None:
+            return "text"
+        rest = text[len(tag) :]
+    rest = rest.lstrip()
+    if rest.startswith("["):  # a list of calls
+        rest = rest[1:].lstrip()
+    if not rest:
+        return "open"
+    if not rest.startswith("{"):
+        return "text"
+    rest = rest.lstrip("{ \t\r\n")
+    verdicts = {_named(rest, keys, tools) for keys in _KEYS}
+    return "call" if "call" in verdicts else "open" if "open" in verdicts else "text"
+
+
+def _named(rest: str, keys: list[str], tools: Collection[str]) -> Verdict:
+    """``rest`` as ``keys`` (whitespace between them) then a tool's name and its quote."""
+    for key in keys:
+        rest = rest.lstrip()
+        if key.startswith(rest):
+            return "open"
+        if not rest.startswith(key):
+            return "text"
+        rest = rest[len(key) :]
+    end = rest.find(keys[-1])
+    if end < 0:
+        return "open" if any(t.startswith(rest) for t in tools) else "text"
+    return "call" if rest[:end] in tools else "text"
