@@ -31,7 +31,7 @@ fail on the same difference (Closure's missing ``@return {undefined}``), while t
 it is the test's own.
 Identifiers split at their case changes (``testFindWrapPos`` -> find, wrap, pos), as a field of
 their own, did not help: over every word at weight 0.25 to 1, 0.528 to 0.522 r@1; over the
-own frames and the messages, 0.505 to 0.497 (the trace score alone, 0.528 / 0.641 without).
+own frames and the messages, 0.505 to 0.495 (the trace score alone, 0.528 / 0.641 without).
 The split's limit is the data: about half of its queries share with their bug's entry no
 term that other entries lack (``distinct_evidence`` in the bench). The other fields are parsed
 (the Q&A import's duplicate check uses them) but not scored.
