@@ -49,6 +49,15 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = Field(SecretStr("EMPTY"), description="API key (vLLM: any)")
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_tokens: int | None = Field(1024, ge=1, description="cap on tokens per LLM reply")
+    repeat_stop: int = Field(
+        4,
+        ge=0,
+        le=50,
+        description=(
+            "the server (vLLM's repetition_detection) stops a reply once one passage of 8 to "
+            "128 tokens comes this many times in a row, instead of at max_tokens; 0: off"
+        ),
+    )
     llm_timeout_s: float = Field(
         300.0,
         gt=0,

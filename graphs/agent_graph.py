@@ -55,6 +55,7 @@ from agent.events import (
     ToolResultEvent,
     decided_hook,
 )
+from agent.llm import REPEATED
 from agent.loop import (
     ANSWER_CHECK,
     FINAL_ANSWER,
@@ -111,15 +112,23 @@ async def _rescue(
     found: Sequence[AnyMessage] = (),
 ) -> dict[str, Any]:
     """A budget ran out, or the model replied with nothing: one more call with tools off, for
-    an answer from what the run has (``found``: this step's prefetched search). The budget's
-    error only if that yields no answer either."""
+    an answer from what the run has (``found``: this step's prefetched search). After the
+    check sent a rescued answer back, its feedback is the request, and an empty revision
+    leaves the answer it revised. The budget's error only if there is no answer at all."""
     shown = WrittenCallFilter(ctx.tools.names, lambda text: writer(TokenEvent(text)))
     on_token = shown.feed if ctx.stream_tokens else None
     messages = [*state["messages"], *found]
-    ai = await _complete(ctx, messages, HumanMessage(RESCUE_PROMPT), tools=[], on_token=on_token)
+    last = messages[-1]
+    revising = isinstance(last, HumanMessage) and last.name == ANSWER_CHECK
+    ask = () if revising else (HumanMessage(RESCUE_PROMPT),)
+    ai = await _complete(ctx, messages, *ask, tools=[], on_token=on_token)
     shown.close()
     ai = ai.model_copy(update={"content": cut_written_call(ai.text, ctx.tools.names)})
     answer = ai.text.strip()
+    if not answer and revising:
+        revised = next(m for m in reversed(messages) if isinstance(m, AIMessage))
+        ai = ai.model_copy(update={"content": revised.content})
+        answer = revised.text.strip()
     if not answer:
         raise budget
     return {
@@ -231,6 +240,14 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         empty = RunError("the model's reply had no text and no tool call", transcript=messages)
         spent: AgentState = {**state, "usage": add_usage(state["usage"], ai)}
         return await _rescue(spent, ctx, empty, runtime.stream_writer, found)
+    if not ai.tool_calls and ai.response_metadata.get("finish_reason") == REPEATED:
+        looped = RunError(  # what it wrote before the loop is not taken for an answer
+            "the model's reply repeated one passage until the server stopped it "
+            f"(AGENT_REPEAT_STOP={ctx.settings.repeat_stop})",
+            transcript=messages,
+        )
+        spent = {**state, "usage": add_usage(state["usage"], ai)}
+        return await _rescue(spent, ctx, looped, runtime.stream_writer, found)
     return {
         "messages": [*found, ai],
         "steps": state["steps"] + 1,
@@ -297,9 +314,9 @@ def _answer_text(state: AgentState) -> str:
 
 async def check_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Check the answer (``AgentCore.check_answer`` by default); send what is wrong back to the
-    model, at most ``answer_checks`` times a run; after that (and for a rescued answer, which
-    is never sent back) the check's values may end it (``_settled``). An answer that stands
-    becomes the run's output (``_output``)."""
+    model, at most ``answer_checks`` times a run (a rescued answer too: its revision is one
+    more call with tools off, as the budget is spent); after that the check's values may end
+    it (``_settled``). An answer that stands becomes the run's output (``_output``)."""
     ctx = runtime.context
     checks = state.get("checks") or 0
     if ctx.check_answer is None:
@@ -307,7 +324,7 @@ async def check_answer(state: AgentState, runtime: Runtime[AgentContext]) -> dic
     found = await ctx.check_answer(_answer_text(state), state["messages"])
     if not found:
         return await _output(state, ctx)
-    if state.get("rescued") or checks >= ctx.settings.answer_checks:  # no revision left
+    if checks >= ctx.settings.answer_checks:  # no revision left
         return await _settled(state, ctx, found, runtime.stream_writer)
     runtime.stream_writer(CheckEvent(problems := [str(p) for p in found]))
     feedback = HumanMessage(

@@ -110,6 +110,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "template_to_regex",
     },
     "agent.llm": {
+        "REPEATED",
         "ChatClient",
         "FallbackClient",
         "LLMClient",

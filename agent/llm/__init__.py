@@ -14,9 +14,10 @@ from agent.llm.adapters import (
     make_client,
     probe_target,
 )
-from agent.llm.client import LLMClient, make_chat_model, to_openai_messages
+from agent.llm.client import REPEATED, LLMClient, make_chat_model, to_openai_messages
 
 __all__ = [
+    "REPEATED",
     "ChatClient",
     "FallbackClient",
     "LLMClient",

@@ -53,6 +53,12 @@ ToolArgsCallback = Callable[[int, str | None, str], None]
 # ChatML / Llama 3 / Phi write these tokens as <|name|>, Gemma as <start_of_turn>.
 _TURN_TOKEN = re.compile(r"<\|[a-z_]{2,30}\|>|<(?:start|end)_of_turn>")
 
+# vLLM's repetition_detection: a passage of this many tokens coming AGENT_REPEAT_STOP times in a
+# row ends the reply. From 8 tokens, a legitimate run of one short unit (a digit, "|---") must be
+# long before it counts; 128 covers a repeated paragraph.
+REPEAT_TOKENS = (8, 128)
+REPEATED = "repetition"  # vLLM's finish_reason for a reply it stopped so
+
 # The SDK needs this option to attach the bearer token to a low-level post.
 _REQUEST_OPTIONS: Any = {"security": {"bearer_auth": True}}
 
@@ -138,6 +144,7 @@ class LLMClient:
         self._api_key = api_key or settings.llm_api_key.get_secret_value()
         self._host = urlsplit(self.base_url).hostname
         self._context: int | None = None
+        self._repeat_stop = settings.repeat_stop  # 0 once the server refuses the field
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=self._api_key,
@@ -203,6 +210,13 @@ class LLMClient:
             body["seed"] = seed
         if max_tokens is not None or s.max_tokens is not None:
             body["max_tokens"] = max_tokens if max_tokens is not None else s.max_tokens
+        if self._repeat_stop:
+            low, high = REPEAT_TOKENS
+            body["repetition_detection"] = {
+                "min_pattern_size": low,
+                "max_pattern_size": high,
+                "min_count": self._repeat_stop,
+            }
         if tools:
             body["tools"] = tools
             if tool_choice is not None:
@@ -251,7 +265,15 @@ class LLMClient:
                 temperature=temperature,
                 seed=seed,
             )
-            reply = await self._complete(body, on_token, on_tool_args)
+            try:
+                reply = await self._complete(body, on_token, on_tool_args)
+            except LLMResponseError as exc:  # a server that knows no repetition_detection
+                if body.pop("repetition_detection", None) is None or exc.status_code != 400:
+                    raise
+                if "repetition_detection" not in str(exc):
+                    raise
+                self._repeat_stop = 0
+                reply = await self._complete(body, on_token, on_tool_args)
             usage = reply.usage_metadata
             if usage is not None:
                 current.set_attribute("gen_ai.usage.input_tokens", usage["input_tokens"])
@@ -307,6 +329,11 @@ class LLMClient:
             ) from exc
 
     def _cut_off(self, finish_reason: str | None) -> str | None:
+        if finish_reason == REPEATED:
+            return (
+                "the server stopped the reply: it repeated one passage "
+                f"{self._repeat_stop} times (AGENT_REPEAT_STOP)"
+            )
         if finish_reason != "length":
             return None
         limit = self.settings.max_tokens
@@ -323,8 +350,11 @@ class LLMClient:
         metadata = {"finish_reason": reply.finish_reason, "completion_id": reply.completion_id}
         if reply.model is not None:
             metadata["model_name"] = reply.model
+        content = end_of_turn(reply.content)
+        if reply.finish_reason == REPEATED:
+            content = once(content)
         return AIMessage(
-            content=end_of_turn(reply.content),
+            content=content,
             tool_calls=good,
             invalid_tool_calls=bad,
             response_metadata=metadata,
@@ -365,6 +395,20 @@ def end_of_turn(text: str) -> str:
     return text if found is None else text[: found.start()].rstrip()
 
 
+def once(text: str, copies: int = 3) -> str:
+    """``text`` with a passage repeated at its end (``copies`` times or more in a row, as
+    the server stopped it) kept once; all of ``text`` when it ends in no such run."""
+    n = len(text)
+    for period in range(1, min(n // copies, 4096) + 1):
+        if text[n - (copies - 1) * period :] == text[n - copies * period : n - period]:
+            start = n - copies * period
+            while start > 0 and text[start - 1] == text[start - 1 + period]:
+                start -= 1
+            whole = (n - start) // period  # the reply ends where a copy ends
+            return text[: n - (whole - 1) * period].rstrip()
+    return text
+
+
 def _check_size(size: int, url: str) -> int:
     if size > MAX_REPLY_CHARS:
         raise LLMResponseError(
@@ -397,4 +441,4 @@ def make_chat_model(settings: Settings) -> ChatOpenAI:
     )
 
 
-__all__ = ["LLMClient", "end_of_turn", "make_chat_model", "to_openai_messages"]
+__all__ = ["LLMClient", "end_of_turn", "make_chat_model", "once", "to_openai_messages"]

@@ -99,6 +99,29 @@ def test_a_reply_that_writes_the_next_turn_ends_where_that_turn_begins(
     scripted_llm.assert_done()
 
 
+def test_a_reply_the_server_stopped_for_repeating_itself_is_rescued(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    looped = "Step 1: read the docs.\n" + "The port is 8080.\n" * 4
+    scripted_llm.push(reply(looped, finish_reason="repetition"), reply("It is 3."))
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("1+2")
+    scripted_llm.assert_done()
+    assert result.answer == "It is 3." and result.rescued is not None
+    assert "AGENT_REPEAT_STOP=4" in result.rescued
+    rescue = scripted_llm.requests[-1]
+    assert "tools" not in rescue and rescue["messages"][-1]["content"] == RESCUE_PROMPT
+    assert all("8080" not in str(m["content"]) for m in rescue["messages"])  # not re-read
+
+    scripted_llm.push(  # the rescue loops too: what it wrote, the loop once, is the answer
+        reply(looped, finish_reason="repetition"), reply(looped, finish_reason="repetition")
+    )
+    with Agent(settings, tools=make_tools()) as agent:
+        result = agent.run("1+2")
+    scripted_llm.assert_done()
+    assert result.answer == "Step 1: read the docs.\nThe port is 8080."
+
+
 async def test_an_empty_reply_or_only_a_leaked_turn_is_rescued(
     scripted_llm: ScriptedServer, settings: Settings
 ) -> None:
@@ -317,20 +340,34 @@ def test_the_check_runs_at_most_answer_checks_times(
     scripted_llm.assert_done()
 
 
-def test_a_right_answer_and_a_rescued_answer_are_not_sent_back(
-    scripted_llm: ScriptedServer, settings: Settings
-) -> None:
+def test_a_right_answer_is_not_sent_back(scripted_llm: ScriptedServer, settings: Settings) -> None:
     scripted_llm.push(reply(RIGHT))
     with Agent(settings, tools=make_tools()) as agent:
         assert agent.run("average?").answer == RIGHT
     scripted_llm.assert_done()
 
-    scripted_llm.push(call("add", a=1, b=2), reply(WRONG))  # the rescue's answer is final
+
+def test_a_rescued_answer_is_revised_with_tools_off(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    scripted_llm.push(call("add", a=1, b=2), reply(WRONG), reply(RIGHT))
     budget = settings.model_copy(update={"max_steps": 1})
     with Agent(budget, tools=make_tools()) as agent:
         result = agent.run("average?")
     scripted_llm.assert_done()
-    assert result.rescued is not None and result.corrected == []
+    assert result.rescued is not None and result.answer == RIGHT
+    assert result.corrected == ["3.79 + 4.5 = 8.29, not 8.38"]
+    revision = scripted_llm.requests[2]
+    assert tool_names(revision) == []  # the budget is spent: still no tools
+    assert revision["messages"][-1]["content"] == check_feedback(
+        ["3.79 + 4.5 = 8.29, not 8.38"]
+    )  # the feedback is the request, without the rescue's own prompt
+
+    scripted_llm.push(call("add", a=1, b=2), reply(WRONG), reply(""))  # an empty revision
+    with Agent(budget, tools=make_tools()) as agent:
+        result = agent.run("average?")
+    scripted_llm.assert_done()
+    assert result.rescued is not None and result.answer == WRONG  # keeps what it revised
 
 
 def test_a_revision_that_repeats_the_wrong_step_ends_with_the_calculators_value(
@@ -346,7 +383,7 @@ def test_a_revision_that_repeats_the_wrong_step_ends_with_the_calculators_value(
     assert result.answer == f"{repeated}\n\n{note}"
     assert result.corrected == ["65536 / 16 = 4096, not 4032"] * 2  # sent back, then settled
 
-    scripted_llm.push(call("add", a=1, b=2), reply(repeated))  # a rescue is settled too
+    scripted_llm.push(call("add", a=1, b=2), reply(repeated), reply(repeated))  # a rescue too
     budget = settings.model_copy(update={"max_steps": 1})
     with Agent(budget, tools=make_tools()) as agent:
         result = agent.run("65536 / 16?")

@@ -7,6 +7,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 
 from agent.errors import LLMResponseError, LLMUnavailableError
 from agent.llm import LLMClient, make_chat_model, to_openai_messages
+from agent.llm.client import once
 from agent.settings import Settings
 from agent.testing import ScriptedServer, call, error, reply
 
@@ -93,3 +94,65 @@ def test_make_chat_model_uses_the_same_settings() -> None:
     model = make_chat_model(settings)
     assert model.model_name == "qwen"
     assert str(model.openai_api_base) == "http://gpu-box:8000/v1"
+
+
+async def test_the_server_stops_a_looping_reply_and_the_loop_is_kept_once(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    line = "- Fixed the HTTP parser.\n"
+    looped = "The changelog says:\n" + line * 4
+    scripted_llm.push(reply(looped, finish_reason="repetition"), reply("ok"))
+    client = LLMClient(settings)
+    try:
+        ai = await client.complete([HumanMessage("what changed?")], tools=[])
+        tokens: list[str] = []
+        await client.complete([HumanMessage("again")], tools=[], on_token=tokens.append)
+    finally:
+        await client.aclose()
+    assert ai.content == "The changelog says:\n- Fixed the HTTP parser."
+    assert ai.response_metadata["finish_reason"] == "repetition"
+    for request in scripted_llm.requests:  # streamed or not, the server is asked to watch
+        assert request["repetition_detection"] == {
+            "min_pattern_size": 8,
+            "max_pattern_size": 128,
+            "min_count": settings.repeat_stop,
+        }
+
+
+def test_once_keeps_text_that_does_not_end_in_a_run() -> None:
+    assert once("1000000 people, 2 x 2 x 2 = 8") == "1000000 people, 2 x 2 x 2 = 8"
+    assert once("") == ""
+    assert once("go on\ngo on\ngo on\ngo on\n") == "go on"  # a run from the very start
+    assert once("total: 10101010") == "total: 10"  # the shortest period wins
+
+
+async def test_a_server_without_repetition_detection_is_asked_again_without_it(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    refused = "Unrecognized request argument supplied: repetition_detection"
+    scripted_llm.push(error(400, refused), reply("ok"), reply("still ok"))
+    client = LLMClient(settings)
+    try:
+        first = await client.complete([HumanMessage("hi")], tools=[])
+        second = await client.complete([HumanMessage("hi")], tools=[])
+    finally:
+        await client.aclose()
+    assert (first.content, second.content) == ("ok", "still ok")
+    sent = ["repetition_detection" in r for r in scripted_llm.requests]
+    assert sent == [True, False, False]  # asked again once, then never sent
+
+    scripted_llm.push(error(400, "tool_choice 'required' is not supported"))
+    client = LLMClient(settings)
+    try:  # any other 400 is the caller's
+        with pytest.raises(LLMResponseError, match="required"):
+            await client.complete([HumanMessage("hi")], tools=[])
+    finally:
+        await client.aclose()
+
+    off = LLMClient(settings.model_copy(update={"repeat_stop": 0}))
+    scripted_llm.push(reply("ok"))
+    try:
+        await off.complete([HumanMessage("hi")], tools=[])
+    finally:
+        await off.aclose()
+    assert "repetition_detection" not in scripted_llm.requests[-1]
