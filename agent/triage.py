@@ -204,8 +204,8 @@ def _report(state: dict[str, Any]) -> TriageReport:
     matches = state.get("matches") or []
     reduced = state["reduced"]
     report = TriageReport(
-        matches=LookupResult.from_matches(matches).matches,
-        evidence=state.get("evidence") or [],
+        matches=LookupResult.from_matches(matches, evidence := state.get("evidence") or []).matches,
+        evidence=evidence,
         location=_failure_location(state["log"]),
         lines_in=reduced.lines_in,
         lines_used=reduced.lines_out,

@@ -1,7 +1,7 @@
 """The triage's no-match gate for stack traces, measured on Defects4J.
 
 The lookup always ranks the nearest known errors; triage explains one only when a match is
-evidence (``graphs.triage_graph.is_close``). For a trace that is its trace score reaching
+evidence (``agent.known_errors.is_close``). For a trace that is its trace score reaching
 ``AGENT_TRIAGE_MIN_TRACE_SHARE`` of the query's own score. A good threshold keeps every right
 answer and refuses the traces of errors the KB does not have. Both are measured here on the
 Defects4J dev split (the KB and queries of ``bench/triage_recall.py``'s ``d4j`` suite):

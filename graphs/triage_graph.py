@@ -15,11 +15,11 @@ reply that is not valid JSON, has a blank cause or fix, or cites an id outside t
 (a server without structured outputs) is sent back once with the problem named (one entry's
 cause quoted with another's fix becomes that entry's cause and fix); a second failure, or an
 LLM that cannot be reached, ends in ``fallback``: the best match's KB cause and fix, marked as
-such. The model reads only the matches that are evidence by themselves (``is_close``) when
-there is one, and is not asked at all when every one of them is an imported template with no
-cause or fix yet (tagged ``undocumented``): that too ends in ``fallback``, whose text then says
-the entry is not documented. The model never calls tools here, so the triage cannot loop on
-``lookup_error``.
+such. The model reads only the matches that are evidence by themselves
+(``agent.known_errors.is_close``) when there is one, and is not asked at all when every one
+of them is an imported template with no cause or fix yet (tagged ``undocumented``): that too
+ends in ``fallback``, whose text then says the entry is not documented. The model never calls
+tools here, so the triage cannot loop on ``lookup_error``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,14 @@ from langgraph.runtime import Runtime
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from agent.errors import AgentError
-from agent.known_errors import UNDOCUMENTED_TAG, ErrorIndex, ErrorMatch, ReducedLog, reduce_log
+from agent.known_errors import (
+    UNDOCUMENTED_TAG,
+    ErrorIndex,
+    ErrorMatch,
+    ReducedLog,
+    is_close,
+    reduce_log,
+)
 from agent.llm import LLMClient
 from agent.text import clip
 
@@ -158,25 +165,6 @@ class TriageContext:
 
 def _ms(started: float) -> float:
     return round(1000 * (time.perf_counter() - started), 1)
-
-
-def is_close(match: ErrorMatch, min_similarity: float, min_trace_share: float) -> bool:
-    """Whether ``match`` is evidence that the input is that known error: its signature
-    matched, its stack trace scored at least ``min_trace_share`` of the query trace's own score,
-    or its text is close in meaning (cosine >= ``min_similarity``). Shared words alone are not:
-    a log line that reports no error (an INFO line, a greeting) shares some with many entries,
-    and the lookup still ranks its nearest ones (cosine 0.1-0.5 with all-MiniLM-L6-v2, against
-    0.6-0.8 for an error described in other words). Nor is the nearest trace of an unknown
-    error: on Defects4J (``bench/triage_gate.py``) every trace whose bug's entry ranked first
-    scored at least 0.2 of its own score, while for 60% of the traces the best entry of
-    another project (an error the KB does not know) scored under 0.2."""
-    if "signature" in match.signals:
-        return True
-    trace = match.signals.get("trace")
-    if trace is not None and trace.score >= min_trace_share:
-        return True
-    dense = match.signals.get("dense")
-    return dense is not None and dense.score >= min_similarity
 
 
 def in_contention(matches: list[ErrorMatch]) -> list[ErrorMatch]:
@@ -407,5 +395,4 @@ __all__ = [
     "build_triage_graph",
     "check_reply",
     "explanation_schema",
-    "is_close",
 ]

@@ -96,6 +96,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "UNDOCUMENTED_TAG",
         "dump_kb_yaml",
         "import_file",
+        "is_close",
         "load_kb",
         "load_kb_file",
         "load_qa_file",

@@ -2,7 +2,7 @@
 
 The agent usually reaches it over MCP, as a tool of our error-lookup server (``builtin:errors``
 in ``AGENT_MCP_SERVERS``, see ``agent.builtins``). In process (triage, ``agent.triage``) the
-same tool runs directly on an ``ErrorIndex``: ``make_local_lookup_error_tool(index)``. Its
+same tool runs directly on an ``ErrorIndex``: ``make_local_lookup_error_tool(index, settings)``. Its
 contract, ``LookupErrorArgs`` in and ``LookupResult`` out, is ``agent.known_errors``'s, which
 the MCP server publishes too, so the model sees the same thing either way.
 """
@@ -17,14 +17,18 @@ from agent.known_errors import (
     LookupResult,
     lookup_known_errors,
 )
+from agent.settings import Settings
 from agent.tooling import FunctionTool
 
 
-def make_local_lookup_error_tool(index: ErrorIndex) -> FunctionTool[LookupErrorArgs]:
-    """``lookup_error`` running on ``index`` in this process."""
+def make_local_lookup_error_tool(
+    index: ErrorIndex, settings: Settings
+) -> FunctionTool[LookupErrorArgs]:
+    """``lookup_error`` running on ``index`` in this process (``settings``: the evidence
+    thresholds)."""
 
     async def lookup_error(args: LookupErrorArgs) -> LookupResult:
-        return await lookup_known_errors(index, args)
+        return await lookup_known_errors(index, args, settings)
 
     return FunctionTool(
         lookup_error,

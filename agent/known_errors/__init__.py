@@ -1,10 +1,8 @@
-"""The known-error knowledge base ("the KB"): entries, their files, import, log reduction, lookup.
+"""The known-error KB: entries, their files and imports, log reduction, lookup (``ErrorIndex``).
 
-``KnownError``: how to recognise an error, why it happens, how to fix it. ``load_kb`` reads KB
-files (starter KB: ``kb_data/``), ``import_file`` log-template CSVs too, ``plan_qa_import``
-resolved Q&A pairs without duplicates. ``ErrorIndex`` keeps the KB in Milvus and ranks entries
-for a message, trace or log (``reduce_log``) by signature, trace fields, BM25 and dense search.
-The ``lookup_error`` contract (``LookupErrorArgs``, ``LookupResult``) is defined here once.
+``load_kb``, ``import_file`` and ``plan_qa_import`` read KB files, log-template CSVs and resolved
+Q&A pairs; ``ErrorIndex`` ranks entries by signature, trace fields, BM25 and dense search, and
+``is_close`` says which are evidence. The ``lookup_error`` contract is defined here once.
 """
 
 from agent.known_errors.contract import (
@@ -40,6 +38,7 @@ from agent.known_errors.lookup import (
     Rankings,
     Signal,
     SignalHit,
+    is_close,
     rrf_fuse,
 )
 from agent.known_errors.qa_import import QAPair, load_qa_file, parse_qa_jsonl, plan_qa_import
@@ -65,6 +64,7 @@ __all__ = [
     "SignalHit",
     "dump_kb_yaml",
     "import_file",
+    "is_close",
     "load_kb",
     "load_kb_file",
     "load_qa_file",

@@ -7,11 +7,15 @@ Written once, here, for both places the tool runs: in the agent (``tools.lookup_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.known_errors.lookup import ErrorIndex, ErrorMatch, Signal
+from agent.known_errors.lookup import ErrorIndex, ErrorMatch, Signal, is_close
+
+if TYPE_CHECKING:
+    from agent.settings import Settings
 
 LOOKUP_ERROR = "lookup_error"
 MAX_TEXT_CHARS = 1_000_000
@@ -19,8 +23,10 @@ LOOKUP_ERROR_DESCRIPTION = (
     "Look up known errors in the error knowledge base. Give the error message, log line, stack "
     "trace or whole log; long inputs are reduced to their informative lines. Returns the best "
     "matching known errors with id, cause and fix, and which signals matched (signature = the "
-    "entry's regex matched, the strongest evidence; bm25/dense = similar text). Cite entries "
-    "by id."
+    "entry's regex matched, the strongest evidence; bm25/dense = similar text). evidence is "
+    "true for an entry that matched by itself (its signature, a close stack trace, or text "
+    "close in meaning); when no entry has it, the error is likely not in the KB: say so rather "
+    "than explain the nearest entry. Cite entries by id."
 )
 
 
@@ -51,6 +57,7 @@ class MatchSummary(BaseModel):
     score: float
     matched_by: list[Signal]
     matched_text: str | None = None
+    evidence: bool | None = None  # matched by itself (``is_close``); None: not judged
     cause: str
     fix: str
     references: list[str] = []
@@ -62,7 +69,10 @@ class LookupResult(BaseModel):
     matches: list[MatchSummary]
 
     @classmethod
-    def from_matches(cls, matches: Sequence[ErrorMatch]) -> LookupResult:
+    def from_matches(
+        cls, matches: Sequence[ErrorMatch], evidence: Collection[str] | None = None
+    ) -> LookupResult:
+        """``matches`` summed up; ``evidence``: the ids that are evidence by themselves."""
         return cls(
             matches=[
                 MatchSummary(
@@ -71,6 +81,7 @@ class LookupResult(BaseModel):
                     score=m.score,
                     matched_by=m.matched_by,
                     matched_text=m.matched_text,
+                    evidence=None if evidence is None else m.id in evidence,
                     cause=m.entry.cause,
                     fix=m.entry.fix,
                     references=m.entry.references,
@@ -80,6 +91,11 @@ class LookupResult(BaseModel):
         )
 
 
-async def lookup_known_errors(index: ErrorIndex, args: LookupErrorArgs) -> LookupResult:
-    """What ``lookup_error`` does, wherever it runs."""
-    return LookupResult.from_matches(await index.alookup(args.text, top_k=args.top_k))
+async def lookup_known_errors(
+    index: ErrorIndex, args: LookupErrorArgs, settings: Settings
+) -> LookupResult:
+    """What ``lookup_error`` does, wherever it runs: the matches, each judged as evidence by
+    triage's rule and thresholds (``AGENT_TRIAGE_MIN_SIMILARITY`` / ``_MIN_TRACE_SHARE``)."""
+    matches = await index.alookup(args.text, top_k=args.top_k)
+    low, share = settings.triage_min_similarity, settings.triage_min_trace_share
+    return LookupResult.from_matches(matches, [m.id for m in matches if is_close(m, low, share)])

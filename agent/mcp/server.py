@@ -201,7 +201,7 @@ def build_server(settings: Settings, *, index: ErrorIndex | None = None) -> Erro
     async def lookup_error(args: LookupErrorArgs) -> LookupResult:
         index = await holder.aget()
         try:
-            return await lookup_known_errors(index, args)
+            return await lookup_known_errors(index, args, settings)
         except AgentError as exc:
             raise ToolError(str(exc)) from None
 

@@ -258,7 +258,7 @@ class Triage:
                 entry_id = f"d4j-{bug['project'].lower()}-{bug['bug_id']}"
                 pending.append((entry_id, trace, entry_id, "defects4j"))
         index = self._build_index(entries)
-        tool = make_local_lookup_error_tool(index)
+        tool = make_local_lookup_error_tool(index, Settings.load())
         return [
             Task(
                 self.name,

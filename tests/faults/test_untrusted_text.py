@@ -81,7 +81,7 @@ def test_an_untrusted_tools_output_and_refusal_reach_the_model_framed(
 
 def test_every_tool_with_outside_text_is_marked(settings: Settings) -> None:
     assert make_rag_search_tool(settings).untrusted_output
-    assert make_local_lookup_error_tool(index=None).untrusted_output  # type: ignore[arg-type]
+    assert make_local_lookup_error_tool(None, settings).untrusted_output  # type: ignore[arg-type]
     tools = MCPToolset(settings, servers=[])
     conn = MCPConnection(
         ServerSpec(label="x", command="true"), connect_timeout_s=1, call_timeout_s=1

@@ -89,6 +89,10 @@ async def test_stdio_session(server_env: dict[str, str], llm: ScriptedServer) ->
         assert matches[0]["matched_by"][0] == "signature"
         assert "np.float64" in matches[0]["fix"]
         assert len(matches) == 3
+        assert matches[0]["evidence"] is True  # its signature matched
+        chatter = await client.call_tool("lookup_error", {"text": "INFO service started, all ok"})
+        nearest = json.loads(text_of(chatter))["matches"]  # still listed, none as evidence
+        assert nearest and not any(m["evidence"] for m in nearest)
 
         bad_calls = {
             "top_k": {"text": "x", "top_k": 0},
