@@ -231,8 +231,11 @@ class TurnView:
             return
         answer = result.answer or "(no answer)"
         self._print(Markdown(answer), answer)
-        for warning in result.warnings:
-            self._print(Text(f"warning: {warning}", style="yellow"), f"warning: {warning}")
+        notes = [f"warning: {warning}" for warning in result.warnings]
+        if result.rescued:  # the answer may rest on unfinished tool work: say why
+            notes.append(f"answered with tools off: {result.rescued}")
+        for note in notes:
+            self._print(Text(note, style="yellow"), note)
         if self.show_usage:
             elapsed = time.perf_counter() - self.started
             usage = usage_text(result, elapsed)

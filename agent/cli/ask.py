@@ -113,6 +113,8 @@ def ask(
       usage: {input_tokens, output_tokens, total_tokens},
       tool_calls: [{call_id, name, arguments, content, is_error, duration_s}],
       warnings: \\[text, ...] (e.g. the answer was cut off at max_tokens)
+      rescued: why the answer came from a last call with tools off (null if not)
+      corrected: \\[step, ...] wrong steps the answer check sent back
       pending: [{call_id, name, arguments}] (calls waiting for approval)
       output: the answer as JSON under --schema (null without it)
 
@@ -274,6 +276,8 @@ def result_json(result: RunResult[Any]) -> dict[str, Any]:
             asdict(c) for c in result.tool_calls if c.name != FINAL_ANSWER or c.is_error
         ],
         "warnings": result.warnings,
+        "rescued": result.rescued,
+        "corrected": result.corrected,
         "pending": [asdict(p) for p in result.pending],
         "output": result.structured,
     }

@@ -62,9 +62,12 @@ def test_json_answer_has_the_documented_shape(
         "usage",
         "tool_calls",
         "warnings",
+        "rescued",
+        "corrected",
         "pending",
         "output",
     }
+    assert data["rescued"] is None and data["corrected"] == []
     assert data["output"] is None  # no --schema
     assert data["answer"] == "17 * 23 = 391" and data["steps"] == 2
     assert data["usage"] == {"input_tokens": 40, "output_tokens": 10, "total_tokens": 50}
@@ -266,6 +269,18 @@ def test_run_error_exits_4_and_names_the_thread(
     assert data["error"]["type"] == "StepBudgetExceededError"
     assert f"agent chat --thread {data['thread_id']}" in data["error"]["hint"]
     assert "AGENT_MAX_STEPS=1" in err
+
+
+def test_a_rescued_answer_says_so(scripted_llm: ScriptedServer, env: dict[str, str]) -> None:
+    scripted_llm.push(call("calculator", expression="1+1"), reply("It is 2."))
+    code, out, _err = ask(env, "--max-steps", "1", "1+1, with the calculator")
+    assert code == 0
+    assert "It is 2." in out
+    assert "answered with tools off: no final answer after 1 LLM calls" in out
+
+    scripted_llm.push(call("calculator", expression="1+1"), reply("It is 2."))
+    code, out, _err = ask(env, "--json", "--max-steps", "1", "1+1, with the calculator")
+    assert code == 0 and "AGENT_MAX_STEPS=1" in json.loads(out)["rescued"]
 
 
 def test_server_error_exits_5(scripted_llm: ScriptedServer, env: dict[str, str]) -> None:
