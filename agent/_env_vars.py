@@ -1,11 +1,12 @@
 """What ``Settings.load`` says of a bad configuration: where a bad value came from
 (``value_source``), and ``AGENT_*`` variables that are no setting (``unknown_variables``): a
-misspelt one would otherwise leave its setting at the default without a word."""
+misspelt one would otherwise leave its setting at the default without a word. And which
+settings the environment or ``.env`` sets (``set_by``), for ``agent doctor``."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from difflib import get_close_matches
 from pathlib import Path
 
@@ -15,6 +16,26 @@ from dotenv import dotenv_values
 def read_dotenv(path: Path) -> dict[str, str | None]:
     """``path``'s keys (upper case, as the settings match them) and values; {} if absent."""
     return {k.upper(): v for k, v in dotenv_values(path).items()} if path.is_file() else {}
+
+
+def set_by(
+    variables: Mapping[str, Sequence[str]], dotenv: Mapping[str, object], env_file: Path
+) -> dict[str, tuple[str, str]]:
+    """For each setting (``variables``: its name -> the variables that set it) that one of
+    them sets: (the variable, where: ``env`` or the ``.env`` file). The environment wins."""
+    environ = {k.upper() for k in os.environ}
+    found: dict[str, tuple[str, str]] = {}
+    for field, names in variables.items():
+        for name in names:
+            if name in environ:
+                found[field] = (name, "env")
+                break
+        else:
+            for name in names:
+                if name in dotenv:
+                    found[field] = (name, str(env_file.resolve()))
+                    break
+    return found
 
 
 def value_source(

@@ -441,7 +441,8 @@ class Settings(BaseSettings):
         default without a word."""
         env_file = Path(str(cls.model_config.get("env_file") or ".env"))
         dotenv = read_dotenv(env_file)
-        problems = unknown_variables(_setting_variables(), dotenv, env_file)
+        known = {v for names in setting_variables().values() for v in names}
+        problems = unknown_variables(known, dotenv, env_file)
         try:
             settings = cls(**{k: v for k, v in overrides.items() if v is not None})
         except ValidationError as exc:
@@ -490,10 +491,10 @@ class Settings(BaseSettings):
         return set(CODE_TOOLS if self.tool_call_mode == "code" else AUTO_TOOLS)
 
 
-def _setting_variables() -> set[str]:
-    names = set()
+def setting_variables() -> dict[str, list[str]]:  # name -> AGENT_<NAME> and its aliases
+    found = {}
     for name, field in Settings.model_fields.items():
-        names.add(f"AGENT_{name.upper()}")
-        if isinstance(field.validation_alias, AliasChoices):
-            names.update(str(c).upper() for c in field.validation_alias.choices)
-    return names
+        alias = field.validation_alias
+        extra = [str(c).upper() for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        found[name] = [f"AGENT_{name.upper()}", *extra]
+    return found

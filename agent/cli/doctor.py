@@ -1,4 +1,4 @@
-"""``agent doctor``: is the LLM endpoint up, what does it serve, and how does it call tools.
+"""``agent doctor``: the settings in force, is the LLM endpoint up, what it serves, its tool calls.
 
 The probe (``agent.llm.probe_server``) asks the model tiny sums with one ``add`` tool, once per
 ``tool_choice``: ``auto`` (the server's parser must turn the reply into ``tool_calls``; vLLM:
@@ -17,15 +17,17 @@ from typing import Annotated
 import openai
 import typer
 from openai import OpenAI
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
+from agent._env_vars import read_dotenv, set_by
 from agent.cli._common import print_error, with_v1
 from agent.cli.exit_codes import ExitCode, exit_code_for
 from agent.errors import AgentError
 from agent.llm import LLMClient
 from agent.loop import ServerProfile, cached_profile, server_profile
-from agent.settings import Settings
+from agent.settings import Settings, setting_variables
 from agent.text import clip
 
 out = Console(soft_wrap=True)
@@ -51,7 +53,8 @@ def doctor(
         bool, typer.Option("--refresh", help="probe again instead of showing the cached result")
     ] = False,
 ) -> None:
-    """Check the LLM endpoint, list its models, and show how it handles tool calls.
+    """Show the settings not at their default (and where each came from: env, .env or a flag),
+    check the LLM endpoint, list its models, and show how it handles tool calls.
 
     The tool-call probe runs once per server and model and is cached; the agent uses it to pick
     its mode (AGENT_TOOL_CALL_MODE=auto) and how to repair failed calls.
@@ -69,6 +72,8 @@ def doctor(
     )
     for name, where in _stores(settings):
         out.print(f"{name}: {where}", highlight=False)
+    for line in _configured(settings, base_url=base_url, model=model):
+        out.print(line, highlight=False, markup=False)
     out.print(f"endpoint: {settings.llm_base_url}")
     try:
         served = [m.id for m in client.models.list()]
@@ -167,6 +172,25 @@ def _stores(settings: Settings) -> list[tuple[str, str]]:
         ("documents", place(settings.store_uri)),
         ("error KB", place(settings.errors_store_uri)),
     ]
+
+
+def _configured(settings: Settings, **flags: str | None) -> list[str]:
+    """The settings that are not at their default, with where each came from (a flag, the
+    environment or the ``.env`` file): what a user checks first when the agent does not do
+    what its configuration seems to say."""
+    env_file = Path(str(Settings.model_config.get("env_file") or ".env"))
+    found = set_by(setting_variables(), read_dotenv(env_file), env_file)
+    for field, value in flags.items():
+        if value is not None:
+            found[f"llm_{field}"] = (f"--{field.replace('_', '-')}", "flag")
+    if not found:
+        return ["settings: all defaults (no AGENT_* variable in the environment or .env)"]
+    lines = ["settings not at their default:"]
+    for field, (variable, where) in sorted(found.items()):
+        value = getattr(settings, field)
+        shown = "****" if isinstance(value, SecretStr) else value
+        lines.append(f"  {variable}={shown}  ({where})")
+    return lines
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -65,6 +65,24 @@ def test_doctor_says_where_threads_and_stores_live_even_with_the_server_down(
         f"documents: {tmp_path / 'd' / 'milvus.db'}",
         f"error KB: {tmp_path / 'd' / 'errors.db'}",
     ]
+    assert lines[3] == "settings not at their default:"
+    assert "  AGENT_LLM_BASE_URL=http://127.0.0.1:9/v1  (env)" in lines
+
+
+def test_doctor_lists_the_settings_set_and_where_each_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("AGENT_MAX_STEPS=3\nAGENT_LLM_API_KEY=sk-secret\n")
+    env = {"AGENT_LLM_BASE_URL": "http://127.0.0.1:9/v1", "AGENT_DATA_DIR": str(tmp_path / "d")}
+    result = CliRunner().invoke(app, ["doctor", "--model", "m"], env=env)
+    assert result.exit_code == ExitCode.LLM_UNAVAILABLE, result.output
+    lines = result.stdout.splitlines()
+    env_file = tmp_path / ".env"
+    assert f"  AGENT_MAX_STEPS=3  ({env_file})" in lines
+    assert f"  AGENT_LLM_API_KEY=****  ({env_file})" in lines  # a secret is not printed
+    assert "  --model=m  (flag)" in lines
+    assert "sk-secret" not in result.output
 
 
 def test_a_404_from_a_base_url_without_v1_suggests_adding_it() -> None:
