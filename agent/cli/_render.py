@@ -25,6 +25,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from agent.cli._math import plain_math
 from agent.events import (
     AgentEvent,
     AgreementEvent,
@@ -123,7 +124,7 @@ class TurnView:
     def _status(self) -> RenderableType:
         parts: list[RenderableType] = []
         if self.text:
-            parts.append(Text(self._tail(self.text)))
+            parts.append(Text(self._tail(plain_math(self.text))))
         for name, args in self.pending.values():
             label = f"running {name}({format_arguments(args, limit=60)})"
             parts.append(Spinner("dots", text=Text(label, style="cyan")))
@@ -207,8 +208,8 @@ class TurnView:
 
     def _flush_text(self) -> None:
         """Text the model wrote before calling tools is commentary, not the answer."""
-        if self.text.strip():
-            self._print(Text(self.text.strip(), style="dim"), self.text.strip())
+        if text := plain_math(self.text).strip():
+            self._print(Text(text, style="dim"), text)
         self.text = ""
 
     def _tool_result(self, event: ToolResultEvent) -> None:
@@ -229,7 +230,7 @@ class TurnView:
             ]
             self._print(Text("\n".join(lines), style="yellow"), "\n".join(lines))
             return
-        answer = result.answer or "(no answer)"
+        answer = plain_math(result.answer) or "(no answer)"  # --json keeps the LaTeX
         self._print(Markdown(answer), answer)
         notes = [f"warning: {warning}" for warning in result.warnings]
         if result.rescued:  # the answer may rest on unfinished tool work: say why

@@ -19,6 +19,7 @@ from agent.cli._render import tool_line
 from agent.cli.exit_codes import ExitCode
 from agent.testing import Response, ScriptedServer, call, error, reply
 from agent.text import frame_untrusted
+from tests.cli.test_math import QWEN as QWEN_ANSWER
 
 AGENT = str(Path(sys.executable).parent / "agent")
 
@@ -347,3 +348,16 @@ def test_a_tool_line_shows_a_searchs_excerpts_not_their_untrusted_frame() -> Non
     line = tool_line("rag_search", {"query": "nodes"}, framed, False, 0.5)
     assert line.startswith('[tool ok] rag_search(query="nodes") -> [1] docs/limits.md: at most')
     assert "untrusted_data" not in line
+
+
+def test_the_screen_shows_plain_maths_and_json_keeps_the_model_s_text(
+    scripted_llm: ScriptedServer, env: dict[str, str]
+) -> None:
+    scripted_llm.push(reply(QWEN_ANSWER))
+    code, out, _err = ask(env, "gas?")
+    assert code == 0
+    assert "Gas in the truck's tank = 1/2 × 20 = 10 gallons" in out and "\\frac" not in out
+
+    scripted_llm.push(reply(QWEN_ANSWER))
+    code, out, _err = ask(env, "--json", "gas?")
+    assert code == 0 and json.loads(out)["answer"] == QWEN_ANSWER
