@@ -12,6 +12,7 @@ from agent.known_errors.contract import (
     LookupErrorArgs,
     LookupResult,
     MatchSummary,
+    is_close,
     lookup_known_errors,
 )
 from agent.known_errors.importer import (
@@ -38,7 +39,6 @@ from agent.known_errors.lookup import (
     Rankings,
     Signal,
     SignalHit,
-    is_close,
     rrf_fuse,
 )
 from agent.known_errors.qa_import import QAPair, load_qa_file, parse_qa_jsonl, plan_qa_import

@@ -1,4 +1,4 @@
-"""The ``lookup_error`` tool's contract: its name, description, arguments, result and body.
+"""The ``lookup_error`` tool's contract: name, description, arguments, result, body, evidence rule.
 
 Written once, here, for both places the tool runs: in the agent (``tools.lookup_error``, a
 ``FunctionTool`` on an ``ErrorIndex`` in this process) and in our MCP server
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from agent.known_errors.lookup import ErrorIndex, ErrorMatch, Signal, is_close
+from agent.known_errors.lookup import ErrorIndex, ErrorMatch, Signal
 
 if TYPE_CHECKING:
     from agent.settings import Settings
@@ -28,6 +28,25 @@ LOOKUP_ERROR_DESCRIPTION = (
     "close in meaning); when no entry has it, the error is likely not in the KB: say so rather "
     "than explain the nearest entry. Cite entries by id."
 )
+
+
+def is_close(match: ErrorMatch, min_similarity: float, min_trace_share: float) -> bool:
+    """Whether ``match`` is evidence that the input is that known error: its signature
+    matched, its stack trace scored at least ``min_trace_share`` of the query trace's own score,
+    or its text is close in meaning (cosine >= ``min_similarity``). Shared words alone are not:
+    a log line that reports no error (an INFO line, a greeting) shares some with many entries,
+    and the lookup still ranks its nearest ones (cosine 0.1-0.5 with all-MiniLM-L6-v2, against
+    0.6-0.8 for an error described in other words). Nor is the nearest trace of an unknown
+    error: on Defects4J (``bench/triage_gate.py``) every trace whose bug's entry ranked first
+    scored at least 0.2 of its own score, while for 60% of the traces the best entry of
+    another project (an error the KB does not know) scored under 0.2."""
+    if "signature" in match.signals:
+        return True
+    trace = match.signals.get("trace")
+    if trace is not None and trace.score >= min_trace_share:
+        return True
+    dense = match.signals.get("dense")
+    return dense is not None and dense.score >= min_similarity
 
 
 class LookupErrorArgs(BaseModel):

@@ -107,25 +107,6 @@ class ErrorMatch(BaseModel):
     entry: KnownError
 
 
-def is_close(match: ErrorMatch, min_similarity: float, min_trace_share: float) -> bool:
-    """Whether ``match`` is evidence that the input is that known error: its signature
-    matched, its stack trace scored at least ``min_trace_share`` of the query trace's own score,
-    or its text is close in meaning (cosine >= ``min_similarity``). Shared words alone are not:
-    a log line that reports no error (an INFO line, a greeting) shares some with many entries,
-    and the lookup still ranks its nearest ones (cosine 0.1-0.5 with all-MiniLM-L6-v2, against
-    0.6-0.8 for an error described in other words). Nor is the nearest trace of an unknown
-    error: on Defects4J (``bench/triage_gate.py``) every trace whose bug's entry ranked first
-    scored at least 0.2 of its own score, while for 60% of the traces the best entry of
-    another project (an error the KB does not know) scored under 0.2."""
-    if "signature" in match.signals:
-        return True
-    trace = match.signals.get("trace")
-    if trace is not None and trace.score >= min_trace_share:
-        return True
-    dense = match.signals.get("dense")
-    return dense is not None and dense.score >= min_similarity
-
-
 @dataclass
 class Rankings:
     """One input's per-signal rankings, best first, and the text each signature matched."""
