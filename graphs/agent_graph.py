@@ -235,19 +235,20 @@ async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[
         kept = "" if recovered else cut_written_call(ai.content, names)  # a broken call
         if kept != ai.content:
             ai = ai.model_copy(update={"tool_calls": recovered, "content": kept})
+    unusable = None  # a reply that is no step: rescued like a spent budget
     if not ai.tool_calls and not ai.invalid_tool_calls and not ai.text.strip():
         # no text, no call (or only a next turn it wrote on, which the client cut off)
-        empty = RunError("the model's reply had no text and no tool call", transcript=messages)
-        spent: AgentState = {**state, "usage": add_usage(state["usage"], ai)}
-        return await _rescue(spent, ctx, empty, runtime.stream_writer, found)
-    if not ai.tool_calls and ai.response_metadata.get("finish_reason") == REPEATED:
-        looped = RunError(  # what it wrote before the loop is not taken for an answer
+        unusable = "the model's reply had no text and no tool call"
+    elif not ai.tool_calls and ai.response_metadata.get("finish_reason") == REPEATED:
+        # what it wrote before the loop is not taken for an answer
+        unusable = (
             "the model's reply repeated one passage until the server stopped it "
-            f"(AGENT_REPEAT_STOP={ctx.settings.repeat_stop})",
-            transcript=messages,
+            f"(AGENT_REPEAT_STOP={ctx.settings.repeat_stop})"
         )
-        spent = {**state, "usage": add_usage(state["usage"], ai)}
-        return await _rescue(spent, ctx, looped, runtime.stream_writer, found)
+    if unusable is not None:
+        spent: AgentState = {**state, "usage": add_usage(state["usage"], ai)}
+        why = RunError(unusable, transcript=messages)
+        return await _rescue(spent, ctx, why, runtime.stream_writer, found)
     return {
         "messages": [*found, ai],
         "steps": state["steps"] + 1,
