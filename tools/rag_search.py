@@ -1,6 +1,6 @@
 """The ``rag_search`` tool: search the ingested documents (``agent docs add``) by meaning and words.
 
-Returns the best chunks with where they came from (source, file, position) and their score,
+Returns the best chunks with where they came from (file, source label, section), best first,
 trimmed to a token budget (``AGENT_RAG_MAX_TOKENS``). The tool is marked ``untrusted_output``,
 so the runtime frames its text as data (``agent.text.frame_untrusted``): a document that says
 "ignore previous instructions" is quoted, not obeyed, and cannot close the frame early.
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +26,7 @@ from agent.store import Hit
 from agent.text import clip, frame_untrusted
 from agent.tooling import FunctionTool, ToolOutput
 
-HEADER = "Excerpts from the user's documents, best first. Cite the source of what you use."
+HEADER = "Excerpts from the user's documents, best first. Cite the file of what you use."
 _MIN_PARTIAL_TOKENS = 60
 # An excerpt shown by the prefetch must be this close in meaning to the question (cosine), even
 # when BM25 ranks it high: a shared stop word is not relevance. Unrelated text scores below
@@ -60,6 +61,25 @@ def estimate_tokens(text: str) -> int:
 _FRAME_TOKENS = (len(frame_untrusted("", source="rag_search")) + 3) // 4
 
 
+def excerpt_label(fields: Mapping[str, Any]) -> str:
+    """Where an excerpt comes from, as the model is shown it: the file (relative to the working
+    directory when under it, else its name), the source label when one was given at ingest,
+    and the heading path. The model cites what it sees; a search score or a chunk number is
+    nothing to cite, and only more numbers for a small model to misread as data."""
+    path = str(fields.get("path") or "")
+    try:
+        shown = str(Path(path).relative_to(Path.cwd())) if path else "?"
+    except ValueError:
+        shown = Path(path).name
+    label = f"file: {shown}"
+    source = str(fields.get("source") or "")
+    if source and not path.endswith(source):  # not the default label (the path as added)
+        label += f" | source: {source}"
+    if fields.get("section"):
+        label += f" | section: {fields['section']}"
+    return label
+
+
 def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> str:
     """The tool message: attributed excerpts, cut to ``max_tokens`` (the data frame included)."""
     if not hits:
@@ -69,13 +89,7 @@ def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> str:
     parts: list[str] = []
     shown = 0
     for n, hit in enumerate(hits, start=1):
-        f = hit.fields
-        meta = (
-            f"[{n}] source: {f.get('source', '?')} | position: {f.get('position', '?')} | "
-            f"score: {hit.score:.4f}"
-        )
-        if f.get("section"):
-            meta += f" | section: {f['section']}"
+        meta = f"[{n}] {excerpt_label(hit.fields)}"
         body = hit.text
         cost = estimate_tokens(meta) + estimate_tokens(body) + 2
         if cost > budget:

@@ -17,7 +17,7 @@ from agent.store import Hit, LocalEmbedder, VectorStore
 from agent.testing import ScriptedServer, call, reply
 from agent.tooling import ToolArgumentsError
 from tools.calculator import make_calculator_tool
-from tools.rag_search import HEADER, format_hits, make_rag_search_tool
+from tools.rag_search import HEADER, excerpt_label, format_hits, make_rag_search_tool
 
 
 def hit(n: int, text: str, score: float = 0.5) -> Hit:
@@ -25,22 +25,41 @@ def hit(n: int, text: str, score: float = 0.5) -> Hit:
         id=f"h{n}",
         score=score,
         text=text,
-        fields={"source": "handbook", "position": n, "section": "Guide > Part"},
+        fields={
+            "source": "handbook",
+            "path": f"/srv/docs/part{n}.md",
+            "position": n,
+            "section": "Guide > Part",
+        },
     )
 
 
 def test_output_is_attributed() -> None:
     out = format_hits("q", [hit(3, "Run make rollback.", 0.0321)], max_tokens=1000)
     assert out.startswith(HEADER + "\n")
-    assert "[1] source: handbook | position: 3 | score: 0.0321 | section: Guide > Part" in out
+    assert "[1] file: part3.md | source: handbook | section: Guide > Part\n" in out
+    assert "0.0321" not in out  # a score is nothing to cite, and one more number to misread
     assert out.endswith("Run make rollback.")
+
+
+def test_a_file_is_named_from_the_working_directory_and_a_default_label_is_not_repeated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = str(tmp_path / "docs" / "guide.md")
+    added_by_path = {"source": "docs/guide.md", "path": path}  # `agent docs add docs/`
+    assert excerpt_label(added_by_path) == "file: docs/guide.md"
+    assert excerpt_label({"source": "ops", "path": path}) == "file: docs/guide.md | source: ops"
+    assert excerpt_label({"source": "ops", "path": "/elsewhere/run.md"}) == (
+        "file: run.md | source: ops"
+    )
 
 
 def test_output_is_trimmed_to_the_token_budget() -> None:
     hits = [hit(i, f"chunk {i} " + "word " * 300) for i in range(5)]  # ~380 tokens each
     out = format_hits("q", hits, max_tokens=1000)
     assert len(out) / 4 <= 1000
-    assert "[3] source" in out and "[4] source" not in out  # two whole, one cut
+    assert "[3] file" in out and "[4] file" not in out  # two whole, one cut
     assert "[…]" in out  # the last one that fit in part is cut visibly
     assert "(2 more excerpts left out to fit the token budget)" in out
     assert (
@@ -81,14 +100,14 @@ def documents(
         yield base
 
 
-async def test_tool_returns_chunks_with_source_position_score(
+async def test_tool_returns_chunks_with_their_file_and_source(
     documents: DocumentStore, settings: Settings
 ) -> None:
     tool = make_rag_search_tool(settings, documents=documents)
     out = await tool.ainvoke(tool.validate({"query": "roll back a broken release", "top_k": 1}))
     assert isinstance(out, str)
     assert "make rollback" in out and "Cats" not in out
-    assert "[1] source: runbooks | position: 0 | score: " in out
+    assert "[1] file: deploy.md | source: runbooks" in out
     filtered = await tool.ainvoke(
         tool.validate({"query": "roll back", "source": "wiki", "tags": ["ops"]})
     )
@@ -200,5 +219,5 @@ def test_the_search_first_shows_at_most_auto_retrieve_top_k_excerpts(
         shown.append(record.content)
     scripted_llm.assert_done()
     one, three = shown
-    assert "[1] source: " in one and "[2]" not in one
+    assert "[1] file: " in one and "[2]" not in one
     assert "[2]" in three  # the same question, more excerpts
