@@ -95,6 +95,16 @@ class AgreementEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RescueEvent:
+    """The text streamed since the last step is not the answer: a budget ran out, or the
+    model's reply was empty or looped (``reason``, also ``RunResult.rescued``). One more call
+    with tools off answers from what the run has; its text and the final answer follow."""
+
+    reason: str
+    kind: Literal["rescue"] = "rescue"
+
+
+@dataclass(frozen=True, slots=True)
 class TokenEvent:
     """A piece of the answer text, as the server streams it."""
 
@@ -144,6 +154,7 @@ AgentEvent = (
     | ToolResultEvent
     | CheckEvent
     | AgreementEvent
+    | RescueEvent
     | FinalEvent
     | ErrorEvent
 )

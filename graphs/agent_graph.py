@@ -50,6 +50,7 @@ from agent.errors import (
 from agent.events import (
     AgreementEvent,
     CheckEvent,
+    RescueEvent,
     TokenEvent,
     ToolCallEvent,
     ToolResultEvent,
@@ -115,6 +116,7 @@ async def _rescue(
     an answer from what the run has (``found``: this step's prefetched search). After the
     check sent a rescued answer back, its feedback is the request, and an empty revision
     leaves the answer it revised. The budget's error only if there is no answer at all."""
+    writer(RescueEvent(str(budget)))
     shown = WrittenCallFilter(ctx.tools.names, lambda text: writer(TokenEvent(text)))
     on_token = shown.feed if ctx.stream_tokens else None
     messages = [*state["messages"], *found]

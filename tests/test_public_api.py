@@ -41,6 +41,7 @@ TOP_LEVEL = {
     "ApproveHook",
     "CheckEvent",
     "AgreementEvent",
+    "RescueEvent",
     # triage
     "TriageRequest",
     "TriageReport",

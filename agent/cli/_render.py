@@ -32,6 +32,7 @@ from agent.events import (
     CheckEvent,
     ErrorEvent,
     FinalEvent,
+    RescueEvent,
     RunResult,
     TokenEvent,
     ToolCallEvent,
@@ -114,6 +115,7 @@ class TurnView:
         self.show_usage = show_usage
         self.started = time.perf_counter()
         self.text = ""  # streamed answer so far
+        self.rescue_shown = False  # the run's rescue was said as it began
         self.pending: dict[str, tuple[str, dict[str, Any] | str]] = {}
         self.live: Live | None = None
         self.paused = False
@@ -201,6 +203,12 @@ class TurnView:
             note = f"answering with what most replies reached: {event.note}"
             self._print(Text(note, style="yellow"), note)
             self._refresh()
+        elif isinstance(event, RescueEvent):
+            self._flush_text()  # an empty or looping reply, or a step over budget
+            self.rescue_shown = True
+            note = f"answering with tools off: {event.reason}"
+            self._print(Text(note, style="yellow"), note)
+            self._refresh()
         elif isinstance(event, FinalEvent):
             self._final(event.result)
         elif isinstance(event, ErrorEvent):
@@ -233,7 +241,7 @@ class TurnView:
         answer = plain_math(result.answer) or "(no answer)"  # --json keeps the LaTeX
         self._print(Markdown(answer), answer)
         notes = [f"warning: {warning}" for warning in result.warnings]
-        if result.rescued:  # the answer may rest on unfinished tool work: say why
+        if result.rescued and not self.rescue_shown:  # it may rest on unfinished tool work
             notes.append(f"answered with tools off: {result.rescued}")
         for note in notes:
             self._print(Text(note, style="yellow"), note)

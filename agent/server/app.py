@@ -59,6 +59,7 @@ from agent.events import (
     CheckEvent,
     ErrorEvent,
     FinalEvent,
+    RescueEvent,
     RunResult,
     TokenEvent,
     ToolCallEvent,
@@ -356,8 +357,10 @@ class AgentApp:
                 if output is None:  # with a response_format, the content is the JSON at the end
                     streamed = True
                     yield chunk({"content": event.text})
-            elif isinstance(event, ToolCallEvent | ToolResultEvent | CheckEvent | AgreementEvent):
-                streamed = False  # text before a tool step, check or vote was not the answer
+            elif isinstance(
+                event, ToolCallEvent | ToolResultEvent | CheckEvent | AgreementEvent | RescueEvent
+            ):  # text before a tool step, check, vote or rescue was not the answer
+                streamed = False
                 yield chunk(None, agent_event=_event_payload(event))
             elif isinstance(event, FinalEvent):
                 result = event.result

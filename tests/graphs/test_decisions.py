@@ -17,9 +17,11 @@ from agent import (
     Agent,
     CheckEvent,
     FinalEvent,
+    RescueEvent,
     RunError,
     Settings,
     StepBudgetExceededError,
+    TokenEvent,
 )
 from agent.loop import FINAL_ANSWER, RESCUE_PROMPT, cached_profile, check_feedback
 from agent.testing import Response, ScriptedServer, call, error, reply
@@ -120,6 +122,25 @@ def test_a_reply_the_server_stopped_for_repeating_itself_is_rescued(
         result = agent.run("1+2")
     scripted_llm.assert_done()
     assert result.answer == "Step 1: read the docs.\nThe port is 8080."
+
+
+async def test_the_stream_says_where_the_rescue_begins(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    # a client shown the looping text must learn it is not the answer before the answer comes
+    looped = "The port is 8080.\n" * 4
+    scripted_llm.push(reply(looped, finish_reason="repetition"), reply("It is 3."))
+    async with Agent(settings, tools=make_tools()) as agent:
+        events = [e async for e in agent.astream("1+2")]
+    kinds = [e.kind for e in events]
+    at = kinds.index("rescue")
+    rescue = events[at]
+    assert isinstance(rescue, RescueEvent) and "AGENT_REPEAT_STOP=4" in rescue.reason
+    before = "".join(e.text for e in events[:at] if isinstance(e, TokenEvent))
+    after = "".join(e.text for e in events[at:] if isinstance(e, TokenEvent))
+    assert "8080" in before and after == "It is 3."
+    final = events[-1]
+    assert isinstance(final, FinalEvent) and final.result.rescued == rescue.reason
 
 
 async def test_an_empty_reply_or_only_a_leaked_turn_is_rescued(

@@ -186,6 +186,25 @@ def test_a_call_the_model_writes_in_its_text_is_not_streamed_as_content(
     ]  # fmt: skip
 
 
+def test_a_stream_marks_a_looping_reply_as_not_the_answer(
+    served: Served, llm: ScriptedServer
+) -> None:
+    # the server stopped a reply that repeated itself; its text was already sent as deltas
+    llm.push(reply("The port is 8080.\n" * 4, finish_reason="repetition"), reply("It is 3."))
+    stream = served.client().chat.completions.create(
+        model="agent", messages=[{"role": "user", "content": "1+2?"}], stream=True
+    )
+    chunks = list(stream)
+    marks = [
+        i for i, c in enumerate(chunks) if (c.model_extra or {}).get("agent_event") is not None
+    ]
+    assert len(marks) == 1
+    rescue = (chunks[marks[0]].model_extra or {})["agent_event"]
+    assert rescue["kind"] == "rescue" and "AGENT_REPEAT_STOP" in rescue["reason"]
+    after = "".join(c.choices[0].delta.content or "" for c in chunks[marks[0] :] if c.choices)
+    assert after == "It is 3."
+
+
 def test_a_run_streams_its_events_over_sse(served: Served, llm: ScriptedServer) -> None:
     llm.push(call("calculator", expression="6*7"), Response(content="42"))
     with served.http() as http:
