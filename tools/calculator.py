@@ -349,4 +349,5 @@ def make_calculator_tool(limits: CalculatorLimits = DEFAULT_LIMITS) -> FunctionT
             "Evaluate an arithmetic expression exactly and return the result as a number. "
             "Use it for any calculation instead of computing in your head."
         ),
+        deterministic=True,
     )

@@ -190,4 +190,5 @@ def make_rag_search_tool(
         # the first call loads the embedding model (10-25 s cold on two cores)
         timeout_s=max(settings.tool_timeout_s, 120.0),
         untrusted_output=True,
+        deterministic=True,  # the documents do not change under a run
     )

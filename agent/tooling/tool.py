@@ -146,6 +146,10 @@ class Tool(ABC):
     # A person must approve each call before it runs (``Agent.resume(decisions=...)``, or an
     # ``approve`` hook in-process).
     needs_approval: bool = False
+    # The same arguments give the same result within a run (arithmetic, a search of documents
+    # that do not change under it): a call the run already has the result of is not run again;
+    # the model is pointed at that result. Leave it off for anything that polls or changes.
+    deterministic: bool = False
 
     @abstractmethod
     def parameters_schema(self) -> dict[str, Any]:
@@ -187,6 +191,7 @@ class FunctionTool(Tool, Generic[ArgsT]):
         timeout_s: float | None = 30.0,
         untrusted_output: bool = False,
         needs_approval: bool = False,
+        deterministic: bool = False,
     ) -> None:
         schema = args_model.model_json_schema()
         open_models = _models_allowing_extra(schema)
@@ -202,6 +207,7 @@ class FunctionTool(Tool, Generic[ArgsT]):
         self.timeout_s = timeout_s
         self.untrusted_output = untrusted_output
         self.needs_approval = needs_approval
+        self.deterministic = deterministic
         self._schema = strict_schema(schema)
         self._coercer = new_validator(schema)
 

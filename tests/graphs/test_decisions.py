@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, ConfigDict
 
 from agent import (
     Agent,
@@ -25,6 +26,7 @@ from agent import (
 )
 from agent.loop import FINAL_ANSWER, RESCUE_PROMPT, cached_profile, check_feedback
 from agent.testing import Response, ScriptedServer, call, error, reply
+from agent.tooling import FunctionTool
 from tests.test_api import make_tools
 
 
@@ -59,6 +61,51 @@ def test_a_normal_answer_is_not_marked_rescued(
     with Agent(settings, tools=make_tools()) as agent:
         result = agent.run("1+2")
     assert result.answer == "3" and result.rescued is None
+
+
+class KeyArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    limit: int = 3
+
+
+def counted_lookup(runs: list[str], *, deterministic: bool) -> FunctionTool[KeyArgs]:
+    async def lookup(args: KeyArgs) -> str:
+        runs.append(args.key)
+        return f"value of {args.key}"
+
+    return FunctionTool(
+        lookup, KeyArgs, name="lookup", description="Look a key up.", deterministic=deterministic
+    )
+
+
+def test_a_call_the_run_has_the_result_of_is_pointed_at_it_not_run_again(
+    scripted_llm: ScriptedServer, settings: Settings
+) -> None:
+    runs: list[str] = []
+    scripted_llm.push(
+        call("lookup", key="a"),
+        call("lookup", key="a", limit=3),  # the same call once its default is filled in
+        call("lookup", key="a", type="object", required=["key"]),  # the schema copied in
+        call("lookup", key="b"),
+        reply("Done."),
+    )
+    with Agent(settings, tools=[counted_lookup(runs, deterministic=True)]) as agent:
+        result = agent.run("look a and b up")
+    scripted_llm.assert_done()
+    assert runs == ["a", "b"] and result.answer == "Done."
+    results = [str(m.content) for m in result.messages if m.type == "tool"]
+    assert results[0] == results[3].replace("b", "a") == "value of a"
+    for pointer in results[1:3]:
+        assert pointer.startswith("You already have the result of this lookup call")
+        assert pointer.endswith("It was: value of a")
+    assert result.rescued is None  # not a mistake that spends the repair budget
+
+    runs.clear()  # a tool that may answer otherwise the second time (polling) runs again
+    scripted_llm.push(call("lookup", key="a"), call("lookup", key="a"), reply("Done."))
+    with Agent(settings, tools=[counted_lookup(runs, deterministic=False)]) as agent:
+        agent.run("look a up twice")
+    assert runs == ["a", "a"]
 
 
 def test_identical_call_loop_is_rescued_without_running_the_repeat(
