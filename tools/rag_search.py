@@ -73,7 +73,8 @@ def excerpt_label(fields: Mapping[str, Any]) -> str:
         shown = Path(path).name
     label = f"file: {shown}"
     source = str(fields.get("source") or "")
-    if source and not path.endswith(source):  # not the default label (the path as added)
+    added_as = Path(source).parts  # the default label: the path as given to `agent docs add`
+    if source and Path(path).parts[-len(added_as) :] != added_as:
         label += f" | source: {source}"
     if fields.get("section"):
         label += f" | section: {fields['section']}"

@@ -53,6 +53,7 @@ def test_a_file_is_named_from_the_working_directory_and_a_default_label_is_not_r
     assert excerpt_label({"source": "ops", "path": "/elsewhere/run.md"}) == (
         "file: run.md | source: ops"
     )
+    assert excerpt_label({"source": "md", "path": path}) == "file: docs/guide.md | source: md"
 
 
 def test_output_is_trimmed_to_the_token_budget() -> None:
