@@ -169,7 +169,7 @@ def _signature(tool: Tool, args: Any) -> str | None:
     except ToolArgumentsError:
         return None
     data = validated.model_dump(mode="json") if isinstance(validated, BaseModel) else validated
-    return tool.name + json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+    return call_signature(tool.name, data)
 
 
 def _answered_calls(earlier: Sequence[AnyMessage], tools: ToolRegistry) -> dict[str, ToolMessage]:
