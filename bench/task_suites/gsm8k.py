@@ -13,7 +13,9 @@ from pathlib import Path
 from agent import Settings
 from task_suites.base import RunOutput, SuiteSkipped, Task
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+# A number that stands alone: the 2 of "HTTP/2", the 20 of "v20" and the 8 of "utf8" are part of
+# a name ("720 HTTP/2 timeouts fit into one day" answers 720), as the givens check reads them.
+_NUMBER = re.compile(r"(?<![A-Za-z_\d])(?<![A-Za-z_]/)-?\d[\d,]*(?:\.\d+)?")
 _ANSWER_LINE = re.compile(r"answer is|answer:|\\boxed\{", re.IGNORECASE)
 
 
@@ -21,7 +23,8 @@ def final_number(text: str) -> float | None:
     """The number an answer gives as its answer: the first number after its last answer
     marker ("The answer is", "Answer:", ``\\boxed{``) on that marker's line, skipping markers
     with no number after them ("This answer is based on the documents."), else the last number
-    in the text ("... it costs $1,234." -> 1234.0).
+    in the text ("... it costs $1,234." -> 1234.0). A number that is part of a name is not one:
+    "720 HTTP/2 timeouts fit in a day" -> 720.0.
 
     The marker first, as GSM8K evaluations extract answers: a model that writes "The answer is
     115." and then restates the question ("... an average of $50 a night") answered 115. Every

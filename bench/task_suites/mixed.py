@@ -172,6 +172,7 @@ def self_check(retrieval: bool = False) -> dict[str, Any]:
             (f"The answer is {value + 1:,.0f}.", False),
             (f"The answer is {shown}. (See also 99991 KiB.)", True),  # the marker's number
             (f"I first had {shown}, but the answer is 99991.", False),
+            (f"So {shown} HTTP/2 streams, with utf8 and v20.", True),  # names are not numbers
             ("I cannot find it.", False),
         ]:
             scoring["cases"] += 1
