@@ -66,7 +66,7 @@ if TYPE_CHECKING:
     )
     from agent.persistence import Persistence, ThreadInfo
     from agent.settings import Settings
-    from agent.tooling import FunctionTool, JsonSchemaTool, Tool, tool
+    from agent.tooling import FunctionTool, JsonSchemaTool, Sourced, Tool, tool
     from agent.triage import TriageReport, TriageRequest
 
 _LAZY: dict[str, str] = {
@@ -92,6 +92,7 @@ _LAZY: dict[str, str] = {
     "Settings": "agent.settings",
     "FunctionTool": "agent.tooling",
     "JsonSchemaTool": "agent.tooling",
+    "Sourced": "agent.tooling",
     "Tool": "agent.tooling",
     "tool": "agent.tooling",
     "TriageReport": "agent.triage",
@@ -131,6 +132,7 @@ __all__ = [
     "RunTimeoutError",
     "SchemaMismatchError",
     "Settings",
+    "Sourced",
     "StepBudgetExceededError",
     "StoreError",
     "StoreLockedError",

@@ -53,6 +53,10 @@ class RunResult(Generic[OutputT]):
     # Set when the answer is not the model's first reply but the value most of the replies
     # sampled beside it reached (``AGENT_ANSWER_SAMPLES``): how many agreed, what the first said.
     agreed: str | None = None
+    # The documents behind what the run's tools showed the model (a document search's files and
+    # sections), in the order first shown: what the answer could draw on, listed by the runtime
+    # because a small model seldom cites them.
+    sources: list[str] = field(default_factory=list)
     # What the caller should know about the answer, e.g. that the server cut it off at its
     # length limit (finish_reason "length"): the answer is then incomplete.
     warnings: list[str] = field(default_factory=list)

@@ -161,15 +161,15 @@ async def _prefetched(state: AgentState, runtime: Runtime[AgentContext]) -> list
         return []
     call_id = f"prefetch_{uuid.uuid4().hex[:12]}"
     args = {"query": question.text.strip()[:1000]}
-    content = frame_untrusted(found, source=name)
+    content = frame_untrusted(found.text, source=name)
     runtime.stream_writer(ToolCallEvent(call_id, name, args))
     runtime.stream_writer(
         ToolResultEvent(call_id, name, content, False, time.perf_counter() - started)
     )
-    return [
-        AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}]),
-        ToolMessage(content, tool_call_id=call_id, name=name, status="success"),
-    ]
+    result = ToolMessage(content, tool_call_id=call_id, name=name, status="success")
+    if found.sources:
+        result.response_metadata["sources"] = list(found.sources)
+    return [AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}]), result]
 
 
 async def call_model(state: AgentState, runtime: Runtime[AgentContext]) -> dict[str, Any]:

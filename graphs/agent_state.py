@@ -13,7 +13,7 @@ from agent.events import ApprovalPolicy, ApproveHook
 from agent.llm import ChatClient
 from agent.loop import OutputSpec, RunProgram, estimate_tokens, final_answer_spec
 from agent.settings import Settings, ToolCallMode
-from agent.tooling import ToolRegistry
+from agent.tooling import Sourced, ToolRegistry
 
 
 class AgentState(TypedDict):
@@ -33,7 +33,7 @@ class AgentState(TypedDict):
 # What is wrong in an answer's text (each item printable), given the thread's messages.
 AnswerCheck = Callable[[str, Sequence[AnyMessage]], Awaitable[Sequence[object]]]
 # The excerpts a search tool finds for a question, framed for the model, or None.
-Prefetch = Callable[[str], Awaitable[str | None]]
+Prefetch = Callable[[str], Awaitable[Sourced | None]]
 
 
 @dataclass(frozen=True, slots=True)

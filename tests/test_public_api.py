@@ -25,6 +25,7 @@ TOP_LEVEL = {
     "Tool",
     "FunctionTool",
     "JsonSchemaTool",
+    "Sourced",
     # a run and its events
     "RunResult",
     "Usage",
@@ -248,6 +249,7 @@ SUBPACKAGE_SURFACES: dict[str, set[str]] = {
         "FieldError",
         "FunctionTool",
         "JsonSchemaTool",
+        "Sourced",
         "Tool",
         "ToolArgumentsError",
         "ToolOutput",

@@ -24,7 +24,7 @@ from agent.rag import DocumentStore
 from agent.settings import Settings
 from agent.store import Hit
 from agent.text import clip, frame_untrusted
-from agent.tooling import FunctionTool, ToolOutput
+from agent.tooling import FunctionTool, Sourced, ToolOutput
 
 HEADER = "Excerpts from the user's documents, best first. Cite the file of what you use."
 _MIN_PARTIAL_TOKENS = 60
@@ -67,11 +67,7 @@ def excerpt_label(fields: Mapping[str, Any]) -> str:
     and the heading path. The model cites what it sees; a search score or a chunk number is
     nothing to cite, and only more numbers for a small model to misread as data."""
     path = str(fields.get("path") or "")
-    try:
-        shown = str(Path(path).relative_to(Path.cwd())) if path else "?"
-    except ValueError:
-        shown = Path(path).name
-    label = f"file: {shown}"
+    label = f"file: {_file(path)}"
     source = str(fields.get("source") or "")
     added_as = Path(source).parts  # the default label: the path as given to `agent docs add`
     if source and Path(path).parts[-len(added_as) :] != added_as:
@@ -81,10 +77,27 @@ def excerpt_label(fields: Mapping[str, Any]) -> str:
     return label
 
 
-def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> str:
-    """The tool message: attributed excerpts, cut to ``max_tokens`` (the data frame included)."""
+def _file(path: str) -> str:
+    """A file as the model and the user are shown it: relative to the working directory when
+    under it, else its name."""
+    try:
+        return str(Path(path).relative_to(Path.cwd())) if path else "?"
+    except ValueError:
+        return Path(path).name
+
+
+def excerpt_source(fields: Mapping[str, Any]) -> str:
+    """An excerpt's entry in ``RunResult.sources``: its file, and the heading path it is under
+    ("guide.md (Deploys > Rollback)")."""
+    file = _file(str(fields.get("path") or ""))
+    return f"{file} ({fields['section']})" if fields.get("section") else file
+
+
+def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> Sourced:
+    """The tool message: attributed excerpts, cut to ``max_tokens`` (the data frame included),
+    with the sources of the excerpts it shows."""
     if not hits:
-        return f'No documents matched "{query}" in the knowledge base.'
+        return Sourced(f'No documents matched "{query}" in the knowledge base.')
     header = f"{HEADER}\n"
     budget = max_tokens - estimate_tokens(header) - _FRAME_TOKENS - 20
     parts: list[str] = []
@@ -104,7 +117,8 @@ def format_hits(query: str, hits: Sequence[Hit], *, max_tokens: int) -> str:
         shown += 1
     omitted = len(hits) - shown
     tail = f"\n({omitted} more excerpts left out to fit the token budget)" if omitted else ""
-    return header + "\n\n".join(parts) + tail
+    sources = dict.fromkeys(excerpt_source(h.fields) for h in hits[:shown])
+    return Sourced(header + "\n\n".join(parts) + tail, tuple(sources))
 
 
 class RagSearchTool(FunctionTool[RagSearchArgs]):
@@ -115,7 +129,7 @@ class RagSearchTool(FunctionTool[RagSearchArgs]):
         fn: Callable[[RagSearchArgs], Awaitable[ToolOutput]],
         args_model: type[RagSearchArgs],
         *,
-        prefetch: Callable[[str], Awaitable[str | None]],
+        prefetch: Callable[[str], Awaitable[Sourced | None]],
         **kwargs: Any,
     ) -> None:
         super().__init__(fn, args_model, **kwargs)
@@ -141,7 +155,7 @@ def make_rag_search_tool(
                 holder.append(DocumentStore.open(settings))
             return holder[0]
 
-    async def prefetch(question: str) -> str | None:
+    async def prefetch(question: str) -> Sourced | None:
         """The search the runtime makes before the model's first step (``AGENT_AUTO_RETRIEVE``):
         the best ``auto_retrieve_top_k`` excerpts for ``question`` by the ranking of
         ``rag_search`` (meaning and words: an API name in the question finds the chunk that
@@ -159,7 +173,7 @@ def make_rag_search_tool(
         close = [h for h, c in zip(hits, cosines, strict=True) if c >= PREFETCH_FLOOR]
         return format_hits(query, close, max_tokens=max_tokens)
 
-    async def rag_search(args: RagSearchArgs) -> str:
+    async def rag_search(args: RagSearchArgs) -> str | Sourced:
         query = args.query.strip()
         if not query:
             raise ToolError("query is blank: say what to look for")

@@ -240,6 +240,9 @@ class TurnView:
             return
         answer = plain_math(result.answer) or "(no answer)"  # --json keeps the LaTeX
         self._print(Markdown(answer), answer)
+        if result.sources:  # what the excerpts the model read came from
+            listed = "sources: " + "; ".join(result.sources)
+            self._print(Text(listed, style="dim"), listed)
         notes = [f"warning: {warning}" for warning in result.warnings]
         if result.rescued and not self.rescue_shown:  # it may rest on unfinished tool work
             notes.append(f"answered with tools off: {result.rescued}")

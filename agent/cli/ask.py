@@ -115,6 +115,7 @@ def ask(
       warnings: \\[text, ...] (e.g. the answer was cut off at max_tokens)
       rescued: why the answer came from a last call with tools off (null if not)
       corrected: \\[step, ...] wrong steps the answer check sent back
+      sources: \\[file (section), ...] what the document excerpts it read came from
       pending: [{call_id, name, arguments}] (calls waiting for approval)
       output: the answer as JSON under --schema (null without it)
 
@@ -278,6 +279,7 @@ def result_json(result: RunResult[Any]) -> dict[str, Any]:
         "warnings": result.warnings,
         "rescued": result.rescued,
         "corrected": result.corrected,
+        "sources": result.sources,
         "pending": [asdict(p) for p in result.pending],
         "output": result.structured,
     }

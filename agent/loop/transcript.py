@@ -135,11 +135,23 @@ def run_result(
         messages=list[BaseMessage](messages),
         rescued=state.get("rescued"),
         corrected=check_problems(run),
+        sources=_sources(run),
         agreed=agreed,
         warnings=warnings,
         pending=pending,
         structured=structured,
     )
+
+
+def _sources(run: Sequence[AnyMessage]) -> list[str]:
+    """The sources the run's tool results carry (``agent.tooling.Sourced``), each once."""
+    found = (
+        str(source)
+        for m in run
+        if isinstance(m, ToolMessage) and m.status == "success"
+        for source in m.response_metadata.get("sources", ())
+    )
+    return list(dict.fromkeys(found))
 
 
 def _tool_call_records(run: Sequence[AnyMessage]) -> list[ToolCallRecord]:

@@ -169,6 +169,7 @@ def _event_payload(event: AgentEvent) -> dict[str, Any]:
             "steps": r.steps,
             "usage": asdict(r.usage),
             "warnings": r.warnings,
+            "sources": r.sources,
             "pending": [asdict(p) for p in r.pending],
         }
     assert is_dataclass(event)
@@ -321,6 +322,7 @@ class AgentApp:
             ],
             "usage": _usage(result),
             "thread_id": thread_id,
+            "sources": result.sources,  # what the document excerpts the agent read came from
         }
         if result.pending:
             body["pending_approval"] = [asdict(p) for p in result.pending]

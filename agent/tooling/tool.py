@@ -122,13 +122,25 @@ def pydantic_field_errors(exc: ValidationError) -> list[FieldError]:
     return out
 
 
-ToolOutput = str | int | float | bool | dict[str, Any] | list[Any] | BaseModel | None
+@dataclass(frozen=True, slots=True)
+class Sourced:
+    """A tool's text output with the documents it was drawn from: the model reads ``text``;
+    the run's result lists ``sources`` (``RunResult.sources``), whether or not the model
+    names them (a small model rarely does)."""
+
+    text: str
+    sources: tuple[str, ...] = ()
+
+
+ToolOutput = str | int | float | bool | dict[str, Any] | list[Any] | BaseModel | Sourced | None
 
 
 def render_output(value: ToolOutput) -> str:
     """The text of a tool message for a tool's return value."""
     if isinstance(value, str):
         return value
+    if isinstance(value, Sourced):
+        return value.text
     if isinstance(value, BaseModel):
         return value.model_dump_json()
     return json.dumps(value, ensure_ascii=False, default=str)

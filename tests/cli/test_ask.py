@@ -65,10 +65,11 @@ def test_json_answer_has_the_documented_shape(
         "warnings",
         "rescued",
         "corrected",
+        "sources",
         "pending",
         "output",
     }
-    assert data["rescued"] is None and data["corrected"] == []
+    assert data["rescued"] is None and data["corrected"] == [] and data["sources"] == []
     assert data["output"] is None  # no --schema
     assert data["answer"] == "17 * 23 = 391" and data["steps"] == 2
     assert data["usage"] == {"input_tokens": 40, "output_tokens": 10, "total_tokens": 50}
@@ -283,6 +284,28 @@ def test_a_rescued_answer_says_so(scripted_llm: ScriptedServer, env: dict[str, s
     scripted_llm.push(call("calculator", expression="1+1"), reply("It is 2."))
     code, out, _err = ask(env, "--json", "--max-steps", "1", "1+1, with the calculator")
     assert code == 0 and "AGENT_MAX_STEPS=1" in json.loads(out)["rescued"]
+
+
+def test_an_answer_from_the_documents_lists_where_their_excerpts_came_from(
+    scripted_llm: ScriptedServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    runbook = tmp_path / "runbook.md"
+    runbook.write_text(
+        "# Deploy\n\n## Rollback\n\nIf a release breaks production, run `make rollback` "
+        "within ten minutes to restore the previous image.\n"
+    )
+    added = CliRunner().invoke(app, ["docs", "add", str(runbook)], env=env)
+    assert added.exit_code == 0, added.output
+    answer = "Run make rollback within ten minutes."
+    scripted_llm.push(reply(answer), reply(answer))
+    code, out, _err = ask(env, "How do I roll back a broken release?")
+    assert code == 0
+    # the model named no file; the runtime says what the answer could draw on, after it
+    listed = "sources: runbook.md (Deploy > Rollback)"
+    assert listed in out and out.index(answer) < out.index(listed)
+    code, out, _err = ask(env, "--json", "How do I roll back a broken release?")
+    assert code == 0 and json.loads(out)["sources"] == ["runbook.md (Deploy > Rollback)"]
+    scripted_llm.assert_done()
 
 
 def test_server_error_exits_5(scripted_llm: ScriptedServer, env: dict[str, str]) -> None:

@@ -129,6 +129,7 @@ def test_the_openai_client_gets_the_agents_answer_and_its_thread(
     assert reply.choices[0].message.content == "It is 395."
     assert reply.choices[0].finish_reason == "stop"
     thread_id = (reply.model_extra or {})["thread_id"]
+    assert (reply.model_extra or {})["sources"] == []  # no document excerpts were read
     # the tool ran in the agent: its result went back to the model
     assert any(m["role"] == "tool" and "395" in m["content"] for m in llm.requests[-1]["messages"])
 
@@ -221,6 +222,7 @@ def test_a_run_streams_its_events_over_sse(served: Served, llm: ScriptedServer) 
     ]  # fmt: skip
     assert "".join(e["text"] for e in events if e["kind"] == "token") == "42"
     assert events[-1]["answer"] == "42" and events[-1]["thread_id"] == "sse-1"
+    assert events[-1]["sources"] == []
 
 
 def test_bad_requests_get_openai_shaped_errors(served: Served) -> None:

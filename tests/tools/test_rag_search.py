@@ -15,7 +15,7 @@ from agent.rag import DocumentStore
 from agent.settings import Settings
 from agent.store import Hit, LocalEmbedder, VectorStore
 from agent.testing import ScriptedServer, call, reply
-from agent.tooling import ToolArgumentsError
+from agent.tooling import Sourced, ToolArgumentsError, render_output
 from tools.calculator import make_calculator_tool
 from tools.rag_search import HEADER, excerpt_label, format_hits, make_rag_search_tool
 
@@ -35,7 +35,9 @@ def hit(n: int, text: str, score: float = 0.5) -> Hit:
 
 
 def test_output_is_attributed() -> None:
-    out = format_hits("q", [hit(3, "Run make rollback.", 0.0321)], max_tokens=1000)
+    found = format_hits("q", [hit(3, "Run make rollback.", 0.0321)], max_tokens=1000)
+    out = found.text
+    assert found.sources == ("part3.md (Guide > Part)",)  # for RunResult.sources
     assert out.startswith(HEADER + "\n")
     assert "[1] file: part3.md | source: handbook | section: Guide > Part\n" in out
     assert "0.0321" not in out  # a score is nothing to cite, and one more number to misread
@@ -58,14 +60,19 @@ def test_a_file_is_named_from_the_working_directory_and_a_default_label_is_not_r
 
 def test_output_is_trimmed_to_the_token_budget() -> None:
     hits = [hit(i, f"chunk {i} " + "word " * 300) for i in range(5)]  # ~380 tokens each
-    out = format_hits("q", hits, max_tokens=1000)
+    found = format_hits("q", hits, max_tokens=1000)
+    out = found.text
     assert len(out) / 4 <= 1000
     assert "[3] file" in out and "[4] file" not in out  # two whole, one cut
+    # the sources are those of the excerpts shown, not of every hit
+    assert found.sources == tuple(f"part{i}.md (Guide > Part)" for i in range(3))
     assert "[…]" in out  # the last one that fit in part is cut visibly
     assert "(2 more excerpts left out to fit the token budget)" in out
     assert (
-        format_hits("q", [], max_tokens=1000) == 'No documents matched "q" in the knowledge base.'
+        format_hits("q", [], max_tokens=1000).text
+        == 'No documents matched "q" in the knowledge base.'
     )
+    assert format_hits("q", [], max_tokens=1000).sources == ()
 
 
 def test_arguments_are_bounded(settings: Settings) -> None:
@@ -105,8 +112,10 @@ async def test_tool_returns_chunks_with_their_file_and_source(
     documents: DocumentStore, settings: Settings
 ) -> None:
     tool = make_rag_search_tool(settings, documents=documents)
-    out = await tool.ainvoke(tool.validate({"query": "roll back a broken release", "top_k": 1}))
-    assert isinstance(out, str)
+    found = await tool.ainvoke(tool.validate({"query": "roll back a broken release", "top_k": 1}))
+    assert isinstance(found, Sourced)
+    assert found.sources == ("deploy.md (Deploy > Rollback)",)
+    out = render_output(found)  # what the model reads
     assert "make rollback" in out and "Cats" not in out
     assert "[1] file: deploy.md | source: runbooks" in out
     filtered = await tool.ainvoke(
@@ -133,6 +142,8 @@ def test_agent_answers_through_rag_search(
         result = agent.run("How do I roll back a broken release?")
     scripted_llm.assert_done()
     assert result.answer == "Run `make rollback` within ten minutes (source: runbooks)."
+    # the runtime lists what the two excerpts shown came from, whether or not the model cites it
+    assert result.sources == ["deploy.md (Deploy > Rollback)", "cats.md (Cats)"]
     [record] = result.tool_calls
     assert (record.name, record.is_error) == ("rag_search", False)
     assert record.content.startswith('<untrusted_data source="rag_search"')  # framed as data
@@ -160,9 +171,10 @@ def test_the_runtime_searches_first_when_the_documents_are_close_to_the_question
     assert first[3]["content"].startswith("<untrusted_data")
     [record] = close.tool_calls
     assert record.name == "rag_search" and record.call_id.startswith("prefetch_")
+    assert close.sources and all(s.startswith("deploy.md") for s in close.sources)
     # a question far from every document gets nothing added
     assert [m["role"] for m in scripted_llm.requests[1]["messages"]] == ["system", "user"]
-    assert far.tool_calls == []
+    assert far.tool_calls == [] and far.sources == []
 
 
 def test_no_search_first_when_turned_off_or_nothing_is_ingested(
