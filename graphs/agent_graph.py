@@ -167,8 +167,7 @@ async def _prefetched(state: AgentState, runtime: Runtime[AgentContext]) -> list
         ToolResultEvent(call_id, name, content, False, time.perf_counter() - started)
     )
     result = ToolMessage(content, tool_call_id=call_id, name=name, status="success")
-    if found.sources:
-        result.response_metadata["sources"] = list(found.sources)
+    found.mark(result)
     return [AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}]), result]
 
 

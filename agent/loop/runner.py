@@ -311,8 +311,8 @@ async def _invoke(
         outcome = _Outcome(
             ToolMessage(text, tool_call_id=call_id, name=name, status="success"), False
         )
-        if isinstance(output, Sourced) and output.sources:
-            outcome.message.response_metadata["sources"] = list(output.sources)
+        if isinstance(output, Sourced):
+            output.mark(outcome.message)
     except ToolError as exc:
         reason = frame_untrusted(str(exc), source=name) if tool.untrusted_output else str(exc)
         outcome = _error(call_id, name, f"Tool '{name}' refused the call: {reason}")

@@ -17,6 +17,7 @@ from agent.loop.agreement import AGREEMENT, describe_agreement
 from agent.loop.final_answer import FINAL_ANSWER
 from agent.loop.output import OutputSpec
 from agent.loop.prompts import SETTLED
+from agent.tooling import Sourced
 
 INTERRUPTED = "Cancelled: the previous run stopped before this call ran."
 # The name of the user-role message that sends an answer's failed checks back to the model: part
@@ -146,10 +147,10 @@ def run_result(
 def _sources(run: Sequence[AnyMessage]) -> list[str]:
     """The sources the run's tool results carry (``agent.tooling.Sourced``), each once."""
     found = (
-        str(source)
+        source
         for m in run
         if isinstance(m, ToolMessage) and m.status == "success"
-        for source in m.response_metadata.get("sources", ())
+        for source in Sourced.of(m)
     )
     return list(dict.fromkeys(found))
 

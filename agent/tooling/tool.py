@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast, get_type_hints, overload
 
+from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ValidationError
 
 from agent.errors import ConfigError
@@ -130,6 +131,19 @@ class Sourced:
 
     text: str
     sources: tuple[str, ...] = ()
+
+    def mark(self, message: BaseMessage) -> None:
+        """Keep the sources on the tool message that carries ``text`` (checkpointed with it)."""
+        if self.sources:
+            message.response_metadata[_SOURCES] = list(self.sources)
+
+    @staticmethod
+    def of(message: BaseMessage) -> list[str]:
+        """The sources ``mark`` kept on ``message``, if any."""
+        return [str(s) for s in message.response_metadata.get(_SOURCES, ())]
+
+
+_SOURCES = "sources"  # the tool message's response_metadata key
 
 
 ToolOutput = str | int | float | bool | dict[str, Any] | list[Any] | BaseModel | Sourced | None
