@@ -1,12 +1,16 @@
 """Splitting a document's text into overlapping chunks on structural boundaries.
 
-Text arrives with Markdown ``#`` headings (see ``agent.rag._readers``). A chunk never straddles a
-heading unless the part before it is small; it grows paragraph by paragraph up to ``size``
-characters; a paragraph too long on its own is split at its list items (an item with its
-continuation lines stays whole, so an option keeps its **Default:**), then by sentences, then by
-words. Consecutive chunks of one section share up to ``overlap`` characters of whole
-paragraphs, list items or sentences. Each chunk carries the heading path it sits under, which
-is prepended to its text, so a chunk is understandable (and embeds well) on its own.
+Text arrives with Markdown ``#`` headings (see ``agent.rag._readers``). Each section with text
+of its own starts a chunk (a heading with none, such as a class heading right above its first
+method's, stays with the section under it): in an API reference a small section is one option,
+property or method, and merged into its neighbour's chunk it was labelled with the neighbour's
+heading and outranked by longer chunks that only mention it. A chunk grows paragraph by
+paragraph up to ``size`` characters; a paragraph too long on its own is split at its list
+items (an item with its continuation lines stays whole, so an option keeps its **Default:**),
+then by sentences, then by words. Consecutive chunks of one section share up to ``overlap``
+characters of whole paragraphs, list items or sentences. Each chunk carries the heading path it
+sits under, which is prepended to its text, so a chunk is understandable (and embeds well) on
+its own.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+(?=\S)")
 _LIST_ITEM = re.compile(r"^\s*(?:[*+-]|\d{1,3}[.)])\s+\S")
 #: Part of every document's hash: a change to how text is cut re-chunks stored documents.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +161,7 @@ def chunk_text(text: str, *, size: int = 1000, overlap: int = 150) -> list[Chunk
         fresh = 0
 
     for unit in units:
-        starts_section = unit.is_heading and length(current) > size // 3
+        starts_section = unit.is_heading and any(not p.is_heading for p in current)
         if current and (starts_section or length(current) + len(unit.text) > size):
             emit()
         if (

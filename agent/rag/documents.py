@@ -32,7 +32,7 @@ from typing import Any
 
 from agent.closing import Closing
 from agent.rag._chunking import CHUNKER_VERSION, Chunk, chunk_text
-from agent.rag._queries import interleave, query_parts
+from agent.rag._queries import NAMED_POOL, in_named_sections, interleave, named_apis, query_parts
 from agent.rag._readers import UnreadableFileError, iter_files, read_document
 from agent.rag._reports import DocumentStats, IngestReport, SourceInfo
 from agent.settings import Settings
@@ -319,8 +319,9 @@ class DocumentStore(Closing):
         A query whose clauses name two or more code identifiers ("the default highWaterMark of
         fs.createReadStream() divided by that of fs.createWriteStream()") is also searched
         clause by clause: each clause's best chunk comes first, then the whole query's, then
-        the second best of each (``agent.rag._queries``). A hit's score and cosine are then
-        those of the search that found it."""
+        the second best of each (``agent.rag._queries``). Before all of them, for each API the
+        query names (``server.keepAliveTimeout``), the chunks of the section headed by it. A
+        hit's score and cosine are then those of the search that found it."""
         coll = self.collection(create=False)
         if coll is None:
             return []
@@ -329,11 +330,13 @@ class DocumentStore(Closing):
         )
         queries = [*query_parts(query), query]
         vectors = self.embedder.embed(queries)  # one batch: a split query costs no extra calls
+        pool = max(top_k, NAMED_POOL) if named_apis(query) else top_k
         rankings = [
-            coll.search(v, text=q, top_k=top_k, filter=flt, mode=mode, cosine=cosine)
+            coll.search(v, text=q, top_k=pool, filter=flt, mode=mode, cosine=cosine)
             for q, v in zip(queries, vectors, strict=True)
         ]
-        return interleave(rankings, top_k)
+        scoped = in_named_sections(queries, rankings)
+        return interleave([*scoped, *(r[:top_k] for r in rankings)], top_k)
 
     async def asearch(
         self,

@@ -103,7 +103,8 @@ def test_chunks_overlap_within_a_section_and_respect_headings() -> None:
     chunks = chunk_text(text, size=300, overlap=80)
     assert [c.position for c in chunks] == list(range(len(chunks)))
     assert all(len(c.text) <= 300 + 40 for c in chunks)  # size plus the heading prefix
-    assert chunks[0].text.startswith("# Guide\n\nShort intro.\n\n## Install")
+    assert chunks[0].text == "# Guide\n\nShort intro."  # a section with text: its own chunk
+    assert chunks[1].text.startswith("## Install\n\nStep 0 ")
     middle = [c for c in chunks if c.section == "Guide > Install"]
     assert len(middle) >= 4
     for prev, nxt in zip(middle, middle[1:], strict=False):
@@ -112,6 +113,21 @@ def test_chunks_overlap_within_a_section_and_respect_headings() -> None:
     assert nxt.text.startswith("[Guide > Install]\n")  # mid-section chunks name their place
     assert chunks[-1].text == "## Usage\n\nRun it."  # no overlap across a heading
     assert chunks[-1].section == "Guide > Usage"
+
+
+def test_a_heading_without_text_stays_with_the_section_under_it() -> None:
+    text = (
+        "# Buffer\n\n## Class: `Buffer`\n\n### `Buffer.poolSize`\n\n* {integer} **Default:** "
+        "`8192`\n\n### `buf[index]`\n\nThe index operator.\n"
+    )
+    chunks = chunk_text(text, size=1000, overlap=150)
+    assert [c.section for c in chunks] == [
+        "Buffer > Class: `Buffer` > `Buffer.poolSize`",
+        "Buffer > Class: `Buffer` > `buf[index]`",
+    ]
+    assert chunks[0].text.startswith("# Buffer\n\n## Class: `Buffer`\n\n### `Buffer.poolSize`")
+    assert "8192" in chunks[0].text and "8192" not in chunks[1].text
+    assert chunks[1].text == "### `buf[index]`\n\nThe index operator."
 
 
 def test_chunking_keeps_code_fences_and_cuts_giant_tokens() -> None:
