@@ -46,6 +46,14 @@ def test_only_clauses_naming_identifiers_are_parts(query: str, parts: list[str])
     assert query_parts(query) == parts
 
 
+def _ranked_whole(documents: DocumentStore, path: Path, query: str, *, top_k: int) -> list[Hit]:
+    """Ingest ``path``, then rank the whole ``query`` as one search (no parts, no scoping)."""
+    documents.ingest([path])
+    coll = documents.collection()
+    assert coll is not None
+    return coll.search(documents.embedder.embed_query(query), text=query, top_k=top_k)
+
+
 def test_interleave_shows_every_parts_best_before_any_second_best() -> None:
     a, b, c, d = (Hit(x, 1.0, x) for x in "abcd")
     assert [h.id for h in interleave([[a, b], [c, a], [d]], top_k=3)] == ["a", "c", "d"]
@@ -74,10 +82,7 @@ def test_a_two_part_question_gets_an_excerpt_for_each_part(
         "## fs.createWriteStream(path[, options])\n\n"
         "A write stream buffers writes. highWaterMark default: 16384.\n"
     )
-    documents.ingest([tmp_path / "fs.md"])
-    coll = documents.collection()
-    assert coll is not None
-    whole = coll.search(documents.embedder.embed_query(READ_WRITE), text=READ_WRITE, top_k=2)
+    whole = _ranked_whole(documents, tmp_path / "fs.md", READ_WRITE, top_k=2)
     assert not any("16384" in h.text for h in whole)  # searched whole: the reader twice
     hits = documents.search(READ_WRITE, top_k=2)
     assert "64 * 1024" in hits[0].text and "16384" in hits[1].text
@@ -150,10 +155,7 @@ def test_a_question_naming_an_api_gets_the_section_headed_by_it_first(
         "* {number} Timeout in milliseconds. **Default:** `5000`.\n\n"
         "### `server.timeout`\n\n* {number} **Default:** 0.\n"
     )
-    documents.ingest([tmp_path / "http.md"])
-    coll = documents.collection()
-    assert coll is not None
-    whole = coll.search(documents.embedder.embed_query(query), text=query, top_k=1)
+    whole = _ranked_whole(documents, tmp_path / "http.md", query, top_k=1)
     assert "5000" not in whole[0].text  # ranked by the whole question: a section mentioning it
     hits = documents.search(query, top_k=2)
     assert "**Default:** `5000`" in hits[0].text

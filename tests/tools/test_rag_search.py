@@ -143,7 +143,7 @@ def test_agent_answers_through_rag_search(
     scripted_llm.assert_done()
     assert result.answer == "Run `make rollback` within ten minutes (source: runbooks)."
     # the runtime lists what the two excerpts shown came from, whether or not the model cites it
-    assert result.sources == ["deploy.md (Deploy > Rollback)", "cats.md (Cats)"]
+    assert result.sources == ["deploy.md (Deploy > Rollback)", "deploy.md (Deploy)"]
     [record] = result.tool_calls
     assert (record.name, record.is_error) == ("rag_search", False)
     assert record.content.startswith('<untrusted_data source="rag_search"')  # framed as data
