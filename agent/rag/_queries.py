@@ -8,7 +8,8 @@ names it form a ranking of their own, shown first; among them, those whose text 
 the clause's other code terms ("maxStringLength" in "the default maxStringLength of
 ``util.inspect()``") come first, since an options list spans several chunks of one section.
 
-**One part at a time.** A question that names two things to look up, searched one part at a time.
+**One part at a time.** A question that names two things to look up is searched one part at a
+time.
 
 "What is the default highWaterMark of fs.createReadStream() divided by the default
 highWaterMark of fs.createWriteStream()?" needs an excerpt about each function. Searched whole,
