@@ -75,13 +75,15 @@ def named_apis(query: str) -> list[str]:
     return list(dict.fromkeys(names))[:MAX_PARTS]
 
 
-def in_named_sections(queries: Sequence[str], rankings: Sequence[Sequence[Hit]]) -> list[list[Hit]]:
-    """For each API the whole query (the last of ``queries``) names, the hits of the ranking of
-    the clause naming it (else the whole query's) whose heading path names it, those holding
-    more of that clause's other code terms first, else in rank order. Rankings for APIs no
-    section is headed by are left out."""
+def in_named_sections(
+    names: Sequence[str], queries: Sequence[str], rankings: Sequence[Sequence[Hit]]
+) -> list[list[Hit]]:
+    """For each API of ``names`` (``named_apis`` of the whole query, the last of ``queries``),
+    the hits of the ranking of the clause naming it (else the whole query's) whose heading path
+    names it, those holding more of that clause's other code terms first, else in rank order.
+    Rankings for APIs no section is headed by are left out."""
     scoped: list[list[Hit]] = []
-    for name in named_apis(queries[-1]):
+    for name in names:
         at = next((i for i, q in enumerate(queries) if name in q), len(queries) - 1)
         terms = [t for t in _code_terms(queries[at]) if t != name]
         hits = [h for h in rankings[at] if name in str(h.fields.get("section") or "")]

@@ -330,12 +330,13 @@ class DocumentStore(Closing):
         )
         queries = [*query_parts(query), query]
         vectors = self.embedder.embed(queries)  # one batch: a split query costs no extra calls
-        pool = max(top_k, NAMED_POOL) if named_apis(query) else top_k
+        names = named_apis(query)
+        pool = max(top_k, NAMED_POOL) if names else top_k
         rankings = [
             coll.search(v, text=q, top_k=pool, filter=flt, mode=mode, cosine=cosine)
             for q, v in zip(queries, vectors, strict=True)
         ]
-        scoped = in_named_sections(queries, rankings)
+        scoped = in_named_sections(names, queries, rankings)
         return interleave([*scoped, *(r[:top_k] for r in rankings)], top_k)
 
     async def asearch(

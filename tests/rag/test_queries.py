@@ -116,10 +116,10 @@ def test_in_named_sections_ranks_the_named_sections_chunks_by_the_clauses_code_t
         _hit("other", "Errors"),
         _hit("option", "Util > `util.inspect(object[, options])`", "* `maxStringLength` 10000"),
     ]
-    scoped = in_named_sections([query], [ranking])
+    scoped = in_named_sections(named_apis(query), [query], [ranking])
     assert [[h.id for h in r] for r in scoped] == [["option", "intro"]]
-    assert in_named_sections(["How many apples?"], [ranking]) == []  # names no API
-    assert in_named_sections(["What is os.cpus()?"], [ranking]) == []  # no section is headed by it
+    for other in ("How many apples?", "What is os.cpus()?"):  # names no API; no section is its
+        assert in_named_sections(named_apis(other), [other], [ranking]) == []
 
 
 def test_each_part_scopes_its_own_api_with_its_own_ranking() -> None:
@@ -132,7 +132,8 @@ def test_each_part_scopes_its_own_api_with_its_own_ranking() -> None:
         _hit("w2", "fs > `fs.createWriteStream(path)`"),
         _hit("r2", "fs > `fs.createReadStream()`"),
     ]
-    scoped = in_named_sections([*parts, " divided by ".join(parts)], [read, write, []])
+    whole = " divided by ".join(parts)
+    scoped = in_named_sections(named_apis(whole), [*parts, whole], [read, write, []])
     assert [[h.id for h in r] for r in scoped] == [["r"], ["w2"]]
 
 
