@@ -3,6 +3,7 @@ scripted LLM server."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -142,9 +143,14 @@ def test_agent_answers_through_rag_search(
         result = agent.run("How do I roll back a broken release?")
     scripted_llm.assert_done()
     assert result.answer == "Run `make rollback` within ten minutes (source: runbooks)."
-    # the runtime lists what the two excerpts shown came from, whether or not the model cites it
-    assert result.sources == ["deploy.md (Deploy > Rollback)", "deploy.md (Deploy)"]
     [record] = result.tool_calls
+    # the runtime lists what the two excerpts shown came from, whether or not the model cites it;
+    # the second is a near tie (deploy.md's intro or cats.md), so it is read off the excerpts
+    assert result.sources[0] == "deploy.md (Deploy > Rollback)" and len(result.sources) == 2
+    shown = re.findall(
+        r"\[\d\] file: (\S+)(?: \| source: [^|\n]+)? \| section: ([^\n]+)", record.content
+    )
+    assert result.sources == [f"{file} ({section})" for file, section in shown]
     assert (record.name, record.is_error) == ("rag_search", False)
     assert record.content.startswith('<untrusted_data source="rag_search"')  # framed as data
     assert HEADER in record.content and "make rollback" in record.content
