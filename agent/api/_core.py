@@ -43,6 +43,7 @@ from agent.loop import (
     unused_givens,
 )
 from agent.loop.program_check import misreported_output
+from agent.loop.unfinished import unfinished_answer
 from agent.persistence import (
     Checkpoints,
     Persistence,
@@ -280,8 +281,12 @@ class AgentCore:
         really prints, when that is not the answer (``answer_check_programs``); the answer's
         wrong arithmetic; and, when the run read the document search's excerpts, the numbers
         of the question the answer left unused (``agent.loop.unused_givens``: a looked-up
-        value answered, the computation the question asks for not done)."""
+        value answered, the computation the question asks for not done); and the step an
+        answer stopped at before its final answer (``agent.loop.unfinished``)."""
         problems: list[object] = list(find_miscalculations(answer))
+        stopped = unfinished_answer(answer)
+        if stopped is not None:
+            problems.append(stopped)
         if self.settings.answer_check_programs:
             ran = await misreported_output(answer, run_program)
             if ran is not None:

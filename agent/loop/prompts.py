@@ -19,6 +19,7 @@ from agent.loop._recovery import PROGRAM_TOOL
 from agent.loop.agreement import answer_value, parse_number
 from agent.loop.givens import UnusedGivens
 from agent.loop.program_check import MisreportedOutput
+from agent.loop.unfinished import UnfinishedAnswer
 from agent.settings import ToolCallMode
 
 _RULES = (
@@ -99,11 +100,13 @@ RESCUE_PROMPT = (
 
 def check_feedback(problems: Sequence[object]) -> str:
     """The message that sends an answer back: what its program really prints
-    (``MisreportedOutput``), its wrong steps, and the question's numbers it left unused
-    (``UnusedGivens``)."""
-    steps = [str(p) for p in problems if not isinstance(p, UnusedGivens | MisreportedOutput)]
+    (``MisreportedOutput``), its wrong steps, the question's numbers it left unused
+    (``UnusedGivens``), and the step it stopped at (``UnfinishedAnswer``)."""
+    named = UnusedGivens | MisreportedOutput | UnfinishedAnswer
+    steps = [str(p) for p in problems if not isinstance(p, named)]
     unused = [p for p in problems if isinstance(p, UnusedGivens)]
     ran = [p for p in problems if isinstance(p, MisreportedOutput)]
+    stopped = [p for p in problems if isinstance(p, UnfinishedAnswer)]
     parts = [
         f"I ran the Python program in your answer: it prints {p.printed}, but your answer "
         f"says {p.answered}. Give the final answer from what the program prints."
@@ -124,6 +127,11 @@ def check_feedback(problems: Sequence[object]) -> str:
             "computation with the value you found: do it step by step, and end with the final "
             "answer."
         )
+    parts += [
+        f'Your answer stops at "{p.step}" without giving the final answer. Finish it: end with '
+        "one short sentence that states the final answer with its number."
+        for p in stopped[:1]
+    ]
     return "\n\n".join(parts)
 
 
