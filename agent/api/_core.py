@@ -42,6 +42,7 @@ from agent.loop import (
     uncommitted_messages,
     unused_givens,
 )
+from agent.loop.givens import looked_up_answer
 from agent.loop.program_check import misreported_output
 from agent.loop.unfinished import unfinished_answer
 from agent.persistence import (
@@ -279,10 +280,12 @@ class AgentCore:
     async def check_answer(self, answer: str, messages: Sequence[AnyMessage]) -> list[object]:
         """What the answer check sends back to the model: what the program the answer shows
         really prints, when that is not the answer (``answer_check_programs``); the answer's
-        wrong arithmetic; and, when the run read the document search's excerpts, the numbers
-        of the question the answer left unused (``agent.loop.unused_givens``: a looked-up
-        value answered, the computation the question asks for not done); and the step an
-        answer stopped at before its final answer (``agent.loop.unfinished``)."""
+        wrong arithmetic; when the run read the document search's excerpts, the numbers of
+        the question the answer left unused (``agent.loop.unused_givens``), or else a value of
+        the excerpts given as the answer where the question gives numbers to compute with
+        (``looked_up_answer``): a looked-up value answered, the computation the question asks
+        for not done; and the step an answer stopped at before its final answer
+        (``agent.loop.unfinished``)."""
         problems: list[object] = list(find_miscalculations(answer))
         stopped = unfinished_answer(answer)
         if stopped is not None:
@@ -292,14 +295,18 @@ class AgentCore:
             if ran is not None:
                 problems.insert(0, ran)
         search = self._prefetch()
-        run = current_run(messages)
-        if search is not None and any(
-            isinstance(m, ToolMessage) and m.name == search[0] for m in run
-        ):
+        excerpts = [
+            m.text
+            for m in current_run(messages)
+            if search is not None and isinstance(m, ToolMessage) and m.name == search[0]
+        ]
+        if excerpts:
             question = next((m.text for m in reversed(messages) if is_question(m)), "")
-            unused = unused_givens(question, answer)
-            if unused is not None:
-                problems.append(unused)
+            skipped = unused_givens(question, answer) or looked_up_answer(
+                question, answer, "\n".join(excerpts)
+            )
+            if skipped is not None:
+                problems.append(skipped)
         return problems
 
     def _prefetch(self) -> tuple[str, Prefetch] | None:

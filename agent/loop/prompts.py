@@ -17,7 +17,7 @@ from langchain_core.messages import AIMessage
 
 from agent.loop._recovery import PROGRAM_TOOL
 from agent.loop.agreement import answer_value, parse_number
-from agent.loop.givens import UnusedGivens
+from agent.loop.givens import LookedUpAnswer, UnusedGivens
 from agent.loop.program_check import MisreportedOutput
 from agent.loop.unfinished import UnfinishedAnswer
 from agent.settings import ToolCallMode
@@ -101,11 +101,13 @@ RESCUE_PROMPT = (
 def check_feedback(problems: Sequence[object]) -> str:
     """The message that sends an answer back: what its program really prints
     (``MisreportedOutput``), its wrong steps, the question's numbers it left unused
-    (``UnusedGivens``), and the step it stopped at (``UnfinishedAnswer``)."""
-    named = UnusedGivens | MisreportedOutput | UnfinishedAnswer
+    (``UnusedGivens``) or the looked-up value it answered with (``LookedUpAnswer``), and the
+    step it stopped at (``UnfinishedAnswer``)."""
+    named = UnusedGivens | LookedUpAnswer | MisreportedOutput | UnfinishedAnswer
     steps = [str(p) for p in problems if not isinstance(p, named)]
     unused = [p for p in problems if isinstance(p, UnusedGivens)]
     ran = [p for p in problems if isinstance(p, MisreportedOutput)]
+    looked_up = [p for p in problems if isinstance(p, LookedUpAnswer)]
     stopped = [p for p in problems if isinstance(p, UnfinishedAnswer)]
     parts = [
         f"I ran the Python program in your answer: it prints {p.printed}, but your answer "
@@ -127,6 +129,12 @@ def check_feedback(problems: Sequence[object]) -> str:
             "computation with the value you found: do it step by step, and end with the final "
             "answer."
         )
+    parts += [
+        f"Your final answer, {p.value}, is a value from the documents, but my question gives "
+        f"{', '.join(p.givens)} to compute with. Do the computation the question asks with the "
+        "value you found, step by step, and end with the final answer."
+        for p in looked_up[:1]
+    ]
     parts += [
         f'Your answer stops at "{p.step}" without giving the final answer. Finish it: end with '
         "one short sentence that states the final answer with its number."

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.loop import check_feedback, unused_givens
-from agent.loop.givens import UnusedGivens
+from agent.loop.givens import LookedUpAnswer, UnusedGivens, looked_up_answer
 
 
 def test_a_given_the_answer_does_not_use_is_named_as_the_question_wrote_it() -> None:
@@ -31,3 +31,30 @@ def test_the_feedback_names_wrong_steps_and_unused_givens_together() -> None:
     assert steps.startswith("I checked the arithmetic") and "- 2 + 2 = 4, not 5" in steps
     assert givens.startswith("Your answer does not use 30 from my question.")
     assert check_feedback(["2 + 2 = 4, not 5"]) == steps  # arithmetic alone: as before
+
+
+EXCERPTS = (
+    "[1] file: http.md | section: HTTP > `new Agent([options])`\n"
+    "* `maxFreeSockets` {number} Maximum number of sockets per host to leave open in a free "
+    "state. **Default:** `256`.\n[2] file: net.md | section: Net\nPort up to 65535, in utf8."
+)
+QUESTION = "What is the default maxFreeSockets? With 7 hosts, at most how many free sockets?"
+
+
+def test_an_answer_that_is_a_stated_value_is_named_with_the_givens_it_skipped() -> None:
+    found = looked_up_answer(QUESTION, "With 7 hosts, the answer is 256.", EXCERPTS)
+    assert found == LookedUpAnswer("256", ("7",))
+    assert str(found) == (
+        "the answer is 256, a value the documents state, not one computed with 7 from the question"
+    )
+    text = check_feedback([found])
+    assert text.startswith("Your final answer, 256, is a value from the documents, but my ")
+
+
+def test_a_computed_value_a_given_or_an_excerpts_label_is_no_looked_up_answer() -> None:
+    assert looked_up_answer(QUESTION, "256 * 7 = 1792. The answer is 1792.", EXCERPTS) is None
+    assert looked_up_answer(QUESTION, "The answer is 7.", EXCERPTS) is None  # a given
+    assert looked_up_answer("How many per 6 hosts?", "The answer is 2.", EXCERPTS) is None
+    assert looked_up_answer("How many per 6 hosts?", "It is 8.", EXCERPTS) is None  # a name
+    assert looked_up_answer("What is the default?", "It is 256.", EXCERPTS) is None  # no givens
+    assert looked_up_answer(QUESTION, "It is a lot.", EXCERPTS) is None

@@ -11,7 +11,7 @@ import pytest
 
 from agent import Agent
 from agent.loop import check_feedback
-from agent.loop.givens import UnusedGivens
+from agent.loop.givens import LookedUpAnswer, UnusedGivens
 from agent.rag import DocumentStore
 from agent.settings import Settings
 from agent.store import Hit, LocalEmbedder, VectorStore
@@ -220,6 +220,28 @@ def test_a_looked_up_answer_that_leaves_the_questions_numbers_unused_goes_back_o
     assert sent_back["content"] == check_feedback([UnusedGivens(("30",))])
     assert sent_back["content"].startswith("Your answer does not use 30 from my question.")
     assert computed.answer == "17 * 23 = 391" and computed.corrected == []
+
+
+def test_an_answer_that_is_the_looked_up_value_goes_back_once(
+    scripted_llm: ScriptedServer, settings: Settings, documents: DocumentStore, tmp_path: Path
+) -> None:
+    limits = tmp_path / "limits.md"
+    limits.write_text("# Limits\n\nA worker keeps at most 256 free sockets open per host.\n")
+    documents.ingest([limits], source="limits")
+    restated = "With 7 hosts, a worker keeps at most 256 free sockets open."
+    done = "256 free sockets per host for 7 hosts: 256 * 7 = 1792. The answer is 1792."
+    scripted_llm.push(reply(restated), reply(done))
+    tool = make_rag_search_tool(settings, documents=documents)
+    with Agent(settings, tools=[tool, make_calculator_tool()]) as agent:
+        result = agent.run(
+            "How many free sockets does a worker keep open per host at most? "
+            "With 7 hosts, how many free sockets in total?"
+        )
+    scripted_llm.assert_done()
+    assert result.answer == done
+    found = LookedUpAnswer("256", ("7",))
+    assert result.corrected == [str(found)]
+    assert scripted_llm.requests[1]["messages"][-1]["content"] == check_feedback([found])
 
 
 def test_the_search_first_shows_at_most_auto_retrieve_top_k_excerpts(
