@@ -183,7 +183,8 @@ class Settings(BaseSettings):
         le=5,
         description=(
             "times per run an answer's arithmetic is checked with the calculator and its wrong "
-            "steps (and, after a document lookup, the question's numbers it left unused; with "
+            "steps (and a step it stopped at before its answer; after a document lookup, the "
+            "question's numbers it left unused or a looked-up value answered as it is; with "
             "answer_check_programs, what its program really prints) sent back to the model to "
             "revise; 0: no check"
         ),

@@ -27,7 +27,7 @@ _LABEL = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 _MARKED = re.compile(r"(?:answer is|answer:|\\boxed\{)([^\n]*)", re.IGNORECASE)
-_SHOWN = 80  # characters of the answer's end quoted back to the model
+_SHOWN = 80  # characters of the step's line quoted back to the model
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import pytest
 from agent import Agent
 from agent.loop import check_feedback
 from agent.loop.givens import LookedUpAnswer, UnusedGivens
+from agent.loop.unfinished import UnfinishedAnswer
 from agent.rag import DocumentStore
 from agent.settings import Settings
 from agent.store import Hit, LocalEmbedder, VectorStore
@@ -226,22 +227,30 @@ def test_an_answer_that_is_the_looked_up_value_goes_back_once(
     scripted_llm: ScriptedServer, settings: Settings, documents: DocumentStore, tmp_path: Path
 ) -> None:
     limits = tmp_path / "limits.md"
-    limits.write_text("# Limits\n\nA worker keeps at most 256 free sockets open per host.\n")
+    limits.write_text(
+        "# Limits\n\nA worker keeps at most 256 free sockets open per host; it retries 3 times.\n"
+    )
     documents.ingest([limits], source="limits")
+    question = (
+        "How many free sockets does a worker keep open per host at most? "
+        "With 7 hosts, how many free sockets in total?"
+    )
     restated = "With 7 hosts, a worker keeps at most 256 free sockets open."
     done = "256 free sockets per host for 7 hosts: 256 * 7 = 1792. The answer is 1792."
-    scripted_llm.push(reply(restated), reply(done))
+    stopped = "Step 1: 256 per host, 7 hosts: 256 * 7 = 1792\nStep 3: Format the answer"
+    scripted_llm.push(reply(restated), reply(done), reply(stopped), reply(done))
     tool = make_rag_search_tool(settings, documents=documents)
     with Agent(settings, tools=[tool, make_calculator_tool()]) as agent:
-        result = agent.run(
-            "How many free sockets does a worker keep open per host at most? "
-            "With 7 hosts, how many free sockets in total?"
-        )
+        result = agent.run(question)
+        unfinished = agent.run(question)
     scripted_llm.assert_done()
     assert result.answer == done
     found = LookedUpAnswer("256", ("7",))
     assert result.corrected == [str(found)]
     assert scripted_llm.requests[1]["messages"][-1]["content"] == check_feedback([found])
+    # the 3 it stopped at is a step's label, not the documents' 3 retries answered
+    assert unfinished.answer == done
+    assert unfinished.corrected == [str(UnfinishedAnswer("Step 3: Format the answer"))]
 
 
 def test_the_search_first_shows_at_most_auto_retrieve_top_k_excerpts(
