@@ -182,11 +182,10 @@ class Settings(BaseSettings):
         ge=0,
         le=5,
         description=(
-            "times per run an answer's arithmetic is checked with the calculator and its wrong "
-            "steps (and a step it stopped at before its answer; after a document lookup, the "
-            "question's numbers it left unused or a looked-up value answered as it is; with "
-            "answer_check_programs, what its program really prints) sent back to the model to "
-            "revise; 0: no check"
+            "times per run an answer is checked and sent back to revise: wrong arithmetic (by "
+            "the calculator), a step it stopped at, after a document lookup the question's "
+            "numbers left unused or a looked-up value answered as is, with "
+            "answer_check_programs what its program really prints; 0: no check"
         ),
     )
     answer_check_programs: bool = Field(

@@ -302,7 +302,7 @@ class AgentCore:
         ]
         if excerpts:
             question = next((m.text for m in reversed(messages) if is_question(m)), "")
-            skipped = unused_givens(question, answer)
+            skipped: object | None = unused_givens(question, answer)
             if skipped is None and stopped is None:  # a step's label is no value it looked up
                 skipped = looked_up_answer(question, answer, "\n".join(excerpts))
             if skipped is not None:
