@@ -46,16 +46,22 @@ class UnusedGivens:
         return f"the question gives {', '.join(self.numbers)}, which your answer does not use"
 
 
+def _givens(question: str) -> dict[float, str]:
+    """The numbers ``question`` gives, by value, as first written there (0 and 1 left out)."""
+    found: dict[float, str] = {}
+    for shown in _GIVEN.findall(question):
+        value = parse_number(shown)
+        if value is not None and value not in (0.0, 1.0):
+            found.setdefault(value, shown.rstrip(".,"))
+    return found
+
+
 def unused_givens(question: str, answer: str) -> UnusedGivens | None:
     """The numbers ``question`` gives that appear nowhere in ``answer`` (in any digit form:
     ``12,000`` is ``12000``), or None when it uses them all or gives none."""
     used = {parse_number(n) for n in _NUMBER.findall(answer)}
-    missing: dict[float, str] = {}
-    for shown in _GIVEN.findall(question):
-        value = parse_number(shown)
-        if value is not None and value not in used and value not in (0.0, 1.0):
-            missing.setdefault(value, shown.rstrip(".,"))
-    return UnusedGivens(tuple(missing.values())) if missing else None
+    missing = [shown for value, shown in _givens(question).items() if value not in used]
+    return UnusedGivens(tuple(missing)) if missing else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +86,7 @@ def looked_up_answer(question: str, answer: str, excerpts: str) -> LookedUpAnswe
     value = answer_value(answer)
     if value is None or value in (0.0, 1.0):
         return None
-    givens: dict[float, str] = {}
-    for shown in _GIVEN.findall(question):
-        number = parse_number(shown)
-        if number is not None and number not in (0.0, 1.0):
-            givens.setdefault(number, shown.rstrip(".,"))
+    givens = _givens(question)
     if not givens or value in givens:
         return None
     if value not in {parse_number(n) for n in _STATED.findall(excerpts)}:
